@@ -1,0 +1,21 @@
+//! Hive's API types, as Rust. Field names are Hive's JSON names; the CRDs in `crds/` are generated from these types
+//! (`hivesync crdgen`). Validation that Hive's webhook does is expressed here as schema rules where the API server can
+//! enforce it (see `schema`).
+
+pub mod clusterdeployment;
+pub mod clustersync;
+pub mod crd;
+mod schema;
+pub mod syncset;
+
+pub use clusterdeployment::{
+    ClusterDeployment, ClusterDeploymentCondition, ClusterDeploymentSpec, ClusterDeploymentStatus,
+};
+pub use clustersync::{
+    ClusterSync, ClusterSyncCondition, ClusterSyncLease, ClusterSyncLeaseSpec, ClusterSyncSpec,
+    ClusterSyncStatus, SyncResourceReference, SyncSetResult, SyncStatus,
+};
+pub use syncset::{
+    SecretMapping, SecretReference, SelectorSyncSet, SelectorSyncSetSpec, SyncObjectPatch, SyncSet,
+    SyncSetCommonSpec, SyncSetSpec,
+};

@@ -1,0 +1,41 @@
+//! hivesync: a Hive-compatible multi-cluster sync controller.
+//!
+//! Data flows one way: hub watches → index → per-cluster queue → gate → plan (pure) → execute (remote) → record.
+//! This file holds the crate's error type and the strings that are part of Hive's observable API.
+
+pub mod api;
+pub mod cli;
+
+/// Label, annotation, condition and field-manager strings shared by every module (Hive's exact spellings).
+pub mod consts {
+    /// Field manager for every server-side apply hivesync sends (DESIGN.md, difference 1).
+    pub const FIELD_MANAGER: &str = "hivesync";
+    /// Label written onto every object created from `resources` and `secretMappings`.
+    pub const MANAGED_LABEL: &str = "hive.openshift.io/managed";
+    pub const SYNCSET_PAUSE_ANNOTATION: &str = "hive.openshift.io/syncset-pause";
+    pub const RECONCILE_PAUSE_ANNOTATION: &str = "hive.openshift.io/reconcile-pause";
+    pub const RELOCATE_ANNOTATION: &str = "hive.openshift.io/relocate";
+    pub const FAKE_CLUSTER_ANNOTATION: &str = "hive.openshift.io/fake-cluster";
+    /// Data key of the admin kubeconfig Secret.
+    pub const KUBECONFIG_SECRET_KEY: &str = "kubeconfig";
+
+    pub const HIVE_GROUP: &str = "hive.openshift.io";
+    pub const HIVE_INTERNAL_GROUP: &str = "hiveinternal.openshift.io";
+}
+
+/// The library's error type. Variant names double as metric labels.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kube: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("serialization: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("yaml: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
