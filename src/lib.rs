@@ -4,6 +4,7 @@
 //! This file holds the crate's error type and the strings that are part of Hive's observable API.
 
 pub mod api;
+pub mod plan;
 pub mod cli;
 
 /// Label, annotation, condition and field-manager strings shared by every module (Hive's exact spellings).

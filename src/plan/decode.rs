@@ -1,0 +1,430 @@
+//! A syncset's payload turned into the operations to send, in the order to send them (HIVE-COMPAT.md §4.5 with
+//! DESIGN.md difference 3): resources (Namespaces, then CRDs, then the rest in list order) → secret mappings →
+//! patches. Errors keep Hive's indices, which are positions in the user's lists.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::identity::{group_of, reference_of};
+use crate::api::{SecretReference, SyncResourceReference, SyncSetCommonSpec};
+use crate::consts::MANAGED_LABEL;
+
+/// `applyBehavior` (empty means Apply).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyBehavior {
+    /// Forced server-side apply with the `hivesync` field manager.
+    Apply,
+    /// Create, or JSON merge patch of the desired object (fields asserted, never removed).
+    CreateOrUpdate,
+    /// Create; already-exists is success.
+    CreateOnly,
+}
+
+impl ApplyBehavior {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "CreateOrUpdate" => Self::CreateOrUpdate,
+            "CreateOnly" => Self::CreateOnly,
+            // "" and "Apply"; anything else is refused by the CRD enum.
+            _ => Self::Apply,
+        }
+    }
+
+    /// Hive's metric label (`hive_syncsetinstance_resources_applied_total{type}`).
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            Self::Apply => "apply",
+            Self::CreateOrUpdate => "createOrUpdate",
+            Self::CreateOnly => "createOnly",
+        }
+    }
+}
+
+/// `resourceApplyMode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyMode {
+    Upsert,
+    Sync,
+    /// A value that got past validation: treated as "not Sync" for recording, but old tracking is not cleared.
+    Other,
+}
+
+impl ApplyMode {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "" | "Upsert" => Self::Upsert,
+            "Sync" => Self::Sync,
+            _ => Self::Other,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchType {
+    Strategic,
+    Merge,
+    Json,
+}
+
+impl PatchType {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "" | "strategic" => Ok(Self::Strategic),
+            "merge" => Ok(Self::Merge),
+            "json" => Ok(Self::Json),
+            other => Err(format!(
+                "invalid patch type: {other}. Valid patch types are 'strategic', 'merge' or 'json'"
+            )),
+        }
+    }
+}
+
+/// One desired object from `resources`, with the managed label already set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredObject {
+    /// Position in the user's `resources` list.
+    pub index: usize,
+    pub reference: SyncResourceReference,
+    pub object: Value,
+}
+
+/// One entry of `secretMappings`: where to read on the hub (or why it cannot be read) and what to write.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecretOp {
+    pub index: usize,
+    /// `(namespace, name)` of the hub Secret, or Hive's error for a bad source namespace (no fast requeue).
+    pub source: Result<(String, String), String>,
+    pub target: SecretReference,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatchOp {
+    pub index: usize,
+    pub api_version: String,
+    pub kind: String,
+    /// The namespace on the spoke; Hive's kubectl path defaults an empty one to `default`.
+    pub namespace: String,
+    pub name: String,
+    pub patch: String,
+    pub patch_type: Result<PatchType, String>,
+}
+
+/// Which list a syncset came from: the two differ in their secret source rules and their status list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SyncSetKind {
+    SyncSet,
+    SelectorSyncSet,
+}
+
+impl SyncSetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SyncSet => "SyncSet",
+            Self::SelectorSyncSet => "SelectorSyncSet",
+        }
+    }
+}
+
+/// A syncset's payload, decoded once and shared (`Arc`) by every cluster it targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Payload {
+    pub behavior: ApplyBehavior,
+    pub mode: ApplyMode,
+    /// In apply order (Namespaces, CRDs, then the rest in list order).
+    pub objects: Vec<DesiredObject>,
+    pub secrets: Vec<SecretOp>,
+    pub patches: Vec<PatchOp>,
+    /// `resourcesInSyncSet`: every decoded resource (list order) and every secret mapping's target.
+    pub references: Vec<SyncResourceReference>,
+    /// Decode errors: when set, nothing of this syncset is applied and no fast requeue is asked for.
+    pub decode_error: Option<String>,
+    /// Hash of the spec: a change means the syncset must be re-applied even at the same generation.
+    pub hash: String,
+}
+
+/// Decodes a syncset's spec. `namespace` is the SyncSet's namespace (None for a SelectorSyncSet).
+pub fn decode(kind: SyncSetKind, namespace: Option<&str>, spec: &SyncSetCommonSpec) -> Payload {
+    let mut errors = Vec::new();
+    let mut decoded = Vec::new();
+    for (index, raw) in spec.resources.iter().enumerate() {
+        match decode_resource(raw) {
+            Ok(mut object) => {
+                set_managed_label(&mut object);
+                decoded.push(DesiredObject { index, reference: reference_of(&object), object });
+            }
+            Err(e) => errors.push(format!("failed to decode resource {index}: {e}")),
+        }
+    }
+    let mut references: Vec<_> = decoded.iter().map(|d| d.reference.clone()).collect();
+    decoded.sort_by_key(|d| apply_rank(&d.reference));
+
+    let secrets: Vec<SecretOp> = spec
+        .secret_mappings
+        .iter()
+        .enumerate()
+        .map(|(index, m)| SecretOp {
+            index,
+            source: secret_source(kind, namespace, index, &m.source_ref),
+            target: m.target_ref.clone(),
+        })
+        .collect();
+    references.extend(secrets.iter().map(|s| SyncResourceReference {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: s.target.namespace.clone(),
+        name: s.target.name.clone(),
+    }));
+
+    let patches = spec
+        .patches
+        .iter()
+        .enumerate()
+        .map(|(index, p)| PatchOp {
+            index,
+            api_version: p.api_version.clone(),
+            kind: p.kind.clone(),
+            namespace: if p.namespace.is_empty() { "default".into() } else { p.namespace.clone() },
+            name: p.name.clone(),
+            patch: p.patch.clone(),
+            patch_type: PatchType::parse(&p.patch_type),
+        })
+        .collect();
+
+    Payload {
+        behavior: ApplyBehavior::parse(&spec.apply_behavior),
+        mode: ApplyMode::parse(&spec.resource_apply_mode),
+        objects: decoded,
+        secrets,
+        patches,
+        references,
+        decode_error: super::aggregate(&errors),
+        hash: hash_of(spec),
+    }
+}
+
+/// Namespaces first, then CRDs, then everything else; the sort is stable so list order holds within each rank.
+fn apply_rank(r: &SyncResourceReference) -> u8 {
+    match (group_of(&r.api_version), r.kind.as_str()) {
+        ("", "Namespace") => 0,
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => 1,
+        _ => 2,
+    }
+}
+
+/// The checks Go's unstructured decoder makes, with its messages.
+fn decode_resource(raw: &Value) -> Result<Value, String> {
+    let compact = raw.to_string();
+    let Some(map) = raw.as_object() else {
+        return Err(format!(
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            json_type(raw)
+        ));
+    };
+    let field = |k: &str| map.get(k).and_then(Value::as_str).unwrap_or_default();
+    if field("kind").is_empty() {
+        return Err(format!(
+            "error unmarshaling JSON: while decoding JSON: Object 'Kind' is missing in '{compact}'"
+        ));
+    }
+    if field("apiVersion").is_empty() {
+        return Err(format!(
+            "error unmarshaling JSON: while decoding JSON: Object 'apiVersion' is missing in '{compact}'"
+        ));
+    }
+    Ok(raw.clone())
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Sets `hive.openshift.io/managed: "true"`, overwriting any value (and a `labels: null`).
+pub fn set_managed_label(object: &mut Value) {
+    let Some(map) = object.as_object_mut() else { return };
+    let meta = map.entry("metadata").or_insert_with(|| json!({}));
+    if !meta.is_object() {
+        *meta = json!({});
+    }
+    let labels = meta
+        .as_object_mut()
+        .map(|m| m.entry("labels").or_insert_with(|| json!({})));
+    if let Some(labels) = labels {
+        if !labels.is_object() {
+            *labels = json!({});
+        }
+        labels[MANAGED_LABEL] = json!("true");
+    }
+}
+
+fn secret_source(
+    kind: SyncSetKind,
+    namespace: Option<&str>,
+    index: usize,
+    source: &SecretReference,
+) -> Result<(String, String), String> {
+    match kind {
+        SyncSetKind::SelectorSyncSet if source.namespace.is_empty() => {
+            Err(format!("source namespace missing for secret {index}"))
+        }
+        SyncSetKind::SelectorSyncSet => Ok((source.namespace.clone(), source.name.clone())),
+        SyncSetKind::SyncSet => {
+            let own = namespace.unwrap_or_default();
+            if source.namespace.is_empty() || source.namespace == own {
+                Ok((own.to_string(), source.name.clone()))
+            } else {
+                Err(format!("source in wrong namespace for secret {index}"))
+            }
+        }
+    }
+}
+
+/// The spoke Secret for a mapping: the source's type, data and immutability, with metadata replaced by the target
+/// name and namespace and the source's labels and annotations, plus the managed label.
+pub fn target_secret(source: &Secret, target: &SecretReference) -> Value {
+    let mut meta = json!({ "name": target.name });
+    if !target.namespace.is_empty() {
+        meta["namespace"] = json!(target.namespace);
+    }
+    if let Some(labels) = &source.metadata.labels {
+        meta["labels"] = json!(labels);
+    }
+    if let Some(annotations) = &source.metadata.annotations {
+        meta["annotations"] = json!(annotations);
+    }
+    let mut secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": meta });
+    if let Some(t) = &source.type_ {
+        secret["type"] = json!(t);
+    }
+    if let Some(data) = &source.data {
+        let data: BTreeMap<_, _> = data.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        secret["data"] = json!(data);
+    }
+    if let Some(immutable) = source.immutable {
+        secret["immutable"] = json!(immutable);
+    }
+    set_managed_label(&mut secret);
+    secret
+}
+
+fn hash_of(spec: &SyncSetCommonSpec) -> String {
+    let bytes = serde_json::to_vec(spec).unwrap_or_default();
+    hex::encode(&Sha256::digest(&bytes)[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::SecretMapping;
+
+    fn spec(yaml: &str) -> SyncSetCommonSpec {
+        serde_yaml::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn an_object_without_kind_fails_to_decode_with_go_s_message() {
+        let p = decode(SyncSetKind::SyncSet, Some("ns"), &spec("resources: [{}]"));
+        assert_eq!(
+            p.decode_error.as_deref(),
+            Some("failed to decode resource 0: error unmarshaling JSON: while decoding JSON: Object 'Kind' is missing in '{}'")
+        );
+    }
+
+    #[test]
+    fn several_decode_errors_are_aggregated() {
+        let p = decode(SyncSetKind::SyncSet, Some("ns"), &spec("resources: [{}, {kind: X}]"));
+        let msg = p.decode_error.unwrap();
+        assert!(msg.starts_with("[failed to decode resource 0: "), "{msg}");
+        assert!(msg.contains(", failed to decode resource 1: error unmarshaling JSON: while decoding JSON: Object 'apiVersion' is missing in '{\"kind\":\"X\"}']"), "{msg}");
+    }
+
+    #[test]
+    fn namespaces_and_crds_are_applied_first_and_keep_their_list_index() {
+        let p = decode(
+            SyncSetKind::SelectorSyncSet,
+            None,
+            &spec(
+                r#"
+resources:
+- {apiVersion: example.com/v1, kind: Widget, metadata: {name: w, namespace: ns}}
+- {apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: ns}}
+- {apiVersion: apiextensions.k8s.io/v1, kind: CustomResourceDefinition, metadata: {name: widgets.example.com}}
+- {apiVersion: v1, kind: Namespace, metadata: {name: ns, labels: null}}
+"#,
+            ),
+        );
+        let order: Vec<_> = p.objects.iter().map(|o| (o.index, o.reference.kind.as_str())).collect();
+        assert_eq!(order, [(3, "Namespace"), (2, "CustomResourceDefinition"), (0, "Widget"), (1, "ConfigMap")]);
+        // resourcesInSyncSet keeps the user's order.
+        assert_eq!(p.references[0].kind, "Widget");
+        assert_eq!(p.objects[0].object["metadata"]["labels"][MANAGED_LABEL], "true");
+    }
+
+    #[test]
+    fn selector_syncset_secrets_need_a_source_namespace_and_syncset_secrets_stay_home() {
+        let mapping = |ns: &str| SecretMapping {
+            source_ref: SecretReference { name: "s".into(), namespace: ns.into() },
+            target_ref: SecretReference { name: "t".into(), namespace: "tns".into() },
+        };
+        let with = |kind, own: Option<&str>, m| {
+            decode(kind, own, &SyncSetCommonSpec { secret_mappings: vec![m], ..Default::default() }).secrets[0]
+                .source
+                .clone()
+        };
+        assert_eq!(with(SyncSetKind::SelectorSyncSet, None, mapping("")), Err("source namespace missing for secret 0".into()));
+        assert_eq!(with(SyncSetKind::SelectorSyncSet, None, mapping("any")), Ok(("any".into(), "s".into())));
+        assert_eq!(with(SyncSetKind::SyncSet, Some("home"), mapping("")), Ok(("home".into(), "s".into())));
+        assert_eq!(with(SyncSetKind::SyncSet, Some("home"), mapping("home")), Ok(("home".into(), "s".into())));
+        assert_eq!(with(SyncSetKind::SyncSet, Some("home"), mapping("other")), Err("source in wrong namespace for secret 0".into()));
+    }
+
+    #[test]
+    fn patch_defaults_and_bad_patch_types() {
+        let p = decode(
+            SyncSetKind::SyncSet,
+            Some("ns"),
+            &spec("patches: [{apiVersion: v1, kind: ConfigMap, name: c, patch: '{}'}, {apiVersion: v1, kind: ConfigMap, name: c, namespace: x, patch: '{}', patchType: xml}]"),
+        );
+        assert_eq!(p.patches[0].namespace, "default");
+        assert_eq!(p.patches[0].patch_type, Ok(PatchType::Strategic));
+        assert_eq!(
+            p.patches[1].patch_type,
+            Err("invalid patch type: xml. Valid patch types are 'strategic', 'merge' or 'json'".into())
+        );
+    }
+
+    #[test]
+    fn a_target_secret_takes_data_type_labels_and_the_target_name() {
+        let source: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "src", "namespace": "hub", "uid": "u", "resourceVersion": "9",
+                         "labels": {"a": "b"}, "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "x"}]},
+            "type": "kubernetes.io/dockerconfigjson",
+            "data": {".dockerconfigjson": "e30="}
+        }))
+        .unwrap();
+        let out = target_secret(&source, &SecretReference { name: "dst".into(), namespace: "spoke".into() });
+        assert_eq!(
+            out,
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                   "metadata": {"name": "dst", "namespace": "spoke", "labels": {"a": "b", MANAGED_LABEL: "true"}},
+                   "data": {".dockerconfigjson": "e30="}})
+        );
+    }
+
+    #[test]
+    fn the_hash_follows_the_spec() {
+        let a = decode(SyncSetKind::SyncSet, Some("ns"), &spec("resources: [{apiVersion: v1, kind: Namespace, metadata: {name: a}}]"));
+        let b = decode(SyncSetKind::SyncSet, Some("ns"), &spec("resources: [{apiVersion: v1, kind: Namespace, metadata: {name: b}}]"));
+        assert_ne!(a.hash, b.hash);
+        assert_eq!(a.hash, decode(SyncSetKind::SyncSet, Some("ns"), &spec("resources: [{apiVersion: v1, kind: Namespace, metadata: {name: a}}]")).hash);
+    }
+}

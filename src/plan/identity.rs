@@ -1,0 +1,87 @@
+//! Object references and identity. Hive compares tracked objects by API group + kind + namespace + name, ignoring the
+//! version, so `apps/v1beta1 Deployment x` and `apps/v1 Deployment x` are one object (HIVE-COMPAT.md §4.7).
+
+use crate::api::SyncResourceReference;
+
+/// The group of an `apiVersion` (`""` for the core group `v1`).
+pub fn group_of(api_version: &str) -> &str {
+    match api_version.rsplit_once('/') {
+        Some((group, _)) => group,
+        None => "",
+    }
+}
+
+/// Hive's containment test: same group, kind, namespace and name.
+pub fn same_object(a: &SyncResourceReference, b: &SyncResourceReference) -> bool {
+    a.kind == b.kind
+        && a.name == b.name
+        && a.namespace == b.namespace
+        && group_of(&a.api_version) == group_of(&b.api_version)
+}
+
+pub fn contains(list: &[SyncResourceReference], r: &SyncResourceReference) -> bool {
+    list.iter().any(|x| same_object(x, r))
+}
+
+/// The reference of a decoded object.
+pub fn reference_of(obj: &serde_json::Value) -> SyncResourceReference {
+    let s = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let meta = obj.get("metadata");
+    SyncResourceReference {
+        api_version: s(obj.get("apiVersion")),
+        kind: s(obj.get("kind")),
+        name: s(meta.and_then(|m| m.get("name"))),
+        namespace: s(meta.and_then(|m| m.get("namespace"))),
+    }
+}
+
+/// Hive's sort of `resourcesToDelete`: apiVersion, kind, namespace, name, byte-wise.
+pub fn sort_references(list: &mut [SyncResourceReference]) {
+    list.sort_by(|a, b| {
+        (&a.api_version, &a.kind, &a.namespace, &a.name).cmp(&(&b.api_version, &b.kind, &b.namespace, &b.name))
+    });
+}
+
+/// `v1, Kind=ConfigMap ns/x` as Hive's delete errors print an object.
+pub fn describe(r: &SyncResourceReference) -> String {
+    format!("{}, Kind={} {}/{}", r.api_version, r.kind, r.namespace, r.name)
+}
+
+#[cfg(test)]
+pub(crate) fn reference(api_version: &str, kind: &str, namespace: &str, name: &str) -> SyncResourceReference {
+    SyncResourceReference {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_ignores_the_version_but_not_the_group() {
+        let a = reference("apps/v1beta1", "Deployment", "ns", "x");
+        let b = reference("apps/v1", "Deployment", "ns", "x");
+        let c = reference("extensions/v1beta1", "Deployment", "ns", "x");
+        assert!(same_object(&a, &b));
+        assert!(!same_object(&a, &c));
+        assert_eq!(group_of("v1"), "");
+        assert!(same_object(&reference("v1", "ConfigMap", "a", "b"), &reference("v1", "ConfigMap", "a", "b")));
+    }
+
+    #[test]
+    fn references_sort_by_api_version_kind_namespace_name() {
+        let mut list = vec![
+            reference("v1", "Secret", "a", "s"),
+            reference("v1", "ConfigMap", "b", "a"),
+            reference("apps/v1", "Deployment", "z", "z"),
+            reference("v1", "ConfigMap", "a", "z"),
+        ];
+        sort_references(&mut list);
+        let names: Vec<_> = list.iter().map(|r| format!("{}/{}/{}", r.kind, r.namespace, r.name)).collect();
+        assert_eq!(names, ["Deployment/z/z", "ConfigMap/a/z", "ConfigMap/b/a", "Secret/a/s"]);
+    }
+}
