@@ -1,6 +1,9 @@
 //! Subcommands. Each one destructures its arguments so an unused flag fails to compile.
 
+pub mod adopt;
+pub mod controller;
 pub mod crdgen;
+pub mod duration;
 
 use clap::{Parser, Subcommand};
 
@@ -13,12 +16,18 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the controller against a hub.
+    Controller(controller::Args),
+    /// Register an existing cluster with the hub, as `hiveutil create-cluster --adopt` does.
+    Adopt(adopt::Args),
     /// Write the CRD YAML generated from the API types.
     Crdgen(crdgen::Args),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Controller(args) => controller::run(args).await,
+        Command::Adopt(args) => adopt::run(args).await,
         Command::Crdgen(args) => crdgen::run(args),
     }
 }

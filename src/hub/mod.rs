@@ -1,0 +1,9 @@
+//! The hub side: watches (reflector stores), the index of which syncsets target which cluster, and the per-cluster
+//! work queue. It decides nothing about what to send.
+
+pub mod index;
+pub mod queue;
+pub mod watch;
+
+/// A ClusterDeployment's `namespace/name`: the reconcile key.
+pub type ClusterKey = (String, String);

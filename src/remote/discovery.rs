@@ -1,0 +1,77 @@
+//! Per-cluster discovery: kind → resource, cached by group-version and refreshed only when a kind is unknown, so a
+//! steady-state reconcile sends no discovery requests (Hive fetched the OpenAPI schema on every reconcile).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::Client;
+use tokio::sync::RwLock;
+
+/// A resolved kind: what to call it and whether it lives in a namespace.
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+}
+
+#[derive(Default)]
+pub struct DiscoveryCache {
+    /// `group/version` → kind → resolved; a missing group-version is `None` (not served when last asked).
+    by_group_version: RwLock<HashMap<String, Option<Arc<HashMap<String, Resolved>>>>>,
+}
+
+impl DiscoveryCache {
+    /// Resolves `apiVersion` + `kind`, asking the server only when the cache does not know the kind.
+    pub async fn resolve(&self, client: &Client, api_version: &str, kind: &str) -> Result<Resolved, String> {
+        if let Some(Some(kinds)) = self.by_group_version.read().await.get(api_version) {
+            if let Some(r) = kinds.get(kind) {
+                return Ok(r.clone());
+            }
+        }
+        let kinds = self.refresh(client, api_version).await?;
+        kinds
+            .and_then(|k| k.get(kind).cloned())
+            .ok_or_else(|| format!("no matches for kind \"{kind}\" in version \"{api_version}\""))
+    }
+
+    /// Forgets a group-version, e.g. after a CRD for it was applied.
+    pub async fn invalidate(&self, api_version: &str) {
+        self.by_group_version.write().await.remove(api_version);
+    }
+
+    async fn refresh(
+        &self,
+        client: &Client,
+        api_version: &str,
+    ) -> Result<Option<Arc<HashMap<String, Resolved>>>, String> {
+        let path = if api_version.contains('/') { format!("/apis/{api_version}") } else { format!("/api/{api_version}") };
+        let req = http::Request::get(&path).body(Vec::new()).map_err(|e| e.to_string())?;
+        let list = match client.request::<APIResourceList>(req).await {
+            Ok(list) => list,
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                self.by_group_version.write().await.insert(api_version.to_string(), None);
+                return Ok(None);
+            }
+            Err(e) => return Err(format!("discovery of {api_version} failed: {e}")),
+        };
+        let gv = kube::core::GroupVersion::gv(
+            api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or(""),
+            api_version.rsplit_once('/').map(|(_, v)| v).unwrap_or(api_version),
+        );
+        let kinds: HashMap<String, Resolved> = list
+            .resources
+            .iter()
+            .filter(|r| !r.name.contains('/'))
+            .map(|r| {
+                let gvk = GroupVersionKind::gvk(&gv.group, &gv.version, &r.kind);
+                let resource = ApiResource::from_gvk_with_plural(&gvk, &r.name);
+                (r.kind.clone(), Resolved { resource, namespaced: r.namespaced })
+            })
+            .collect();
+        let kinds = Arc::new(kinds);
+        self.by_group_version.write().await.insert(api_version.to_string(), Some(kinds.clone()));
+        Ok(Some(kinds))
+    }
+}

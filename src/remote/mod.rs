@@ -1,0 +1,10 @@
+//! Everything that talks to managed clusters: clients built from the admin kubeconfig Secret and cached per cluster
+//! (`pool`), per-cluster discovery (`discovery`), and the apply / patch / delete calls (`ops`). Nothing here decides
+//! what to send; the plan does.
+
+pub mod discovery;
+pub mod kubeconfig;
+pub mod ops;
+pub mod pool;
+
+pub use pool::{ClientPool, RemoteCluster};

@@ -1,0 +1,194 @@
+//! The calls sent to a managed cluster. Each has a timeout; errors carry the API server's message and say whether
+//! the cluster could not be reached at all (so the caller can mark it Unreachable at once).
+
+use std::future::Future;
+use std::time::Duration;
+
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::ApiResource;
+use kube::Api;
+use serde_json::Value;
+
+use super::discovery::Resolved;
+use super::RemoteCluster;
+use crate::api::SyncResourceReference;
+use crate::consts::FIELD_MANAGER;
+use crate::plan::decode::{ApplyBehavior, PatchOp, PatchType};
+use crate::plan::identity::reference_of;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpError {
+    pub message: String,
+    /// The cluster did not answer (connect failure or timeout), as opposed to answering with an error.
+    pub unreachable: bool,
+}
+
+impl OpError {
+    fn failed(message: impl Into<String>) -> Self {
+        Self { message: message.into(), unreachable: false }
+    }
+}
+
+/// The API server's own message for API errors; the error text otherwise.
+pub fn describe_error(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn is_connection_error(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_))
+}
+
+fn from_kube(e: kube::Error) -> OpError {
+    OpError { unreachable: is_connection_error(&e), message: describe_error(&e) }
+}
+
+fn is_status(e: &kube::Error, code: u16) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == code)
+}
+
+async fn with_timeout<T>(
+    rc: &RemoteCluster,
+    fut: impl Future<Output = Result<T, kube::Error>>,
+) -> Result<Result<T, kube::Error>, OpError> {
+    tokio::time::timeout(rc.timeouts.request, fut).await.map_err(|_| OpError {
+        message: format!("request timed out after {:?}", rc.timeouts.request),
+        unreachable: true,
+    })
+}
+
+async fn resolve(rc: &RemoteCluster, api_version: &str, kind: &str) -> Result<Resolved, OpError> {
+    tokio::time::timeout(rc.timeouts.request, rc.discovery.resolve(&rc.client, api_version, kind))
+        .await
+        .map_err(|_| OpError { message: "discovery timed out".into(), unreachable: true })?
+        .map_err(OpError::failed)
+}
+
+fn api_for(rc: &RemoteCluster, ar: &ApiResource, namespaced: bool, namespace: &str) -> Api<DynamicObject> {
+    if namespaced {
+        Api::namespaced_with(rc.client.clone(), namespace, ar)
+    } else {
+        Api::all_with(rc.client.clone(), ar)
+    }
+}
+
+/// The Api for an object, refusing a namespaced object without a namespace (Hive sends it and gets an API error).
+async fn api_for_ref(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<Api<DynamicObject>, OpError> {
+    let resolved = resolve(rc, &r.api_version, &r.kind).await?;
+    if resolved.namespaced && r.namespace.is_empty() {
+        return Err(OpError::failed(format!(
+            "a namespace must be specified for namespaced resource {} \"{}\"",
+            r.kind, r.name
+        )));
+    }
+    Ok(api_for(rc, &resolved.resource, resolved.namespaced, &r.namespace))
+}
+
+/// Applies one desired object with the syncset's `applyBehavior`.
+pub async fn apply(rc: &RemoteCluster, object: &Value, behavior: ApplyBehavior) -> Result<(), OpError> {
+    let r = reference_of(object);
+    let api = api_for_ref(rc, &r).await?;
+    let data: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| OpError::failed(e.to_string()))?;
+    let post = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    match behavior {
+        ApplyBehavior::Apply => {
+            let params = PatchParams::apply(FIELD_MANAGER).force();
+            with_timeout(rc, api.patch(&r.name, &params, &Patch::Apply(object))).await?.map_err(from_kube)?;
+        }
+        ApplyBehavior::CreateOrUpdate => {
+            let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+            match with_timeout(rc, api.patch(&r.name, &params, &Patch::Merge(object))).await? {
+                Ok(_) => {}
+                Err(e) if is_status(&e, 404) => {
+                    with_timeout(rc, api.create(&post, &data)).await?.map_err(from_kube)?;
+                }
+                Err(e) => return Err(from_kube(e)),
+            }
+        }
+        ApplyBehavior::CreateOnly => match with_timeout(rc, api.create(&post, &data)).await? {
+            Ok(_) => {}
+            Err(e) if is_status(&e, 409) && !r.name.is_empty() => {}
+            Err(e) => return Err(from_kube(e)),
+        },
+    }
+    if r.kind == "CustomResourceDefinition" && crate::plan::identity::group_of(&r.api_version) == "apiextensions.k8s.io" {
+        wait_established(rc, &api, &r.name, object).await?;
+    }
+    Ok(())
+}
+
+/// A CR after its CRD in the same syncset waits for the CRD to be Established instead of failing into backoff.
+async fn wait_established(rc: &RemoteCluster, api: &Api<DynamicObject>, name: &str, crd: &Value) -> Result<(), OpError> {
+    let deadline = tokio::time::Instant::now() + rc.timeouts.request;
+    loop {
+        let live = with_timeout(rc, api.get(name)).await?.map_err(from_kube)?;
+        let established = live.data["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+        if established {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(OpError::failed(format!("CustomResourceDefinition {name} did not become Established")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let group = crd["spec"]["group"].as_str().unwrap_or_default();
+    for v in crd["spec"]["versions"].as_array().into_iter().flatten() {
+        if let Some(version) = v["name"].as_str() {
+            rc.discovery.invalidate(&format!("{group}/{version}")).await;
+        }
+    }
+    Ok(())
+}
+
+/// Sends one patch as a PATCH request of its type; the server computes it.
+pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<(), OpError> {
+    let patch_type = op.patch_type.clone().map_err(OpError::failed)?;
+    let r = SyncResourceReference {
+        api_version: op.api_version.clone(),
+        kind: op.kind.clone(),
+        name: op.name.clone(),
+        namespace: op.namespace.clone(),
+    };
+    let resolved = resolve(rc, &r.api_version, &r.kind).await?;
+    let api = api_for(rc, &resolved.resource, resolved.namespaced, &op.namespace);
+    let body: Value = serde_json::from_str(&op.patch).map_err(|e| OpError::failed(format!("unable to parse patch: {e}")))?;
+    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    let result = match patch_type {
+        PatchType::Strategic => with_timeout(rc, api.patch(&op.name, &params, &Patch::Strategic(body))).await?,
+        PatchType::Merge => with_timeout(rc, api.patch(&op.name, &params, &Patch::Merge(body))).await?,
+        PatchType::Json => {
+            let ops: json_patch::Patch =
+                serde_json::from_value(body).map_err(|e| OpError::failed(format!("unable to parse json patch: {e}")))?;
+            with_timeout(rc, api.patch(&op.name, &params, &Patch::<()>::Json(ops))).await?
+        }
+    };
+    result.map(|_| ()).map_err(from_kube)
+}
+
+/// Deletes a tracked object; already gone is success. Messages follow Hive's (`could not get mapping: ...`,
+/// `could not delete resource: ...`).
+pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(), OpError> {
+    let resolved = resolve(rc, &r.api_version, &r.kind).await.map_err(|e| OpError {
+        message: format!("could not get mapping: {}", e.message),
+        unreachable: e.unreachable,
+    })?;
+    let api = api_for(rc, &resolved.resource, resolved.namespaced, &r.namespace);
+    match with_timeout(rc, api.delete(&r.name, &DeleteParams::default())).await? {
+        Ok(_) => Ok(()),
+        Err(e) if is_status(&e, 404) => Ok(()),
+        Err(e) => {
+            let mut err = from_kube(e);
+            err.message = format!("could not delete resource: {}", err.message);
+            Err(err)
+        }
+    }
+}
+
+/// A cheap reachability probe: `GET /version`.
+pub async fn probe(rc: &RemoteCluster) -> Result<(), OpError> {
+    with_timeout(rc, rc.client.apiserver_version()).await?.map(|_| ()).map_err(from_kube)
+}

@@ -1,0 +1,98 @@
+//! One client per managed cluster, built from the Secret named by `spec.clusterMetadata.adminKubeconfigSecretRef`
+//! and reused until that Secret's resourceVersion or the API URL changes. Failures to build are cached the same way,
+//! so a broken Secret costs one read, not one per reconcile.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+
+use super::discovery::DiscoveryCache;
+use super::kubeconfig::{client_config, Timeouts};
+use crate::consts::KUBECONFIG_SECRET_KEY;
+
+/// `namespace/name`.
+pub type Key = (String, String);
+
+pub struct RemoteCluster {
+    pub client: Client,
+    pub discovery: DiscoveryCache,
+    pub timeouts: Timeouts,
+}
+
+struct Entry {
+    secret_version: Option<String>,
+    api_url: Option<String>,
+    built: Result<Arc<RemoteCluster>, String>,
+}
+
+pub struct ClientPool {
+    hub: Client,
+    timeouts: Timeouts,
+    entries: DashMap<Key, Arc<Entry>>,
+    /// resourceVersions of hub Secrets as the Secret metadata watch last saw them.
+    secret_versions: DashMap<Key, String>,
+}
+
+impl ClientPool {
+    pub fn new(hub: Client, timeouts: Timeouts) -> Self {
+        Self { hub, timeouts, entries: DashMap::new(), secret_versions: DashMap::new() }
+    }
+
+    /// Records a Secret's resourceVersion (from the metadata watch); returns true when it changed.
+    pub fn observe_secret(&self, key: Key, resource_version: Option<String>) -> bool {
+        match resource_version {
+            Some(rv) => self.secret_versions.insert(key, rv.clone()).as_deref() != Some(rv.as_str()),
+            None => self.secret_versions.remove(&key).is_some(),
+        }
+    }
+
+    pub fn forget(&self, cluster: &Key) {
+        self.entries.remove(cluster);
+    }
+
+    /// The client for a cluster: `cluster` is the ClusterDeployment's key, `secret` the kubeconfig Secret's name in
+    /// its namespace, `api_url` the override to use (only while it is active).
+    pub async fn get(
+        &self,
+        cluster: &Key,
+        secret: &str,
+        api_url: Option<&str>,
+    ) -> Result<Arc<RemoteCluster>, String> {
+        let secret_key = (cluster.0.clone(), secret.to_string());
+        let observed = self.secret_versions.get(&secret_key).map(|v| v.clone());
+        if let Some(entry) = self.entries.get(cluster).map(|e| e.clone()) {
+            if entry.secret_version == observed && entry.api_url.as_deref() == api_url {
+                return entry.built.clone();
+            }
+        }
+        let entry = Arc::new(self.build(&secret_key, api_url).await);
+        self.entries.insert(cluster.clone(), entry.clone());
+        entry.built.clone()
+    }
+
+    async fn build(&self, (namespace, name): &Key, api_url: Option<&str>) -> Entry {
+        let secrets: Api<Secret> = Api::namespaced(self.hub.clone(), namespace);
+        let secret = match secrets.get(name).await {
+            Ok(s) => s,
+            Err(e) => {
+                return Entry {
+                    secret_version: None,
+                    api_url: api_url.map(String::from),
+                    built: Err(format!("could not get admin kubeconfig secret: {}", crate::remote::ops::describe_error(&e))),
+                }
+            }
+        };
+        let data = secret.data.as_ref().and_then(|d| d.get(KUBECONFIG_SECRET_KEY)).map(|b| b.0.as_slice());
+        let built = match client_config(data, api_url, self.timeouts).await {
+            Ok(config) => Client::try_from(config)
+                .map(|client| {
+                    Arc::new(RemoteCluster { client, discovery: DiscoveryCache::default(), timeouts: self.timeouts })
+                })
+                .map_err(|e| format!("could not build client for the admin kubeconfig: {e}")),
+            Err(e) => Err(e),
+        };
+        Entry { secret_version: secret.metadata.resource_version, api_url: api_url.map(String::from), built }
+    }
+}
