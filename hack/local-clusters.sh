@@ -121,22 +121,27 @@ spawn() {
 fail_with_log() {
   local proc=$1 msg=$2
   log "error: $msg"
-  log "last lines of $(log_file "$proc"):"
-  tail -n 25 "$(log_file "$proc")" >&2 || true
+  log "last lines of $(log_file "$proc") (this run):"
+  # Only the section written since the last "===== ... starting" marker, i.e. by the process that just failed.
+  awk '/^===== /{n=0} {line[n++]=$0} END{for (i = (n > 25 ? n - 25 : 0); i < n; i++) print line[i]}' \
+    "$(log_file "$proc")" >&2 || true
   exit 1
 }
 
-# stop_proc PROC: SIGTERM, wait up to 20s, then SIGKILL; returns once the process is gone.
+# stop_proc PROC [GRACE]: SIGTERM, wait up to GRACE seconds (default 5), then SIGKILL; returns once the process is gone.
+# kube-apiserver stops listening at once on SIGTERM but lingers until open watches end (up to a minute); it keeps no state
+# of its own (everything is in etcd), so killing it after a short grace is safe and also drops the open watches, which
+# is what a client should see when a cluster goes away.
 stop_proc() {
-  local proc=$1 pid i
+  local proc=$1 grace=${2:-5} pid i
   pid=$(live_pid "$proc") || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 200; i++)); do
+  for ((i = 0; i < grace * 10; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
   if kill -0 "$pid" 2>/dev/null; then
-    log "$proc (pid $pid) ignored SIGTERM, killing it"
+    log "$proc (pid $pid) still running ${grace}s after SIGTERM, sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
   fi
@@ -401,10 +406,14 @@ cmd_up() {
 cmd_stop() {
   local name=${1:?usage: stop NAME}
   load_state
-  known_cluster "$name" || die "unknown cluster '$name' (known: $(cluster_names | tr '\n' ' '))"
+  known_cluster "$name" || die "unknown cluster '$name' (known: $(cluster_names | paste -sd' '))"
   lock
-  stop_proc "$name-controller-manager"
-  stop_proc "$name-apiserver"
+  # In parallel: each takes a few seconds to shut down gracefully.
+  local kcm api
+  stop_proc "$name-controller-manager" & kcm=$!
+  stop_proc "$name-apiserver" & api=$!
+  wait "$kcm"
+  wait "$api"
   wait_port_closed "$(cluster_port "$name")"
   log "stopped $name (https://127.0.0.1:$(cluster_port "$name"))"
 }
@@ -412,7 +421,7 @@ cmd_stop() {
 cmd_start() {
   local name=${1:?usage: start NAME}
   load_state
-  known_cluster "$name" || die "unknown cluster '$name' (known: $(cluster_names | tr '\n' ' '))"
+  known_cluster "$name" || die "unknown cluster '$name' (known: $(cluster_names | paste -sd' '))"
   resolve_bins
   lock
   mkdir -p "$LOGS" "$PIDS"
@@ -449,13 +458,19 @@ cmd_down() {
   fi
   lock
   load_state
-  # Controller-managers first, then apiservers, etcd last.
-  for pf in "$PIDS"/*-controller-manager.pid "$PIDS"/*-apiserver.pid "$PIDS"/etcd.pid; do
+  # All controller-managers and apiservers in parallel, etcd last.
+  local jobs=()
+  for pf in "$PIDS"/*-controller-manager.pid "$PIDS"/*-apiserver.pid; do
     [ -f "$pf" ] || continue
     proc=$(basename "$pf" .pid)
     log "stopping $proc"
-    stop_proc "$proc"
+    stop_proc "$proc" & jobs+=($!)
   done
+  for pid in "${jobs[@]}"; do wait "$pid"; done
+  if [ -f "$PIDS/etcd.pid" ]; then
+    log "stopping etcd"
+    stop_proc etcd 20
+  fi
   # Stragglers whose pid file got lost: our etcd/kube-apiserver/kube-controller-manager processes are the ones whose
   # command line names the state directory.
   local leftovers=()

@@ -11,7 +11,8 @@ use rand::Rng;
 use tracing::{debug, info, instrument, warn};
 
 use crate::api::{
-    ClusterDeployment, ClusterSync, ClusterSyncStatus, SyncResourceReference, SyncSetResult, SyncStatus,
+    ClusterDeployment, ClusterSync, ClusterSyncStatus, SyncResourceReference, SyncSetResult,
+    SyncStatus,
 };
 use crate::consts::{RECONCILE_PAUSE_ANNOTATION, RELOCATE_ANNOTATION, SYNCSET_PAUSE_ANNOTATION};
 use crate::hub::index::{selector_syncset_targets, syncset_targets};
@@ -55,7 +56,13 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(hub: Client, stores: Stores, pool: Arc<ClientPool>, queue: Arc<WorkQueue<ClusterKey>>, settings: Settings) -> Self {
+    pub fn new(
+        hub: Client,
+        stores: Stores,
+        pool: Arc<ClientPool>,
+        queue: Arc<WorkQueue<ClusterKey>>,
+        settings: Settings,
+    ) -> Self {
         Self {
             hub,
             stores,
@@ -91,7 +98,10 @@ pub async fn run(ctx: Arc<Context>) {
 }
 
 fn parse_bool(v: Option<&String>) -> bool {
-    matches!(v.map(String::as_str), Some("1" | "t" | "T" | "TRUE" | "true" | "True"))
+    matches!(
+        v.map(String::as_str),
+        Some("1" | "t" | "T" | "TRUE" | "true" | "True")
+    )
 }
 
 pub fn syncset_paused(cd: &ClusterDeployment) -> bool {
@@ -109,11 +119,17 @@ pub async fn reconcile(ctx: &Context, key: &ClusterKey) -> Option<Duration> {
         return None;
     };
     match sync_cluster(ctx, key, &cd).await {
-        Ok(SyncResult::Done { requeue_soon: false, after }) => {
+        Ok(SyncResult::Done {
+            requeue_soon: false,
+            after,
+        }) => {
             ctx.backoff.remove(key);
             after
         }
-        Ok(SyncResult::Done { requeue_soon: true, .. }) | Err(_) => Some(next_backoff(ctx, key)),
+        Ok(SyncResult::Done {
+            requeue_soon: true, ..
+        })
+        | Err(_) => Some(next_backoff(ctx, key)),
         Ok(SyncResult::Skipped) => None,
     }
 }
@@ -127,23 +143,36 @@ fn next_backoff(ctx: &Context, key: &ClusterKey) -> Duration {
 
 enum SyncResult {
     Skipped,
-    Done { requeue_soon: bool, after: Option<Duration> },
+    Done {
+        requeue_soon: bool,
+        after: Option<Duration>,
+    },
 }
 
 /// The time until the next full re-apply: interval − elapsed + 0–10 % jitter, redrawn on every call.
 fn time_until_renew(interval: Duration, renew_time: Option<jiff::Timestamp>) -> Duration {
-    let Some(renewed) = renew_time else { return Duration::ZERO };
-    let jitter = Duration::from_secs_f64(interval.as_secs_f64() * 0.1 * rand::rng().random::<f64>());
+    let Some(renewed) = renew_time else {
+        return Duration::ZERO;
+    };
+    let jitter =
+        Duration::from_secs_f64(interval.as_secs_f64() * 0.1 * rand::rng().random::<f64>());
     let elapsed = jiff::Timestamp::now().duration_since(renewed);
     let elapsed = Duration::try_from(elapsed).unwrap_or(Duration::ZERO);
     (interval + jitter).saturating_sub(elapsed)
 }
 
-async fn sync_cluster(ctx: &Context, key: &ClusterKey, cd: &ClusterDeployment) -> anyhow::Result<SyncResult> {
+async fn sync_cluster(
+    ctx: &Context,
+    key: &ClusterKey,
+    cd: &ClusterDeployment,
+) -> anyhow::Result<SyncResult> {
     // Gates, in Hive's order (§2.1).
     let annotations = cd.annotations();
     let paused = syncset_paused(cd);
-    if paused || parse_bool(annotations.get(RECONCILE_PAUSE_ANNOTATION)) || annotations.contains_key(RELOCATE_ANNOTATION) {
+    if paused
+        || parse_bool(annotations.get(RECONCILE_PAUSE_ANNOTATION))
+        || annotations.contains_key(RELOCATE_ANNOTATION)
+    {
         if paused && latest_cluster_sync(ctx, key).is_none() {
             set_syncset_failed(ctx, key, cd, None, true).await;
         }
@@ -153,18 +182,31 @@ async fn sync_cluster(ctx: &Context, key: &ClusterKey, cd: &ClusterDeployment) -
     if cd.metadata.deletion_timestamp.is_some() || !cd.spec.installed {
         return Ok(SyncResult::Skipped);
     }
-    let Some(meta) = &cd.spec.cluster_metadata else { return Ok(SyncResult::Skipped) };
+    let Some(meta) = &cd.spec.cluster_metadata else {
+        return Ok(SyncResult::Skipped);
+    };
 
     let targets_ss: Vec<Target> = matching(ctx, SyncSetKind::SyncSet, cd);
     let targets_sss: Vec<Target> = matching(ctx, SyncSetKind::SelectorSyncSet, cd);
 
     // A kubeconfig that cannot be used is bad input: say so on every syncset entry, not only on the condition.
-    let remote = match ctx.pool.get(key, &meta.admin_kubeconfig_secret_ref.name, active_api_url(cd)).await {
+    let remote = match ctx
+        .pool
+        .get(
+            key,
+            &meta.admin_kubeconfig_secret_ref.name,
+            active_api_url(cd),
+        )
+        .await
+    {
         Ok(rc) => rc,
         Err(message) => {
             warn!(%message, "cannot build a client for the cluster");
             record_client_failure(ctx, key, cd, &targets_ss, &targets_sss, &message).await?;
-            return Ok(SyncResult::Done { requeue_soon: false, after: None });
+            return Ok(SyncResult::Done {
+                requeue_soon: false,
+                after: None,
+            });
         }
     };
     if cd.condition(UNREACHABLE).map(|c| c.status.as_str()) != Some("False") {
@@ -176,36 +218,83 @@ async fn sync_cluster(ctx: &Context, key: &ClusterKey, cd: &ClusterDeployment) -
         Some(cs) => cs,
         None => Arc::new(status::create_cluster_sync(&ctx.hub, cd).await?),
     };
-    let lease = ctx.stores.leases.get(&ObjectRef::new(&key.1).within(&key.0));
-    let renew_time = lease.as_ref().map(|l| l.spec.renew_time.0).filter(|t| *t != jiff::Timestamp::UNIX_EPOCH);
+    let lease = ctx
+        .stores
+        .leases
+        .get(&ObjectRef::new(&key.1).within(&key.0));
+    let renew_time = lease
+        .as_ref()
+        .map(|l| l.spec.renew_time.0)
+        .filter(|t| *t != jiff::Timestamp::UNIX_EPOCH);
     let full = time_until_renew(ctx.settings.reapply_interval, renew_time).is_zero();
 
     let old = cs.status.clone().unwrap_or_default();
-    let mut run = ClusterRun { ctx, key, remote: &remote, full, requeue: false, unreachable: None };
+    let mut run = ClusterRun {
+        ctx,
+        key,
+        remote: &remote,
+        full,
+        requeue: false,
+        unreachable: None,
+    };
     let declared_ss: Vec<SyncResourceReference> = declared(&targets_ss, &targets_sss);
-    let sync_sets = run.sync_list(SyncSetKind::SyncSet, &targets_ss, &old.sync_sets, &declared_ss).await;
+    let sync_sets = run
+        .sync_list(
+            SyncSetKind::SyncSet,
+            &targets_ss,
+            &old.sync_sets,
+            &declared_ss,
+        )
+        .await;
     let selector_sync_sets = match &sync_sets {
-        Some(_) => run.sync_list(SyncSetKind::SelectorSyncSet, &targets_sss, &old.selector_sync_sets, &declared_ss).await,
+        Some(_) => {
+            run.sync_list(
+                SyncSetKind::SelectorSyncSet,
+                &targets_sss,
+                &old.selector_sync_sets,
+                &declared_ss,
+            )
+            .await
+        }
         None => None,
     };
     let (Some(sync_sets), Some(selector_sync_sets)) = (sync_sets, selector_sync_sets) else {
         let message = run.unreachable.clone().unwrap_or_default();
         warn!(%message, "cluster stopped answering during the sync; marking it Unreachable");
         crate::reachability::mark_unreachable(&ctx.hub, key, &message).await;
-        return Ok(SyncResult::Done { requeue_soon: true, after: None });
+        return Ok(SyncResult::Done {
+            requeue_soon: true,
+            after: None,
+        });
     };
     let requeue_soon = run.requeue;
 
     let now = status::now();
-    let mut new = ClusterSyncStatus { sync_sets, selector_sync_sets, ..old.clone() };
+    let mut new = ClusterSyncStatus {
+        sync_sets,
+        selector_sync_sets,
+        ..old.clone()
+    };
     new.conditions = conditions::with_failed_condition(
         &old.conditions,
         conditions::failed_condition(&new.sync_sets, &new.selector_sync_sets),
         &now,
     );
-    let installed_set = cd.status.as_ref().is_some_and(|s| s.installed_timestamp.is_some());
-    let entries: Vec<&SyncStatus> = new.sync_sets.iter().chain(&new.selector_sync_sets).collect();
-    new.first_success_time = conditions::first_success_time(old.first_success_time.as_ref(), installed_set, &entries, &now);
+    let installed_set = cd
+        .status
+        .as_ref()
+        .is_some_and(|s| s.installed_timestamp.is_some());
+    let entries: Vec<&SyncStatus> = new
+        .sync_sets
+        .iter()
+        .chain(&new.selector_sync_sets)
+        .collect();
+    new.first_success_time = conditions::first_success_time(
+        old.first_success_time.as_ref(),
+        installed_set,
+        &entries,
+        &now,
+    );
     if new != old {
         new.controlled_by_replica = ctx.settings.replica.or(old.controlled_by_replica);
         let written = status::write_cluster_sync_status(&ctx.hub, &cs, new.clone()).await?;
@@ -214,25 +303,53 @@ async fn sync_cluster(ctx: &Context, key: &ClusterKey, cd: &ClusterDeployment) -
     let cs = latest_cluster_sync(ctx, key).unwrap_or(cs);
     if full {
         status::renew_lease(&ctx.hub, &cs, lease.as_deref()).await?;
-        info!(syncsets = targets_ss.len(), selectorsyncsets = targets_sss.len(), "full re-apply done");
+        info!(
+            syncsets = targets_ss.len(),
+            selectorsyncsets = targets_sss.len(),
+            "full re-apply done"
+        );
     }
     let failing = new.conditions.first().map(|c| c.status == "True");
     set_syncset_failed(ctx, key, cd, failing, false).await;
 
-    let after = time_until_renew(ctx.settings.reapply_interval, if full { Some(jiff::Timestamp::now()) } else { renew_time });
-    Ok(SyncResult::Done { requeue_soon, after: Some(after.max(Duration::from_secs(1))) })
+    let after = time_until_renew(
+        ctx.settings.reapply_interval,
+        if full {
+            Some(jiff::Timestamp::now())
+        } else {
+            renew_time
+        },
+    );
+    Ok(SyncResult::Done {
+        requeue_soon,
+        after: Some(after.max(Duration::from_secs(1))),
+    })
 }
 
 /// The API URL to use: the override only while `ActiveAPIURLOverride` is True.
 fn active_api_url(cd: &ClusterDeployment) -> Option<&str> {
-    let url = cd.spec.control_plane_config.as_ref()?.api_url_override.as_deref()?;
+    let url = cd
+        .spec
+        .control_plane_config
+        .as_ref()?
+        .api_url_override
+        .as_deref()?;
     (cd.condition("ActiveAPIURLOverride")?.status == "True").then_some(url)
 }
 
 fn latest_cluster_sync(ctx: &Context, key: &ClusterKey) -> Option<Arc<ClusterSync>> {
-    let watched = ctx.stores.cluster_syncs.get(&ObjectRef::new(&key.1).within(&key.0));
+    let watched = ctx
+        .stores
+        .cluster_syncs
+        .get(&ObjectRef::new(&key.1).within(&key.0));
     let written = ctx.written.get(key).map(|w| w.clone());
-    let rv = |c: &ClusterSync| c.metadata.resource_version.as_deref().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let rv = |c: &ClusterSync| {
+        c.metadata
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     match (watched, written) {
         (Some(w), Some(mine)) if rv(&mine) > rv(&w) && w.uid() == mine.uid() => Some(mine),
         (Some(w), _) => Some(w),
@@ -249,9 +366,16 @@ fn matching(ctx: &Context, kind: SyncSetKind, cd: &ClusterDeployment) -> Vec<Tar
             .state()
             .into_iter()
             .filter(|ss| syncset_targets(ss, cd))
-            .map(|ss| target(ctx, kind, ss.uid(), ss.name_any(), ss.meta().generation, || {
-                decode::decode(kind, ss.namespace().as_deref(), &ss.spec.common)
-            }))
+            .map(|ss| {
+                target(
+                    ctx,
+                    kind,
+                    ss.uid(),
+                    ss.name_any(),
+                    ss.meta().generation,
+                    || decode::decode(kind, ss.namespace().as_deref(), &ss.spec.common),
+                )
+            })
             .collect(),
         SyncSetKind::SelectorSyncSet => ctx
             .stores
@@ -259,9 +383,16 @@ fn matching(ctx: &Context, kind: SyncSetKind, cd: &ClusterDeployment) -> Vec<Tar
             .state()
             .into_iter()
             .filter(|sss| selector_syncset_targets(sss, cd))
-            .map(|sss| target(ctx, kind, sss.uid(), sss.name_any(), sss.meta().generation, || {
-                decode::decode(kind, None, &sss.spec.common)
-            }))
+            .map(|sss| {
+                target(
+                    ctx,
+                    kind,
+                    sss.uid(),
+                    sss.name_any(),
+                    sss.meta().generation,
+                    || decode::decode(kind, None, &sss.spec.common),
+                )
+            })
             .collect(),
     };
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -278,15 +409,26 @@ fn target(
 ) -> Target {
     let generation = generation.unwrap_or(0);
     let cache_key = (uid.unwrap_or_else(|| name.clone()), generation);
-    let payload = ctx.payloads.entry(cache_key).or_insert_with(|| Arc::new(decode())).clone();
-    Target { name, generation, payload }
+    let payload = ctx
+        .payloads
+        .entry(cache_key)
+        .or_insert_with(|| Arc::new(decode()))
+        .clone();
+    Target {
+        name,
+        generation,
+        payload,
+    }
 }
 
 use kube::Resource as _;
 
 /// Every object any syncset declares for this cluster (for the hand-over rule of DESIGN.md difference 5).
 fn declared(ss: &[Target], sss: &[Target]) -> Vec<SyncResourceReference> {
-    ss.iter().chain(sss).flat_map(|t| t.payload.references.iter().cloned()).collect()
+    ss.iter()
+        .chain(sss)
+        .flat_map(|t| t.payload.references.iter().cloned())
+        .collect()
 }
 
 struct ClusterRun<'a> {
@@ -311,7 +453,10 @@ impl ClusterRun<'_> {
         let now = status::now();
         let mut out = Vec::new();
         // Orphans first, so an object can move from a removed syncset to another one.
-        for prev in previous.iter().filter(|p| !targets.iter().any(|t| t.name == p.name)) {
+        for prev in previous
+            .iter()
+            .filter(|p| !targets.iter().any(|t| t.name == p.name))
+        {
             let to_delete: Vec<_> = prev
                 .resources_to_delete
                 .iter()
@@ -319,7 +464,9 @@ impl ClusterRun<'_> {
                 .cloned()
                 .collect();
             let failures = self.delete_all(&to_delete).await?;
-            self.ctx.applied_hashes.remove(&(self.key.clone(), kind, prev.name.clone()));
+            self.ctx
+                .applied_hashes
+                .remove(&(self.key.clone(), kind, prev.name.clone()));
             if !failures.is_empty() {
                 self.requeue = true;
             }
@@ -332,8 +479,13 @@ impl ClusterRun<'_> {
         for t in targets {
             let prev = previous.iter().find(|p| p.name == t.name);
             let hash_key = (self.key.clone(), kind, t.name.clone());
-            let hash_changed = self.ctx.applied_hashes.get(&hash_key).is_some_and(|h| *h != t.payload.hash);
-            let Some(reason) = entry::needs_apply(prev, t.generation, self.full, hash_changed) else {
+            let hash_changed = self
+                .ctx
+                .applied_hashes
+                .get(&hash_key)
+                .is_some_and(|h| *h != t.payload.hash);
+            let Some(reason) = entry::needs_apply(prev, t.generation, self.full, hash_changed)
+            else {
                 if let Some(p) = prev {
                     out.push(p.clone());
                 }
@@ -349,7 +501,9 @@ impl ClusterRun<'_> {
             if e.result == SyncSetResult::Failure {
                 warn!(kind = kind.as_str(), syncset = %t.name, message = e.failure_message.as_deref().unwrap_or_default(), "syncset failed");
             }
-            self.ctx.applied_hashes.insert(hash_key, t.payload.hash.clone());
+            self.ctx
+                .applied_hashes
+                .insert(hash_key, t.payload.hash.clone());
             out.push(e);
         }
         Some(out)
@@ -366,7 +520,10 @@ impl ClusterRun<'_> {
     ) -> Option<SyncStatus> {
         let p = &t.payload;
         let prev = entry::previous_for_mode(prev, p.mode);
-        let tracked = prev.as_ref().map(|e| e.resources_to_delete.clone()).unwrap_or_default();
+        let tracked = prev
+            .as_ref()
+            .map(|e| e.resources_to_delete.clone())
+            .unwrap_or_default();
         let mut outcome = Outcome::default();
         if let Some(err) = &p.decode_error {
             // Nothing is applied, and unlike Hive nothing is deleted either: an object that fails to decode is not
@@ -382,15 +539,33 @@ impl ClusterRun<'_> {
                 self.requeue = true;
             }
         }
-        Some(entry::applied_entry(&t.name, t.generation, p.mode, prev.as_ref(), outcome, now))
+        Some(entry::applied_entry(
+            &t.name,
+            t.generation,
+            p.mode,
+            prev.as_ref(),
+            outcome,
+            now,
+        ))
     }
 
     /// Resources → secret mappings → patches, stopping at the first failure.
-    async fn apply_payload(&mut self, kind: SyncSetKind, p: &Payload, outcome: &mut Outcome) -> Option<()> {
+    async fn apply_payload(
+        &mut self,
+        kind: SyncSetKind,
+        p: &Payload,
+        outcome: &mut Outcome,
+    ) -> Option<()> {
         for o in &p.objects {
             match ops::apply(self.remote, &o.object, p.behavior).await {
                 Ok(()) => outcome.applied.push(o.reference.clone()),
-                Err(e) => return self.fail(outcome, format!("failed to apply resource {}: {}", o.index, e.message), e.unreachable),
+                Err(e) => {
+                    return self.fail(
+                        outcome,
+                        format!("failed to apply resource {}: {}", o.index, e.message),
+                        e.unreachable,
+                    )
+                }
             }
         }
         for s in &p.secrets {
@@ -401,23 +576,49 @@ impl ClusterRun<'_> {
                     return Some(());
                 }
             };
-            let source = match Api::<k8s_openapi::api::core::v1::Secret>::namespaced(self.ctx.hub.clone(), ns).get(name).await {
+            let source = match Api::<k8s_openapi::api::core::v1::Secret>::namespaced(
+                self.ctx.hub.clone(),
+                ns,
+            )
+            .get(name)
+            .await
+            {
                 Ok(s) => s,
                 Err(e) => {
                     info!(kind = kind.as_str(), secret = %name, "cannot read secret");
-                    return self.fail(outcome, format!("failed to read secret {}: {}", s.index, ops::describe_error(&e)), false);
+                    return self.fail(
+                        outcome,
+                        format!(
+                            "failed to read secret {}: {}",
+                            s.index,
+                            ops::describe_error(&e)
+                        ),
+                        false,
+                    );
                 }
             };
             let object = decode::target_secret(&source, &s.target);
             match ops::apply(self.remote, &object, p.behavior).await {
-                Ok(()) => outcome.applied.push(crate::plan::identity::reference_of(&object)),
-                Err(e) => return self.fail(outcome, format!("failed to apply secret {}: {}", s.index, e.message), e.unreachable),
+                Ok(()) => outcome
+                    .applied
+                    .push(crate::plan::identity::reference_of(&object)),
+                Err(e) => {
+                    return self.fail(
+                        outcome,
+                        format!("failed to apply secret {}: {}", s.index, e.message),
+                        e.unreachable,
+                    )
+                }
             }
         }
         for patch in &p.patches {
             if let Err(e) = ops::patch(self.remote, patch).await {
                 warn!(kind = kind.as_str(), patch = patch.index, error = %e.message, "running the patch command failed");
-                return self.fail(outcome, format!("failed to apply patch {}: {}", patch.index, e.message), e.unreachable);
+                return self.fail(
+                    outcome,
+                    format!("failed to apply patch {}: {}", patch.index, e.message),
+                    e.unreachable,
+                );
             }
         }
         Some(())
@@ -434,7 +635,10 @@ impl ClusterRun<'_> {
     }
 
     /// Deletes every reference; one failure does not stop the others.
-    async fn delete_all(&mut self, refs: &[SyncResourceReference]) -> Option<Vec<(SyncResourceReference, String)>> {
+    async fn delete_all(
+        &mut self,
+        refs: &[SyncResourceReference],
+    ) -> Option<Vec<(SyncResourceReference, String)>> {
         let mut failures = Vec::new();
         for r in refs {
             match ops::delete(self.remote, r).await {
@@ -466,17 +670,33 @@ async fn record_client_failure(
     let old = cs.status.clone().unwrap_or_default();
     let now = status::now();
     let fail_all = |targets: &[Target], previous: &[SyncStatus]| -> Vec<SyncStatus> {
-        let mut out: Vec<SyncStatus> =
-            previous.iter().filter(|p| !targets.iter().any(|t| t.name == p.name)).cloned().collect();
+        let mut out: Vec<SyncStatus> = previous
+            .iter()
+            .filter(|p| !targets.iter().any(|t| t.name == p.name))
+            .cloned()
+            .collect();
         for t in targets {
             let prev = previous.iter().find(|p| p.name == t.name);
             let outcome = Outcome {
                 apply_error: Some(message.to_string()),
-                retained: prev.map(|p| p.resources_to_delete.clone()).unwrap_or_default(),
+                retained: prev
+                    .map(|p| p.resources_to_delete.clone())
+                    .unwrap_or_default(),
                 ..Default::default()
             };
-            let mode = if t.payload.mode == ApplyMode::Upsert { ApplyMode::Other } else { t.payload.mode };
-            out.push(entry::applied_entry(&t.name, t.generation, mode, prev, outcome, &now));
+            let mode = if t.payload.mode == ApplyMode::Upsert {
+                ApplyMode::Other
+            } else {
+                t.payload.mode
+            };
+            out.push(entry::applied_entry(
+                &t.name,
+                t.generation,
+                mode,
+                prev,
+                outcome,
+                &now,
+            ));
         }
         out
     };
@@ -494,16 +714,31 @@ async fn record_client_failure(
         let written = status::write_cluster_sync_status(&ctx.hub, &cs, new.clone()).await?;
         ctx.written.insert(key.clone(), Arc::new(written));
     }
-    set_syncset_failed(ctx, key, cd, new.conditions.first().map(|c| c.status == "True"), false).await;
+    set_syncset_failed(
+        ctx,
+        key,
+        cd,
+        new.conditions.first().map(|c| c.status == "True"),
+        false,
+    )
+    .await;
     Ok(())
 }
 
 /// Keeps the ClusterDeployment `SyncSetFailed` condition in step with the ClusterSync (Hive's clusterdeployment
 /// controller does this; hivesync owns it here). Written only when it changes.
-async fn set_syncset_failed(ctx: &Context, key: &ClusterKey, cd: &ClusterDeployment, failing: Option<bool>, paused: bool) {
+async fn set_syncset_failed(
+    ctx: &Context,
+    key: &ClusterKey,
+    cd: &ClusterDeployment,
+    failing: Option<bool>,
+    paused: bool,
+) {
     let (s, r, m) = conditions::syncset_failed(failing, paused);
     let current = cd.condition(SYNCSET_FAILED);
-    if current.is_some_and(|c| c.status == s && c.reason.as_deref() == Some(r) && c.message.as_deref() == Some(m)) {
+    if current.is_some_and(|c| {
+        c.status == s && c.reason.as_deref() == Some(r) && c.message.as_deref() == Some(m)
+    }) {
         return;
     }
     let now = status::now();

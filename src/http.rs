@@ -20,12 +20,17 @@ pub async fn serve(addr: SocketAddr, ready: Arc<AtomicBool>) -> std::io::Result<
         let ready = ready.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| handle(req, ready.clone()));
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
 
-async fn handle(req: Request<Incoming>, ready: Arc<AtomicBool>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    req: Request<Incoming>,
+    ready: Arc<AtomicBool>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (code, body) = match req.uri().path() {
         "/metrics" => {
             let mut buf = Vec::new();

@@ -4,14 +4,14 @@
 //! This file holds the crate's error type and the strings that are part of Hive's observable API.
 
 pub mod api;
+pub mod cli;
 pub mod controller;
-pub mod reachability;
 pub mod http;
 pub mod hub;
 pub mod plan;
+pub mod reachability;
 pub mod remote;
 pub mod status;
-pub mod cli;
 
 /// Label, annotation, condition and field-manager strings shared by every module (Hive's exact spellings).
 pub mod consts {

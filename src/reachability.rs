@@ -10,8 +10,8 @@ use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
 use crate::api::ClusterDeployment;
-use crate::controller::Context;
 use crate::consts::RECONCILE_PAUSE_ANNOTATION;
+use crate::controller::Context;
 use crate::hub::ClusterKey;
 use crate::plan::conditions::{set_cd_condition, UNREACHABLE};
 use crate::remote::ops;
@@ -46,23 +46,37 @@ pub fn scrub(message: &str) -> String {
 async fn probe_one(ctx: &Context, cd: &ClusterDeployment) {
     if cd.metadata.deletion_timestamp.is_some()
         || !cd.spec.installed
-        || cd.annotations().get(RECONCILE_PAUSE_ANNOTATION).is_some_and(|v| v == "true")
+        || cd
+            .annotations()
+            .get(RECONCILE_PAUSE_ANNOTATION)
+            .is_some_and(|v| v == "true")
     {
         return;
     }
-    let Some(meta) = &cd.spec.cluster_metadata else { return };
+    let Some(meta) = &cd.spec.cluster_metadata else {
+        return;
+    };
     let key: ClusterKey = (cd.namespace().unwrap_or_default(), cd.name_any());
     let url = cd
         .spec
         .control_plane_config
         .as_ref()
         .and_then(|c| c.api_url_override.as_deref())
-        .filter(|_| cd.condition("ActiveAPIURLOverride").is_some_and(|c| c.status == "True"));
-    let result = match ctx.pool.get(&key, &meta.admin_kubeconfig_secret_ref.name, url).await {
+        .filter(|_| {
+            cd.condition("ActiveAPIURLOverride")
+                .is_some_and(|c| c.status == "True")
+        });
+    let result = match ctx
+        .pool
+        .get(&key, &meta.admin_kubeconfig_secret_ref.name, url)
+        .await
+    {
         Ok(rc) => ops::probe(&rc).await.map_err(|e| e.message),
         Err(e) => Err(e),
     };
-    let was_reachable = cd.condition(UNREACHABLE).is_some_and(|c| c.status == "False");
+    let was_reachable = cd
+        .condition(UNREACHABLE)
+        .is_some_and(|c| c.status == "False");
     match result {
         Ok(()) => {
             if !was_reachable {
@@ -74,7 +88,9 @@ async fn probe_one(ctx: &Context, cd: &ClusterDeployment) {
         }
         Err(message) => {
             let message = scrub(&message);
-            let same = cd.condition(UNREACHABLE).is_some_and(|c| c.status == "True" && c.message.as_deref() == Some(&message));
+            let same = cd
+                .condition(UNREACHABLE)
+                .is_some_and(|c| c.status == "True" && c.message.as_deref() == Some(&message));
             if !same && set_unreachable(&ctx.hub, &key, Some(&message)).await {
                 warn!(namespace = %key.0, name = %key.1, %message, "cluster is unreachable");
             }
@@ -89,7 +105,11 @@ async fn set_unreachable(hub: &Client, key: &ClusterKey, error: Option<&str>) ->
         None => ("False", REASON_REACHABLE, MESSAGE_REACHABLE),
         Some(e) => ("True", REASON_UNREACHABLE, e),
     };
-    match status::update_cd_conditions(hub, &key.0, &key.1, |c| set_cd_condition(c, UNREACHABLE, value, &now, false)).await {
+    match status::update_cd_conditions(hub, &key.0, &key.1, |c| {
+        set_cd_condition(c, UNREACHABLE, value, &now, false)
+    })
+    .await
+    {
         Ok(changed) => changed,
         Err(e) => {
             warn!(namespace = %key.0, name = %key.1, error = %e, "could not write the Unreachable condition");

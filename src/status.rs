@@ -7,8 +7,8 @@ use kube::api::PostParams;
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::api::{
-    ClusterDeployment, ClusterDeploymentCondition, ClusterSync, ClusterSyncLease, ClusterSyncLeaseSpec,
-    ClusterSyncSpec, ClusterSyncStatus,
+    ClusterDeployment, ClusterDeploymentCondition, ClusterSync, ClusterSyncLease,
+    ClusterSyncLeaseSpec, ClusterSyncSpec, ClusterSyncStatus,
 };
 use crate::consts::FIELD_MANAGER;
 
@@ -17,7 +17,10 @@ pub fn now() -> Time {
 }
 
 fn post() -> PostParams {
-    PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() }
+    PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    }
 }
 
 /// Non-controller owner reference with `blockOwnerDeletion`, as Hive sets on ClusterSync and its lease.
@@ -33,7 +36,10 @@ fn owner<K: Resource<DynamicType = ()>>(o: &K) -> OwnerReference {
 }
 
 /// Creates the ClusterSync for a ClusterDeployment (same name and namespace); an existing one is read instead.
-pub async fn create_cluster_sync(hub: &Client, cd: &ClusterDeployment) -> kube::Result<ClusterSync> {
+pub async fn create_cluster_sync(
+    hub: &Client,
+    cd: &ClusterDeployment,
+) -> kube::Result<ClusterSync> {
     let ns = cd.namespace().unwrap_or_default();
     let api: Api<ClusterSync> = Api::namespaced(hub.clone(), &ns);
     let cs = ClusterSync {
@@ -58,11 +64,13 @@ pub async fn write_cluster_sync_status(
     current: &ClusterSync,
     status: ClusterSyncStatus,
 ) -> kube::Result<ClusterSync> {
-    let api: Api<ClusterSync> = Api::namespaced(hub.clone(), &current.namespace().unwrap_or_default());
+    let api: Api<ClusterSync> =
+        Api::namespaced(hub.clone(), &current.namespace().unwrap_or_default());
     let mut next = current.clone();
     next.status = Some(status);
     next.metadata.managed_fields = None;
-    api.replace_status(&current.name_any(), &post(), &next).await
+    api.replace_status(&current.name_any(), &post(), &next)
+        .await
 }
 
 /// Records a full re-apply: creates the lease (owned by the ClusterSync) or moves its `renewTime`.
@@ -71,7 +79,8 @@ pub async fn renew_lease(
     cs: &ClusterSync,
     existing: Option<&ClusterSyncLease>,
 ) -> kube::Result<ClusterSyncLease> {
-    let api: Api<ClusterSyncLease> = Api::namespaced(hub.clone(), &cs.namespace().unwrap_or_default());
+    let api: Api<ClusterSyncLease> =
+        Api::namespaced(hub.clone(), &cs.namespace().unwrap_or_default());
     let renew_time = MicroTime(jiff::Timestamp::now());
     match existing {
         Some(lease) => {
@@ -79,7 +88,9 @@ pub async fn renew_lease(
             next.spec.renew_time = renew_time.clone();
             next.metadata.managed_fields = None;
             match api.replace(&lease.name_any(), &post(), &next).await {
-                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => create_lease(&api, cs, renew_time).await,
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {
+                    create_lease(&api, cs, renew_time).await
+                }
                 other => other,
             }
         }
@@ -87,7 +98,11 @@ pub async fn renew_lease(
     }
 }
 
-async fn create_lease(api: &Api<ClusterSyncLease>, cs: &ClusterSync, renew_time: MicroTime) -> kube::Result<ClusterSyncLease> {
+async fn create_lease(
+    api: &Api<ClusterSyncLease>,
+    cs: &ClusterSync,
+    renew_time: MicroTime,
+) -> kube::Result<ClusterSyncLease> {
     let lease = ClusterSyncLease {
         metadata: ObjectMeta {
             name: Some(cs.name_any()),
@@ -95,7 +110,9 @@ async fn create_lease(api: &Api<ClusterSyncLease>, cs: &ClusterSync, renew_time:
             owner_references: Some(vec![owner(cs)]),
             ..Default::default()
         },
-        spec: ClusterSyncLeaseSpec { renew_time: renew_time.clone() },
+        spec: ClusterSyncLeaseSpec {
+            renew_time: renew_time.clone(),
+        },
     };
     match api.create(&post(), &lease).await {
         Err(kube::Error::Api(s)) if s.code == 409 => {

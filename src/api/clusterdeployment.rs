@@ -74,10 +74,18 @@ pub struct ClusterMetadata {
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 pub struct ControlPlaneConfig {
     /// Primary API URL, used while the `ActiveAPIURLOverride` condition is True.
-    #[serde(rename = "apiURLOverride", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "apiURLOverride",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub api_url_override: Option<String>,
     /// Every dial goes to this IP with the URL's port.
-    #[serde(rename = "apiServerIPOverride", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "apiServerIPOverride",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub api_server_ip_override: Option<String>,
     #[serde(flatten)]
     #[schemars(skip)]
@@ -118,6 +126,10 @@ pub struct ClusterDeploymentCondition {
 
 impl ClusterDeployment {
     pub fn condition(&self, type_: &str) -> Option<&ClusterDeploymentCondition> {
-        self.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
+        self.status
+            .as_ref()?
+            .conditions
+            .iter()
+            .find(|c| c.type_ == type_)
     }
 }

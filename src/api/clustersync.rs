@@ -54,7 +54,9 @@ pub struct SyncStatus {
 }
 
 /// A reference to an object on the managed cluster, tracked for deletion in Sync mode.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncResourceReference {
     pub api_version: String,

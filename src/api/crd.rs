@@ -15,7 +15,12 @@ pub fn all() -> Vec<(String, CustomResourceDefinition)> {
         ClusterSyncLease::crd(),
     ]
     .into_iter()
-    .map(|crd| (format!("{}_{}.yaml", crd.spec.group, crd.spec.names.plural), crd))
+    .map(|crd| {
+        (
+            format!("{}_{}.yaml", crd.spec.group, crd.spec.names.plural),
+            crd,
+        )
+    })
     .collect()
 }
 

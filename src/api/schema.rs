@@ -3,6 +3,10 @@
 
 use schemars::{json_schema, Schema, SchemaGenerator};
 
+/// Bounds the CEL rule's estimated cost (the API server refuses the rule on an unbounded list). No real syncset comes
+/// near it: the whole object must fit etcd's 1.5 MiB limit, so this is no limit in practice.
+const RESOURCES_MAX_ITEMS: u32 = 100_000;
+
 /// `resources[]`: whole embedded objects with unknown fields preserved. The API server then requires `apiVersion`
 /// and `kind` and validates `metadata`. The CEL rule is the webhook's ban on the `authorization.openshift.io` RBAC
 /// aliases, whose group-based identity would make Sync mode delete the object (OCP-25333).
@@ -10,10 +14,15 @@ pub fn resources(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "array",
         "description": "Resources is the list of objects to sync from RawExtension definitions.",
+        "maxItems": RESOURCES_MAX_ITEMS,
         "items": {
             "type": "object",
             "x-kubernetes-embedded-resource": true,
             "x-kubernetes-preserve-unknown-fields": true,
+            "properties": {
+                "apiVersion": { "type": "string", "maxLength": 317 },
+                "kind": { "type": "string", "maxLength": 63 }
+            },
             "x-kubernetes-validations": [{
                 "rule": "!(self.apiVersion.startsWith('authorization.openshift.io/') && self.kind in ['Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'SubjectAccessReview'])",
                 "message": "must use kubernetes group for this resource kind",
@@ -64,7 +73,8 @@ pub fn secret_reference(_: &mut SchemaGenerator) -> Schema {
         "x-kubernetes-validations": [{
             "rule": "size(self.name) > 0",
             "message": "Name is required",
-            "fieldPath": ".name"
+            "fieldPath": ".name",
+            "reason": "FieldValueRequired"
         }]
     })
 }

@@ -27,7 +27,11 @@ pub struct SyncSetCommonSpec {
     pub patches: Vec<SyncObjectPatch>,
 
     /// Hub Secrets copied to the managed cluster.
-    #[serde(default, rename = "secretMappings", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "secretMappings",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub secret_mappings: Vec<SecretMapping>,
 
     /// How `resources` and `secretMappings` are applied; never affects `patches`.

@@ -44,7 +44,15 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let Args { name, kubeconfig, namespace, labels, api_url_override, base_domain, hub_kubeconfig } = args;
+    let Args {
+        name,
+        kubeconfig,
+        namespace,
+        labels,
+        api_url_override,
+        base_domain,
+        hub_kubeconfig,
+    } = args;
     let namespace = namespace.unwrap_or_else(|| name.clone());
     let data = std::fs::read(&kubeconfig)
         .map_err(|e| anyhow::anyhow!("cannot read kubeconfig {}: {e}", kubeconfig.display()))?;
@@ -53,11 +61,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", kubeconfig.display()))?;
 
     let hub = super::controller::hub_client(hub_kubeconfig.as_deref()).await?;
-    hub.apiserver_version().await.map_err(|e| anyhow::anyhow!("the hub API server is not reachable: {e}"))?;
+    hub.apiserver_version()
+        .await
+        .map_err(|e| anyhow::anyhow!("the hub API server is not reachable: {e}"))?;
     let apply = PatchParams::apply(FIELD_MANAGER).force();
 
     let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
-    Api::<Namespace>::all(hub.clone()).patch(&namespace, &apply, &Patch::Apply(&ns)).await?;
+    Api::<Namespace>::all(hub.clone())
+        .patch(&namespace, &apply, &Patch::Apply(&ns))
+        .await?;
 
     let secret_name = format!("{name}-admin-kubeconfig");
     let secret = json!({
@@ -65,7 +77,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "metadata": {"name": secret_name, "namespace": namespace},
         "stringData": {KUBECONFIG_SECRET_KEY: String::from_utf8_lossy(&data)},
     });
-    Api::<Secret>::namespaced(hub.clone(), &namespace).patch(&secret_name, &apply, &Patch::Apply(&secret)).await?;
+    Api::<Secret>::namespaced(hub.clone(), &namespace)
+        .patch(&secret_name, &apply, &Patch::Apply(&secret))
+        .await?;
 
     let mut spec = json!({
         "clusterName": name,
@@ -91,10 +105,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         anyhow::anyhow!("cannot create the ClusterDeployment (are the hivesync CRDs installed? `make crds-install`): {e}")
     })?;
     // An adopted cluster was installed before it was adopted; Hive's clusterdeployment controller records when.
-    if cd.status.as_ref().and_then(|s| s.installed_timestamp.as_ref()).is_none() {
+    if cd
+        .status
+        .as_ref()
+        .and_then(|s| s.installed_timestamp.as_ref())
+        .is_none()
+    {
         let now = jiff::Timestamp::now().to_string();
         let status = json!({"status": {"installedTimestamp": now}});
-        cds.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status)).await?;
+        cds.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+            .await?;
     }
     println!("clusterdeployment.hive.openshift.io/{name} adopted in namespace {namespace} (secret {secret_name})");
     Ok(())

@@ -35,8 +35,9 @@ pub struct Args {
 pub async fn hub_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
     let config = match kubeconfig {
         Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .map_err(|e| anyhow::anyhow!("cannot read hub kubeconfig {}: {e}", path.display()))?;
+            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| {
+                anyhow::anyhow!("cannot read hub kubeconfig {}: {e}", path.display())
+            })?;
             kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
         }
         None => kube::Config::infer().await?,
@@ -45,14 +46,26 @@ pub async fn hub_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let Args { kubeconfig, concurrency, reapply_interval, probe_interval, remote_timeout, metrics_address } = args;
+    let Args {
+        kubeconfig,
+        concurrency,
+        reapply_interval,
+        probe_interval,
+        remote_timeout,
+        metrics_address,
+    } = args;
     let hub = hub_client(kubeconfig.as_deref()).await?;
-    hub.apiserver_version().await.map_err(|e| anyhow::anyhow!("the hub API server is not reachable: {e}"))?;
+    hub.apiserver_version()
+        .await
+        .map_err(|e| anyhow::anyhow!("the hub API server is not reachable: {e}"))?;
 
     let ready = Arc::new(AtomicBool::new(false));
     let http = tokio::spawn(crate::http::serve(metrics_address, ready.clone()));
 
-    let timeouts = Timeouts { connect: remote_timeout.min(Duration::from_secs(5)), request: remote_timeout };
+    let timeouts = Timeouts {
+        connect: remote_timeout.min(Duration::from_secs(5)),
+        request: remote_timeout,
+    };
     let pool = Arc::new(ClientPool::new(hub.clone(), timeouts));
     let queue = WorkQueue::new();
     let stores = watch::start(hub.clone(), queue.clone(), pool.clone()).await?;
@@ -64,7 +77,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         probe_interval = ?probe_interval,
         "hub caches synced; syncing"
     );
-    let settings = Settings { reapply_interval, concurrency, replica: None };
+    let settings = Settings {
+        reapply_interval,
+        concurrency,
+        replica: None,
+    };
     let ctx = Arc::new(Context::new(hub, stores, pool, queue, settings));
     tokio::select! {
         _ = controller::run(ctx.clone()) => {}

@@ -3,7 +3,11 @@
 use std::time::Duration;
 
 pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let err = || format!("invalid duration {s:?}: expected a Go duration such as 2h, 30m, 1h30m, 90s or 500ms");
+    let err = || {
+        format!(
+            "invalid duration {s:?}: expected a Go duration such as 2h, 30m, 1h30m, 90s or 500ms"
+        )
+    };
     let mut rest = s.trim();
     if rest.is_empty() {
         return Err(err());
@@ -13,10 +17,14 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(err)?;
         let value: f64 = rest[..n].parse().map_err(|_| err())?;
         rest = &rest[n..];
-        let u = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = match &rest[..u] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -39,9 +47,18 @@ mod tests {
     #[test]
     fn go_durations_parse() {
         assert_eq!(parse_go_duration("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(parse_go_duration("1h30m").unwrap(), Duration::from_secs(5400));
-        assert_eq!(parse_go_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_go_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            parse_go_duration("1h30m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_go_duration("1.5s").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(
+            parse_go_duration("500ms").unwrap(),
+            Duration::from_millis(500)
+        );
         assert!(parse_go_duration("2 hours").is_err());
         assert!(parse_go_duration("").is_err());
         assert!(parse_go_duration("10").is_err());

@@ -8,7 +8,11 @@ pub mod duration;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "hivesync", version, about = "Hive-compatible multi-cluster sync controller")]
+#[command(
+    name = "hivesync",
+    version,
+    about = "Hive-compatible multi-cluster sync controller"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -9,8 +9,13 @@ use crate::api::{ClusterDeployment, SelectorSyncSet, SyncSet};
 
 /// Label selector semantics of `metav1.LabelSelectorAsSelector`: an empty or missing selector matches everything;
 /// a selector that does not convert (unknown operator, bad values) matches nothing.
-pub fn selector_matches(selector: Option<&LabelSelector>, labels: &BTreeMap<String, String>) -> bool {
-    let Some(selector) = selector else { return true };
+pub fn selector_matches(
+    selector: Option<&LabelSelector>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    let Some(selector) = selector else {
+        return true;
+    };
     for (k, v) in selector.match_labels.iter().flatten() {
         if labels.get(k) != Some(v) {
             return false;
@@ -44,14 +49,22 @@ pub fn selector_error(selector: Option<&LabelSelector>) -> Option<String> {
             _ => false,
         };
         if !valid {
-            return Some(format!("invalid label selector requirement {:?} {:?} {:?}", req.key, req.operator, req.values));
+            return Some(format!(
+                "invalid label selector requirement {:?} {:?} {:?}",
+                req.key, req.operator, req.values
+            ));
         }
     }
     None
 }
 
 pub fn syncset_targets(ss: &SyncSet, cd: &ClusterDeployment) -> bool {
-    ss.namespace() == cd.namespace() && ss.spec.cluster_deployment_refs.iter().any(|r| r.name == cd.name_any())
+    ss.namespace() == cd.namespace()
+        && ss
+            .spec
+            .cluster_deployment_refs
+            .iter()
+            .any(|r| r.name == cd.name_any())
 }
 
 pub fn selector_syncset_targets(sss: &SelectorSyncSet, cd: &ClusterDeployment) -> bool {
@@ -64,7 +77,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelector {
@@ -72,7 +88,8 @@ mod tests {
             match_expressions: Some(vec![LabelSelectorRequirement {
                 key: key.into(),
                 operator: op.into(),
-                values: (!values.is_empty()).then(|| values.iter().map(|v| v.to_string()).collect()),
+                values: (!values.is_empty())
+                    .then(|| values.iter().map(|v| v.to_string()).collect()),
             }]),
             match_labels: None,
         }
@@ -81,19 +98,46 @@ mod tests {
     #[test]
     fn an_empty_or_missing_selector_matches_every_cluster() {
         assert!(selector_matches(None, &labels(&[])));
-        assert!(selector_matches(Some(&LabelSelector::default()), &labels(&[("a", "b")])));
+        assert!(selector_matches(
+            Some(&LabelSelector::default()),
+            &labels(&[("a", "b")])
+        ));
     }
 
     #[test]
     fn match_labels_and_expressions_follow_kubernetes() {
-        let sel = LabelSelector { match_labels: Some(labels(&[("cluster-group", "hivecluster")])), match_expressions: None };
-        assert!(selector_matches(Some(&sel), &labels(&[("cluster-group", "hivecluster"), ("x", "y")])));
-        assert!(!selector_matches(Some(&sel), &labels(&[("cluster-group", "other")])));
-        assert!(selector_matches(Some(&expr("env", "In", &["a", "b"])), &labels(&[("env", "b")])));
-        assert!(!selector_matches(Some(&expr("env", "In", &["a"])), &labels(&[])));
-        assert!(selector_matches(Some(&expr("env", "NotIn", &["a"])), &labels(&[])));
-        assert!(selector_matches(Some(&expr("env", "Exists", &[])), &labels(&[("env", "")])));
-        assert!(selector_matches(Some(&expr("env", "DoesNotExist", &[])), &labels(&[])));
+        let sel = LabelSelector {
+            match_labels: Some(labels(&[("cluster-group", "hivecluster")])),
+            match_expressions: None,
+        };
+        assert!(selector_matches(
+            Some(&sel),
+            &labels(&[("cluster-group", "hivecluster"), ("x", "y")])
+        ));
+        assert!(!selector_matches(
+            Some(&sel),
+            &labels(&[("cluster-group", "other")])
+        ));
+        assert!(selector_matches(
+            Some(&expr("env", "In", &["a", "b"])),
+            &labels(&[("env", "b")])
+        ));
+        assert!(!selector_matches(
+            Some(&expr("env", "In", &["a"])),
+            &labels(&[])
+        ));
+        assert!(selector_matches(
+            Some(&expr("env", "NotIn", &["a"])),
+            &labels(&[])
+        ));
+        assert!(selector_matches(
+            Some(&expr("env", "Exists", &[])),
+            &labels(&[("env", "")])
+        ));
+        assert!(selector_matches(
+            Some(&expr("env", "DoesNotExist", &[])),
+            &labels(&[])
+        ));
     }
 
     #[test]

@@ -28,7 +28,10 @@ pub struct Stores {
 }
 
 fn key_of<K: Resource>(o: &K) -> ClusterKey {
-    (o.meta().namespace.clone().unwrap_or_default(), o.meta().name.clone().unwrap_or_default())
+    (
+        o.meta().namespace.clone().unwrap_or_default(),
+        o.meta().name.clone().unwrap_or_default(),
+    )
 }
 
 /// Runs a reflector for `K` and calls `on_event` for every object it applies or deletes.
@@ -51,8 +54,10 @@ where
     watcher::watcher(api, watcher::Config::default().any_semantic()).default_backoff()
 }
 
-async fn drive<K, F>(mut stream: impl Stream<Item = Result<Event<K>, watcher::Error>> + Unpin, on_event: F)
-where
+async fn drive<K, F>(
+    mut stream: impl Stream<Item = Result<Event<K>, watcher::Error>> + Unpin,
+    on_event: F,
+) where
     F: Fn(&K, bool),
 {
     while let Some(event) = stream.next().await {
@@ -66,9 +71,16 @@ where
 }
 
 /// Starts every hub watch and waits until the stores have their initial lists.
-pub async fn start(client: Client, queue: Arc<WorkQueue<ClusterKey>>, pool: Arc<ClientPool>) -> anyhow::Result<Stores> {
+pub async fn start(
+    client: Client,
+    queue: Arc<WorkQueue<ClusterKey>>,
+    pool: Arc<ClientPool>,
+) -> anyhow::Result<Stores> {
     let q = queue.clone();
-    let cds = reflect(Api::<ClusterDeployment>::all(client.clone()), move |cd, _| q.add(key_of(cd)));
+    let cds = reflect(
+        Api::<ClusterDeployment>::all(client.clone()),
+        move |cd, _| q.add(key_of(cd)),
+    );
 
     let cluster_syncs = reflect(Api::<ClusterSync>::all(client.clone()), |_, _| {});
 
@@ -82,7 +94,10 @@ pub async fn start(client: Client, queue: Arc<WorkQueue<ClusterKey>>, pool: Arc<
         }
         for cs in cs_store.state() {
             if cs.namespace().as_deref() == Some(ns.as_str())
-                && cs.status.as_ref().is_some_and(|s| s.sync_sets.iter().any(|e| e.name == ss.name_any()))
+                && cs
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.sync_sets.iter().any(|e| e.name == ss.name_any()))
             {
                 q.add(key_of(cs.as_ref()));
             }
@@ -90,63 +105,91 @@ pub async fn start(client: Client, queue: Arc<WorkQueue<ClusterKey>>, pool: Arc<
     });
 
     let (q, cd_store, cs_store) = (queue.clone(), cds.clone(), cluster_syncs.clone());
-    let selector_sync_sets = reflect(Api::<SelectorSyncSet>::all(client.clone()), move |sss, _| {
-        if let Some(err) = super::index::selector_error(sss.spec.cluster_deployment_selector.as_ref()) {
-            tracing::warn!(selectorsyncset = %sss.name_any(), %err, "unparseable clusterDeploymentSelector matches no cluster");
-        }
-        for cd in cd_store.state() {
-            if selector_syncset_targets(sss, &cd) {
-                q.add(key_of(cd.as_ref()));
+    let selector_sync_sets = reflect(
+        Api::<SelectorSyncSet>::all(client.clone()),
+        move |sss, _| {
+            if let Some(err) =
+                super::index::selector_error(sss.spec.cluster_deployment_selector.as_ref())
+            {
+                tracing::warn!(selectorsyncset = %sss.name_any(), %err, "unparseable clusterDeploymentSelector matches no cluster");
             }
-        }
-        for cs in cs_store.state() {
-            if cs.status.as_ref().is_some_and(|s| s.selector_sync_sets.iter().any(|e| e.name == sss.name_any())) {
-                q.add(key_of(cs.as_ref()));
+            for cd in cd_store.state() {
+                if selector_syncset_targets(sss, &cd) {
+                    q.add(key_of(cd.as_ref()));
+                }
             }
-        }
-    });
+            for cs in cs_store.state() {
+                if cs.status.as_ref().is_some_and(|s| {
+                    s.selector_sync_sets
+                        .iter()
+                        .any(|e| e.name == sss.name_any())
+                }) {
+                    q.add(key_of(cs.as_ref()));
+                }
+            }
+        },
+    );
 
     // Deleting a lease forces a full re-apply.
     let q = queue.clone();
-    let leases = reflect(Api::<ClusterSyncLease>::all(client.clone()), move |l, deleted| {
-        if deleted {
-            q.add(key_of(l));
-        }
-    });
+    let leases = reflect(
+        Api::<ClusterSyncLease>::all(client.clone()),
+        move |l, deleted| {
+            if deleted {
+                q.add(key_of(l));
+            }
+        },
+    );
 
     // Kubeconfig Secrets: a changed resourceVersion rebuilds the client of every cluster that names it.
     let (q, cd_store) = (queue.clone(), cds.clone());
-    let secrets = watcher(Api::<kube::core::PartialObjectMeta<Secret>>::all(client.clone())).boxed();
-    tokio::spawn(drive(secrets, move |s: &kube::core::PartialObjectMeta<Secret>, deleted| {
-        let key = key_of(s);
-        let referenced: Vec<ClusterKey> = cd_store
-            .state()
-            .iter()
-            .filter(|cd| {
-                cd.namespace().as_deref() == Some(key.0.as_str())
-                    && cd
-                        .spec
-                        .cluster_metadata
-                        .as_ref()
-                        .is_some_and(|m| m.admin_kubeconfig_secret_ref.name == key.1)
-            })
-            .map(|cd| key_of(cd.as_ref()))
-            .collect();
-        if referenced.is_empty() {
-            return;
-        }
-        let rv = if deleted { None } else { s.metadata.resource_version.clone() };
-        if pool.observe_secret(key, rv) {
-            for cd in referenced {
-                q.add(cd);
+    let secrets = watcher(Api::<kube::core::PartialObjectMeta<Secret>>::all(
+        client.clone(),
+    ))
+    .boxed();
+    tokio::spawn(drive(
+        secrets,
+        move |s: &kube::core::PartialObjectMeta<Secret>, deleted| {
+            let key = key_of(s);
+            let referenced: Vec<ClusterKey> = cd_store
+                .state()
+                .iter()
+                .filter(|cd| {
+                    cd.namespace().as_deref() == Some(key.0.as_str())
+                        && cd
+                            .spec
+                            .cluster_metadata
+                            .as_ref()
+                            .is_some_and(|m| m.admin_kubeconfig_secret_ref.name == key.1)
+                })
+                .map(|cd| key_of(cd.as_ref()))
+                .collect();
+            if referenced.is_empty() {
+                return;
             }
-        }
-    }));
+            let rv = if deleted {
+                None
+            } else {
+                s.metadata.resource_version.clone()
+            };
+            if pool.observe_secret(key, rv) {
+                for cd in referenced {
+                    q.add(cd);
+                }
+            }
+        },
+    ));
 
     cds.wait_until_ready().await?;
     sync_sets.wait_until_ready().await?;
     selector_sync_sets.wait_until_ready().await?;
     cluster_syncs.wait_until_ready().await?;
     leases.wait_until_ready().await?;
-    Ok(Stores { cds, sync_sets, selector_sync_sets, cluster_syncs, leases })
+    Ok(Stores {
+        cds,
+        sync_sets,
+        selector_sync_sets,
+        cluster_syncs,
+        leases,
+    })
 }

@@ -10,12 +10,19 @@ pub const UNREACHABLE: &str = "Unreachable";
 
 pub const REASON_SUCCESS: &str = "Success";
 pub const REASON_FAILURE: &str = "Failure";
-pub const MESSAGE_ALL_APPLIED: &str = "All SyncSets and SelectorSyncSets have been applied to the cluster";
+pub const MESSAGE_ALL_APPLIED: &str =
+    "All SyncSets and SelectorSyncSets have been applied to the cluster";
 
 /// The ClusterSync `Failed` condition's (status, reason, message) for these entries.
-pub fn failed_condition(sync_sets: &[SyncStatus], selector_sync_sets: &[SyncStatus]) -> (&'static str, &'static str, String) {
+pub fn failed_condition(
+    sync_sets: &[SyncStatus],
+    selector_sync_sets: &[SyncStatus],
+) -> (&'static str, &'static str, String) {
     let failing = |list: &[SyncStatus]| -> Vec<String> {
-        list.iter().filter(|e| e.result != SyncSetResult::Success).map(|e| e.name.clone()).collect()
+        list.iter()
+            .filter(|e| e.result != SyncSetResult::Success)
+            .map(|e| e.name.clone())
+            .collect()
     };
     let (ss, sss) = (failing(sync_sets), failing(selector_sync_sets));
     if ss.is_empty() && sss.is_empty() {
@@ -26,9 +33,20 @@ pub fn failed_condition(sync_sets: &[SyncStatus], selector_sync_sets: &[SyncStat
         1 => Some(format!("{singular} {}", names[0])),
         _ => Some(format!("{singular}s {}", names.join(", "))),
     };
-    let parts: Vec<String> = [part("SyncSet", &ss), part("SelectorSyncSet", &sss)].into_iter().flatten().collect();
-    let verb = if ss.len() + sss.len() == 1 { "is failing" } else { "are failing" };
-    ("True", REASON_FAILURE, format!("{} {verb}", parts.join(" and ")))
+    let parts: Vec<String> = [part("SyncSet", &ss), part("SelectorSyncSet", &sss)]
+        .into_iter()
+        .flatten()
+        .collect();
+    let verb = if ss.len() + sss.len() == 1 {
+        "is failing"
+    } else {
+        "are failing"
+    };
+    (
+        "True",
+        REASON_FAILURE,
+        format!("{} {verb}", parts.join(" and ")),
+    )
 }
 
 /// The condition list after this reconcile: unchanged when `conditions[0]` already says the same, else replaced by
@@ -39,7 +57,11 @@ pub fn with_failed_condition(
     now: &Time,
 ) -> Vec<ClusterSyncCondition> {
     if let Some(first) = existing.first() {
-        if first.type_ == CLUSTER_SYNC_FAILED && first.status == status && first.reason == reason && first.message == message {
+        if first.type_ == CLUSTER_SYNC_FAILED
+            && first.status == status
+            && first.reason == reason
+            && first.message == message
+        {
             return existing.to_vec();
         }
     }
@@ -70,17 +92,39 @@ pub fn first_success_time(
     if entries.is_empty() {
         return Some(now.clone());
     }
-    let times: Option<Vec<&Time>> = entries.iter().map(|e| e.first_success_time.as_ref()).collect();
+    let times: Option<Vec<&Time>> = entries
+        .iter()
+        .map(|e| e.first_success_time.as_ref())
+        .collect();
     times?.into_iter().max().cloned()
 }
 
 /// The ClusterDeployment `SyncSetFailed` condition's (status, reason, message).
-pub fn syncset_failed(cluster_sync_failed: Option<bool>, paused: bool) -> (&'static str, &'static str, &'static str) {
+pub fn syncset_failed(
+    cluster_sync_failed: Option<bool>,
+    paused: bool,
+) -> (&'static str, &'static str, &'static str) {
     match cluster_sync_failed {
-        None if paused => ("True", "SyncSetPaused", "SyncSet is paused. ClusterSync will not be created"),
-        None => ("True", "MissingClusterSync", "ClusterSync has not yet been created"),
-        Some(true) => ("True", "SyncSetApplyFailure", "One of the SyncSet applies has failed"),
-        Some(false) => ("False", "SyncSetApplySuccess", "SyncSet apply is successful"),
+        None if paused => (
+            "True",
+            "SyncSetPaused",
+            "SyncSet is paused. ClusterSync will not be created",
+        ),
+        None => (
+            "True",
+            "MissingClusterSync",
+            "ClusterSync has not yet been created",
+        ),
+        Some(true) => (
+            "True",
+            "SyncSetApplyFailure",
+            "One of the SyncSet applies has failed",
+        ),
+        Some(false) => (
+            "False",
+            "SyncSetApplySuccess",
+            "SyncSet apply is successful",
+        ),
     }
 }
 
@@ -95,7 +139,9 @@ pub fn set_cd_condition(
 ) -> bool {
     match conditions.iter_mut().find(|c| c.type_ == type_) {
         Some(c) => {
-            let same = c.status == status && c.reason.as_deref() == Some(reason) && c.message.as_deref() == Some(message);
+            let same = c.status == status
+                && c.reason.as_deref() == Some(reason)
+                && c.message.as_deref() == Some(message);
             if same && !always_probe {
                 return false;
             }
@@ -135,7 +181,11 @@ mod tests {
             name: name.into(),
             observed_generation: 1,
             resources_to_delete: vec![],
-            result: if ok { SyncSetResult::Success } else { SyncSetResult::Failure },
+            result: if ok {
+                SyncSetResult::Success
+            } else {
+                SyncSetResult::Failure
+            },
             failure_message: (!ok).then(|| "x".into()),
             last_transition_time: t(0),
             first_success_time: first.map(t),
@@ -146,28 +196,67 @@ mod tests {
     #[test]
     fn failure_messages_name_the_failing_syncsets_in_hive_s_words() {
         let msg = |ss: &[(&str, bool)], sss: &[(&str, bool)]| {
-            let l = |v: &[(&str, bool)]| v.iter().map(|(n, ok)| entry(n, *ok, None)).collect::<Vec<_>>();
+            let l = |v: &[(&str, bool)]| {
+                v.iter()
+                    .map(|(n, ok)| entry(n, *ok, None))
+                    .collect::<Vec<_>>()
+            };
             failed_condition(&l(ss), &l(sss))
         };
-        assert_eq!(msg(&[("a", true)], &[]), ("False", "Success", MESSAGE_ALL_APPLIED.into()));
+        assert_eq!(
+            msg(&[("a", true)], &[]),
+            ("False", "Success", MESSAGE_ALL_APPLIED.into())
+        );
         assert_eq!(msg(&[], &[]).2, MESSAGE_ALL_APPLIED);
-        assert_eq!(msg(&[("test-syncset", false)], &[]).2, "SyncSet test-syncset is failing");
-        assert_eq!(msg(&[("a", false), ("ok", true), ("b", false), ("c", false)], &[]).2, "SyncSets a, b, c are failing");
-        assert_eq!(msg(&[], &[("x", false), ("y", false)]).2, "SelectorSyncSets x, y are failing");
-        assert_eq!(msg(&[("x", false)], &[("y", false)]).2, "SyncSet x and SelectorSyncSet y are failing");
+        assert_eq!(
+            msg(&[("test-syncset", false)], &[]).2,
+            "SyncSet test-syncset is failing"
+        );
+        assert_eq!(
+            msg(
+                &[("a", false), ("ok", true), ("b", false), ("c", false)],
+                &[]
+            )
+            .2,
+            "SyncSets a, b, c are failing"
+        );
+        assert_eq!(
+            msg(&[], &[("x", false), ("y", false)]).2,
+            "SelectorSyncSets x, y are failing"
+        );
+        assert_eq!(
+            msg(&[("x", false)], &[("y", false)]).2,
+            "SyncSet x and SelectorSyncSet y are failing"
+        );
         assert_eq!(
             msg(&[("a", false), ("b", false)], &[("x", false), ("y", false)]),
-            ("True", "Failure", "SyncSets a, b and SelectorSyncSets x, y are failing".into())
+            (
+                "True",
+                "Failure",
+                "SyncSets a, b and SelectorSyncSets x, y are failing".into()
+            )
         );
     }
 
     // §10.1 #28.
     #[test]
     fn an_unchanged_condition_keeps_its_timestamps() {
-        let first = with_failed_condition(&[], ("True", "Failure", "SyncSet a is failing".into()), &t(1));
-        let again = with_failed_condition(&first, ("True", "Failure", "SyncSet a is failing".into()), &t(99));
+        let first = with_failed_condition(
+            &[],
+            ("True", "Failure", "SyncSet a is failing".into()),
+            &t(1),
+        );
+        let again = with_failed_condition(
+            &first,
+            ("True", "Failure", "SyncSet a is failing".into()),
+            &t(99),
+        );
         assert_eq!(again, first);
-        let changed = with_failed_condition(&first, ("False", "Success", MESSAGE_ALL_APPLIED.into()), &t(99));
+        let changed = with_failed_condition(
+            &first,
+            ("False", "Success", MESSAGE_ALL_APPLIED.into()),
+            &t(99),
+        );
         assert_eq!(changed.len(), 1);
         assert_eq!(changed[0].last_transition_time, Some(t(99)));
         assert_eq!(changed[0].last_probe_time, Some(t(99)));
@@ -179,30 +268,82 @@ mod tests {
         let a = entry("a", true, Some(5));
         let b = entry("b", true, Some(7));
         let c = entry("c", false, None);
-        assert_eq!(first_success_time(None, true, &[&a, &b], &t(100)), Some(t(7)));
+        assert_eq!(
+            first_success_time(None, true, &[&a, &b], &t(100)),
+            Some(t(7))
+        );
         assert_eq!(first_success_time(None, true, &[&a, &c], &t(100)), None);
         assert_eq!(first_success_time(None, true, &[], &t(100)), Some(t(100)));
         assert_eq!(first_success_time(None, false, &[&a], &t(100)), None);
-        assert_eq!(first_success_time(Some(&t(1)), true, &[&c], &t(100)), Some(t(1)), "never changes once set");
+        assert_eq!(
+            first_success_time(Some(&t(1)), true, &[&c], &t(100)),
+            Some(t(1)),
+            "never changes once set"
+        );
     }
 
     #[test]
     fn syncset_failed_reasons_follow_the_cluster_sync() {
         assert_eq!(syncset_failed(None, true).1, "SyncSetPaused");
-        assert_eq!(syncset_failed(None, false), ("True", "MissingClusterSync", "ClusterSync has not yet been created"));
-        assert_eq!(syncset_failed(Some(true), false), ("True", "SyncSetApplyFailure", "One of the SyncSet applies has failed"));
-        assert_eq!(syncset_failed(Some(false), false), ("False", "SyncSetApplySuccess", "SyncSet apply is successful"));
+        assert_eq!(
+            syncset_failed(None, false),
+            (
+                "True",
+                "MissingClusterSync",
+                "ClusterSync has not yet been created"
+            )
+        );
+        assert_eq!(
+            syncset_failed(Some(true), false),
+            (
+                "True",
+                "SyncSetApplyFailure",
+                "One of the SyncSet applies has failed"
+            )
+        );
+        assert_eq!(
+            syncset_failed(Some(false), false),
+            (
+                "False",
+                "SyncSetApplySuccess",
+                "SyncSet apply is successful"
+            )
+        );
     }
 
     #[test]
     fn a_cd_condition_is_written_only_when_it_changes_unless_probed() {
         let mut c = vec![];
-        assert!(set_cd_condition(&mut c, UNREACHABLE, ("False", "ClusterReachable", "cluster is reachable"), &t(1), false));
-        assert!(!set_cd_condition(&mut c, UNREACHABLE, ("False", "ClusterReachable", "cluster is reachable"), &t(2), false));
-        assert!(set_cd_condition(&mut c, UNREACHABLE, ("False", "ClusterReachable", "cluster is reachable"), &t(3), true));
+        assert!(set_cd_condition(
+            &mut c,
+            UNREACHABLE,
+            ("False", "ClusterReachable", "cluster is reachable"),
+            &t(1),
+            false
+        ));
+        assert!(!set_cd_condition(
+            &mut c,
+            UNREACHABLE,
+            ("False", "ClusterReachable", "cluster is reachable"),
+            &t(2),
+            false
+        ));
+        assert!(set_cd_condition(
+            &mut c,
+            UNREACHABLE,
+            ("False", "ClusterReachable", "cluster is reachable"),
+            &t(3),
+            true
+        ));
         assert_eq!(c[0].last_probe_time, Some(t(3)));
         assert_eq!(c[0].last_transition_time, Some(t(1)));
-        assert!(set_cd_condition(&mut c, UNREACHABLE, ("True", "ErrorConnectingToCluster", "refused"), &t(4), false));
+        assert!(set_cd_condition(
+            &mut c,
+            UNREACHABLE,
+            ("True", "ErrorConnectingToCluster", "refused"),
+            &t(4),
+            false
+        ));
         assert_eq!(c[0].last_transition_time, Some(t(4)));
     }
 }

@@ -153,7 +153,11 @@ pub fn decode(kind: SyncSetKind, namespace: Option<&str>, spec: &SyncSetCommonSp
         match decode_resource(raw) {
             Ok(mut object) => {
                 set_managed_label(&mut object);
-                decoded.push(DesiredObject { index, reference: reference_of(&object), object });
+                decoded.push(DesiredObject {
+                    index,
+                    reference: reference_of(&object),
+                    object,
+                });
             }
             Err(e) => errors.push(format!("failed to decode resource {index}: {e}")),
         }
@@ -186,7 +190,11 @@ pub fn decode(kind: SyncSetKind, namespace: Option<&str>, spec: &SyncSetCommonSp
             index,
             api_version: p.api_version.clone(),
             kind: p.kind.clone(),
-            namespace: if p.namespace.is_empty() { "default".into() } else { p.namespace.clone() },
+            namespace: if p.namespace.is_empty() {
+                "default".into()
+            } else {
+                p.namespace.clone()
+            },
             name: p.name.clone(),
             patch: p.patch.clone(),
             patch_type: PatchType::parse(&p.patch_type),
@@ -250,7 +258,9 @@ fn json_type(v: &Value) -> &'static str {
 
 /// Sets `hive.openshift.io/managed: "true"`, overwriting any value (and a `labels: null`).
 pub fn set_managed_label(object: &mut Value) {
-    let Some(map) = object.as_object_mut() else { return };
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
     let meta = map.entry("metadata").or_insert_with(|| json!({}));
     if !meta.is_object() {
         *meta = json!({});
@@ -341,7 +351,11 @@ mod tests {
 
     #[test]
     fn several_decode_errors_are_aggregated() {
-        let p = decode(SyncSetKind::SyncSet, Some("ns"), &spec("resources: [{}, {kind: X}]"));
+        let p = decode(
+            SyncSetKind::SyncSet,
+            Some("ns"),
+            &spec("resources: [{}, {kind: X}]"),
+        );
         let msg = p.decode_error.unwrap();
         assert!(msg.starts_with("[failed to decode resource 0: "), "{msg}");
         assert!(msg.contains(", failed to decode resource 1: error unmarshaling JSON: while decoding JSON: Object 'apiVersion' is missing in '{\"kind\":\"X\"}']"), "{msg}");
@@ -362,29 +376,73 @@ resources:
 "#,
             ),
         );
-        let order: Vec<_> = p.objects.iter().map(|o| (o.index, o.reference.kind.as_str())).collect();
-        assert_eq!(order, [(3, "Namespace"), (2, "CustomResourceDefinition"), (0, "Widget"), (1, "ConfigMap")]);
+        let order: Vec<_> = p
+            .objects
+            .iter()
+            .map(|o| (o.index, o.reference.kind.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (3, "Namespace"),
+                (2, "CustomResourceDefinition"),
+                (0, "Widget"),
+                (1, "ConfigMap")
+            ]
+        );
         // resourcesInSyncSet keeps the user's order.
         assert_eq!(p.references[0].kind, "Widget");
-        assert_eq!(p.objects[0].object["metadata"]["labels"][MANAGED_LABEL], "true");
+        assert_eq!(
+            p.objects[0].object["metadata"]["labels"][MANAGED_LABEL],
+            "true"
+        );
     }
 
     #[test]
     fn selector_syncset_secrets_need_a_source_namespace_and_syncset_secrets_stay_home() {
         let mapping = |ns: &str| SecretMapping {
-            source_ref: SecretReference { name: "s".into(), namespace: ns.into() },
-            target_ref: SecretReference { name: "t".into(), namespace: "tns".into() },
+            source_ref: SecretReference {
+                name: "s".into(),
+                namespace: ns.into(),
+            },
+            target_ref: SecretReference {
+                name: "t".into(),
+                namespace: "tns".into(),
+            },
         };
         let with = |kind, own: Option<&str>, m| {
-            decode(kind, own, &SyncSetCommonSpec { secret_mappings: vec![m], ..Default::default() }).secrets[0]
+            decode(
+                kind,
+                own,
+                &SyncSetCommonSpec {
+                    secret_mappings: vec![m],
+                    ..Default::default()
+                },
+            )
+            .secrets[0]
                 .source
                 .clone()
         };
-        assert_eq!(with(SyncSetKind::SelectorSyncSet, None, mapping("")), Err("source namespace missing for secret 0".into()));
-        assert_eq!(with(SyncSetKind::SelectorSyncSet, None, mapping("any")), Ok(("any".into(), "s".into())));
-        assert_eq!(with(SyncSetKind::SyncSet, Some("home"), mapping("")), Ok(("home".into(), "s".into())));
-        assert_eq!(with(SyncSetKind::SyncSet, Some("home"), mapping("home")), Ok(("home".into(), "s".into())));
-        assert_eq!(with(SyncSetKind::SyncSet, Some("home"), mapping("other")), Err("source in wrong namespace for secret 0".into()));
+        assert_eq!(
+            with(SyncSetKind::SelectorSyncSet, None, mapping("")),
+            Err("source namespace missing for secret 0".into())
+        );
+        assert_eq!(
+            with(SyncSetKind::SelectorSyncSet, None, mapping("any")),
+            Ok(("any".into(), "s".into()))
+        );
+        assert_eq!(
+            with(SyncSetKind::SyncSet, Some("home"), mapping("")),
+            Ok(("home".into(), "s".into()))
+        );
+        assert_eq!(
+            with(SyncSetKind::SyncSet, Some("home"), mapping("home")),
+            Ok(("home".into(), "s".into()))
+        );
+        assert_eq!(
+            with(SyncSetKind::SyncSet, Some("home"), mapping("other")),
+            Err("source in wrong namespace for secret 0".into())
+        );
     }
 
     #[test]
@@ -398,7 +456,10 @@ resources:
         assert_eq!(p.patches[0].patch_type, Ok(PatchType::Strategic));
         assert_eq!(
             p.patches[1].patch_type,
-            Err("invalid patch type: xml. Valid patch types are 'strategic', 'merge' or 'json'".into())
+            Err(
+                "invalid patch type: xml. Valid patch types are 'strategic', 'merge' or 'json'"
+                    .into()
+            )
         );
     }
 
@@ -411,7 +472,13 @@ resources:
             "data": {".dockerconfigjson": "e30="}
         }))
         .unwrap();
-        let out = target_secret(&source, &SecretReference { name: "dst".into(), namespace: "spoke".into() });
+        let out = target_secret(
+            &source,
+            &SecretReference {
+                name: "dst".into(),
+                namespace: "spoke".into(),
+            },
+        );
         assert_eq!(
             out,
             json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
@@ -422,9 +489,25 @@ resources:
 
     #[test]
     fn the_hash_follows_the_spec() {
-        let a = decode(SyncSetKind::SyncSet, Some("ns"), &spec("resources: [{apiVersion: v1, kind: Namespace, metadata: {name: a}}]"));
-        let b = decode(SyncSetKind::SyncSet, Some("ns"), &spec("resources: [{apiVersion: v1, kind: Namespace, metadata: {name: b}}]"));
+        let a = decode(
+            SyncSetKind::SyncSet,
+            Some("ns"),
+            &spec("resources: [{apiVersion: v1, kind: Namespace, metadata: {name: a}}]"),
+        );
+        let b = decode(
+            SyncSetKind::SyncSet,
+            Some("ns"),
+            &spec("resources: [{apiVersion: v1, kind: Namespace, metadata: {name: b}}]"),
+        );
         assert_ne!(a.hash, b.hash);
-        assert_eq!(a.hash, decode(SyncSetKind::SyncSet, Some("ns"), &spec("resources: [{apiVersion: v1, kind: Namespace, metadata: {name: a}}]")).hash);
+        assert_eq!(
+            a.hash,
+            decode(
+                SyncSetKind::SyncSet,
+                Some("ns"),
+                &spec("resources: [{apiVersion: v1, kind: Namespace, metadata: {name: a}}]")
+            )
+            .hash
+        );
     }
 }

@@ -90,7 +90,10 @@ pub struct Outcome {
 
 /// `failed to delete v1, Kind=ConfigMap ns/x: <err>` for each failed delete.
 pub fn delete_messages(failures: &[(SyncResourceReference, String)]) -> Vec<String> {
-    failures.iter().map(|(r, e)| format!("failed to delete {}: {e}", describe(r))).collect()
+    failures
+        .iter()
+        .map(|(r, e)| format!("failed to delete {}: {e}", describe(r)))
+        .collect()
 }
 
 /// The new entry for a syncset that was applied (§4.7–§4.8). `prev` is the entry after `previous_for_mode`.
@@ -102,8 +105,15 @@ pub fn applied_entry(
     outcome: Outcome,
     now: &Time,
 ) -> SyncStatus {
-    let mut tracked = if mode == ApplyMode::Sync { outcome.applied } else { Vec::new() };
-    let remaining = outcome.retained.into_iter().chain(outcome.delete_failures.iter().map(|(r, _)| r.clone()));
+    let mut tracked = if mode == ApplyMode::Sync {
+        outcome.applied
+    } else {
+        Vec::new()
+    };
+    let remaining = outcome
+        .retained
+        .into_iter()
+        .chain(outcome.delete_failures.iter().map(|(r, _)| r.clone()));
     for r in remaining {
         if !contains(&tracked, &r) {
             tracked.push(r);
@@ -116,14 +126,20 @@ pub fn applied_entry(
         (Some(a), Some(d)) => Some(format!("{a}\n{d}")),
         (a, d) => a.or(d),
     };
-    let result = if failure_message.is_some() { SyncSetResult::Failure } else { SyncSetResult::Success };
+    let result = if failure_message.is_some() {
+        SyncSetResult::Failure
+    } else {
+        SyncSetResult::Success
+    };
     let new = SyncStatus {
         name: name.to_string(),
         observed_generation: generation,
         resources_to_delete: tracked,
         result,
         failure_message,
-        last_transition_time: prev.map(|p| p.last_transition_time.clone()).unwrap_or_else(|| now.clone()),
+        last_transition_time: prev
+            .map(|p| p.last_transition_time.clone())
+            .unwrap_or_else(|| now.clone()),
         first_success_time: prev.and_then(|p| p.first_success_time.clone()),
     };
     stamp(new, prev, now)
@@ -175,7 +191,12 @@ mod tests {
         reference("v1", "ConfigMap", "ns", name)
     }
 
-    fn success(name: &str, generation: i64, tracked: Vec<SyncResourceReference>, at: i64) -> SyncStatus {
+    fn success(
+        name: &str,
+        generation: i64,
+        tracked: Vec<SyncResourceReference>,
+        at: i64,
+    ) -> SyncStatus {
         SyncStatus {
             name: name.into(),
             observed_generation: generation,
@@ -192,21 +213,48 @@ mod tests {
     fn only_new_failed_changed_or_due_syncsets_are_applied() {
         let ok = success("s", 1, vec![], 0);
         assert_eq!(needs_apply(Some(&ok), 1, false, false), None);
-        assert_eq!(needs_apply(Some(&ok), 1, true, false), Some(ApplyReason::FullReapply));
+        assert_eq!(
+            needs_apply(Some(&ok), 1, true, false),
+            Some(ApplyReason::FullReapply)
+        );
         assert_eq!(needs_apply(None, 1, false, false), Some(ApplyReason::New));
-        assert_eq!(needs_apply(Some(&ok), 2, false, false), Some(ApplyReason::GenerationChanged));
-        assert_eq!(needs_apply(Some(&ok), 1, false, true), Some(ApplyReason::ContentChanged));
-        let failed = SyncStatus { result: SyncSetResult::Failure, ..ok };
-        assert_eq!(needs_apply(Some(&failed), 1, false, false), Some(ApplyReason::PreviousFailure));
+        assert_eq!(
+            needs_apply(Some(&ok), 2, false, false),
+            Some(ApplyReason::GenerationChanged)
+        );
+        assert_eq!(
+            needs_apply(Some(&ok), 1, false, true),
+            Some(ApplyReason::ContentChanged)
+        );
+        let failed = SyncStatus {
+            result: SyncSetResult::Failure,
+            ..ok
+        };
+        assert_eq!(
+            needs_apply(Some(&failed), 1, false, false),
+            Some(ApplyReason::PreviousFailure)
+        );
     }
 
     // §10.1 #3: one resource, Upsert vs Sync.
     #[test]
     fn a_first_success_records_generation_time_and_tracking_only_in_sync_mode() {
-        for (mode, tracked) in [(ApplyMode::Upsert, vec![]), (ApplyMode::Sync, vec![cm("a")])] {
-            let outcome = Outcome { applied: vec![cm("a")], ..Default::default() };
+        for (mode, tracked) in [
+            (ApplyMode::Upsert, vec![]),
+            (ApplyMode::Sync, vec![cm("a")]),
+        ] {
+            let outcome = Outcome {
+                applied: vec![cm("a")],
+                ..Default::default()
+            };
             let e = applied_entry("s", 1, mode, None, outcome, &t(5));
-            assert_eq!(e, SyncStatus { last_transition_time: t(5), ..success("s", 1, tracked, 5) });
+            assert_eq!(
+                e,
+                SyncStatus {
+                    last_transition_time: t(5),
+                    ..success("s", 1, tracked, 5)
+                }
+            );
         }
     }
 
@@ -214,8 +262,18 @@ mod tests {
     #[test]
     fn only_the_removed_object_is_deleted_and_the_rest_stays_tracked() {
         let r = removed_objects(&[cm("a"), cm("b")], &[cm("a")], &[]);
-        assert_eq!(r, Removed { delete: vec![cm("b")], retained: vec![cm("a")] });
-        let outcome = Outcome { applied: vec![cm("a")], retained: r.retained, ..Default::default() };
+        assert_eq!(
+            r,
+            Removed {
+                delete: vec![cm("b")],
+                retained: vec![cm("a")]
+            }
+        );
+        let outcome = Outcome {
+            applied: vec![cm("a")],
+            retained: r.retained,
+            ..Default::default()
+        };
         let prev = success("s", 1, vec![cm("a"), cm("b")], 0);
         let e = applied_entry("s", 2, ApplyMode::Sync, Some(&prev), outcome, &t(9));
         assert_eq!(e.resources_to_delete, vec![cm("a")]);
@@ -227,7 +285,13 @@ mod tests {
     #[test]
     fn an_object_another_syncset_declares_is_handed_over_not_deleted() {
         let r = removed_objects(&[cm("a"), cm("b")], &[], &[cm("b")]);
-        assert_eq!(r, Removed { delete: vec![cm("a")], retained: vec![] });
+        assert_eq!(
+            r,
+            Removed {
+                delete: vec![cm("a")],
+                retained: vec![]
+            }
+        );
     }
 
     // §10.1 #33.
@@ -237,7 +301,11 @@ mod tests {
         let new = reference("foo/v1", "Thing", "ns", "x");
         let r = removed_objects(std::slice::from_ref(&old), std::slice::from_ref(&new), &[]);
         assert!(r.delete.is_empty());
-        let outcome = Outcome { applied: vec![new.clone()], retained: r.retained, ..Default::default() };
+        let outcome = Outcome {
+            applied: vec![new.clone()],
+            retained: r.retained,
+            ..Default::default()
+        };
         let e = applied_entry("s", 2, ApplyMode::Sync, None, outcome, &t(1));
         assert_eq!(e.resources_to_delete, vec![new]);
     }
@@ -249,9 +317,22 @@ mod tests {
         let cleared = previous_for_mode(Some(&prev), ApplyMode::Upsert).unwrap();
         assert!(cleared.resources_to_delete.is_empty());
         let r = removed_objects(&cleared.resources_to_delete, &[cm("a")], &[]);
-        assert!(r.delete.is_empty(), "nothing is deleted on a switch to Upsert");
-        let outcome = Outcome { applied: vec![cm("a")], ..Default::default() };
-        let e = applied_entry("s", 2, ApplyMode::Upsert, Some(&cleared), outcome.clone(), &t(1));
+        assert!(
+            r.delete.is_empty(),
+            "nothing is deleted on a switch to Upsert"
+        );
+        let outcome = Outcome {
+            applied: vec![cm("a")],
+            ..Default::default()
+        };
+        let e = applied_entry(
+            "s",
+            2,
+            ApplyMode::Upsert,
+            Some(&cleared),
+            outcome.clone(),
+            &t(1),
+        );
         assert!(e.resources_to_delete.is_empty());
 
         let upsert_prev = success("s", 1, vec![], 0);
@@ -272,7 +353,10 @@ mod tests {
         };
         let e = applied_entry("test-syncset", 1, ApplyMode::Sync, None, outcome, &t(3));
         assert_eq!(e.result, SyncSetResult::Failure);
-        assert_eq!(e.failure_message.as_deref(), Some("failed to apply resource 1: test apply error"));
+        assert_eq!(
+            e.failure_message.as_deref(),
+            Some("failed to apply resource 1: test apply error")
+        );
         assert_eq!(e.first_success_time, None);
         assert_eq!(e.resources_to_delete, vec![cm("a")]);
     }
@@ -283,14 +367,32 @@ mod tests {
         let outcome = Outcome {
             applied: vec![cm("z"), reference("v1", "Secret", "ns", "s")],
             delete_failures: vec![
-                (reference("v1", "ConfigMap", "namespace-A", "x"), "could not delete resource: boom".into()),
-                (reference("v1", "ConfigMap", "namespace-A", "w"), "could not delete resource: boom".into()),
+                (
+                    reference("v1", "ConfigMap", "namespace-A", "x"),
+                    "could not delete resource: boom".into(),
+                ),
+                (
+                    reference("v1", "ConfigMap", "namespace-A", "w"),
+                    "could not delete resource: boom".into(),
+                ),
             ],
             ..Default::default()
         };
         let e = applied_entry("s", 1, ApplyMode::Sync, None, outcome, &t(0));
-        let names: Vec<_> = e.resources_to_delete.iter().map(|r| format!("{}/{}/{}", r.kind, r.namespace, r.name)).collect();
-        assert_eq!(names, ["ConfigMap/namespace-A/w", "ConfigMap/namespace-A/x", "ConfigMap/ns/z", "Secret/ns/s"]);
+        let names: Vec<_> = e
+            .resources_to_delete
+            .iter()
+            .map(|r| format!("{}/{}/{}", r.kind, r.namespace, r.name))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "ConfigMap/namespace-A/w",
+                "ConfigMap/namespace-A/x",
+                "ConfigMap/ns/z",
+                "Secret/ns/s"
+            ]
+        );
         assert_eq!(
             e.failure_message.as_deref(),
             Some("[failed to delete v1, Kind=ConfigMap namespace-A/x: could not delete resource: boom, failed to delete v1, Kind=ConfigMap namespace-A/w: could not delete resource: boom]")
@@ -315,29 +417,54 @@ mod tests {
     #[test]
     fn an_identical_reapply_keeps_the_entry_and_its_times() {
         let prev = success("s", 1, vec![cm("a")], 0);
-        let outcome = Outcome { applied: vec![cm("a")], retained: vec![cm("a")], ..Default::default() };
-        assert_eq!(applied_entry("s", 1, ApplyMode::Sync, Some(&prev), outcome, &t(100)), prev);
+        let outcome = Outcome {
+            applied: vec![cm("a")],
+            retained: vec![cm("a")],
+            ..Default::default()
+        };
+        assert_eq!(
+            applied_entry("s", 1, ApplyMode::Sync, Some(&prev), outcome, &t(100)),
+            prev
+        );
         // A repeated failure with the same message keeps its lastTransitionTime too.
         let failing = |at| {
-            let o = Outcome { apply_error: Some("failed to apply resource 0: x".into()), ..Default::default() };
+            let o = Outcome {
+                apply_error: Some("failed to apply resource 0: x".into()),
+                ..Default::default()
+            };
             applied_entry("s", 1, ApplyMode::Upsert, None, o, &t(at))
         };
         let first = failing(1);
-        let o = Outcome { apply_error: Some("failed to apply resource 0: x".into()), ..Default::default() };
-        assert_eq!(applied_entry("s", 1, ApplyMode::Upsert, Some(&first), o, &t(50)).last_transition_time, t(1));
+        let o = Outcome {
+            apply_error: Some("failed to apply resource 0: x".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            applied_entry("s", 1, ApplyMode::Upsert, Some(&first), o, &t(50)).last_transition_time,
+            t(1)
+        );
     }
 
     // §10.1 #9, #10, #20, #21: removed syncsets.
     #[test]
-    fn a_removed_syncset_is_dropped_when_its_deletes_succeed_and_kept_at_generation_zero_when_not() {
+    fn a_removed_syncset_is_dropped_when_its_deletes_succeed_and_kept_at_generation_zero_when_not()
+    {
         let prev = success("gone", 4, vec![cm("a"), cm("b")], 0);
         assert_eq!(orphan_entry(&prev, &[], &t(10)), None);
-        let kept = orphan_entry(&prev, &[(cm("b"), "could not delete resource: no".into())], &t(10)).unwrap();
+        let kept = orphan_entry(
+            &prev,
+            &[(cm("b"), "could not delete resource: no".into())],
+            &t(10),
+        )
+        .unwrap();
         assert_eq!(kept.observed_generation, 0);
         assert_eq!(kept.result, SyncSetResult::Failure);
         assert_eq!(kept.resources_to_delete, vec![cm("b")]);
         assert_eq!(kept.first_success_time, Some(t(0)));
         assert_eq!(kept.last_transition_time, t(10));
-        assert_eq!(kept.failure_message.as_deref(), Some("failed to delete v1, Kind=ConfigMap ns/b: could not delete resource: no"));
+        assert_eq!(
+            kept.failure_message.as_deref(),
+            Some("failed to delete v1, Kind=ConfigMap ns/b: could not delete resource: no")
+        );
     }
 }

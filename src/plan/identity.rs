@@ -25,7 +25,8 @@ pub fn contains(list: &[SyncResourceReference], r: &SyncResourceReference) -> bo
 
 /// The reference of a decoded object.
 pub fn reference_of(obj: &serde_json::Value) -> SyncResourceReference {
-    let s = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let s =
+        |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or_default().to_string();
     let meta = obj.get("metadata");
     SyncResourceReference {
         api_version: s(obj.get("apiVersion")),
@@ -38,17 +39,30 @@ pub fn reference_of(obj: &serde_json::Value) -> SyncResourceReference {
 /// Hive's sort of `resourcesToDelete`: apiVersion, kind, namespace, name, byte-wise.
 pub fn sort_references(list: &mut [SyncResourceReference]) {
     list.sort_by(|a, b| {
-        (&a.api_version, &a.kind, &a.namespace, &a.name).cmp(&(&b.api_version, &b.kind, &b.namespace, &b.name))
+        (&a.api_version, &a.kind, &a.namespace, &a.name).cmp(&(
+            &b.api_version,
+            &b.kind,
+            &b.namespace,
+            &b.name,
+        ))
     });
 }
 
 /// `v1, Kind=ConfigMap ns/x` as Hive's delete errors print an object.
 pub fn describe(r: &SyncResourceReference) -> String {
-    format!("{}, Kind={} {}/{}", r.api_version, r.kind, r.namespace, r.name)
+    format!(
+        "{}, Kind={} {}/{}",
+        r.api_version, r.kind, r.namespace, r.name
+    )
 }
 
 #[cfg(test)]
-pub(crate) fn reference(api_version: &str, kind: &str, namespace: &str, name: &str) -> SyncResourceReference {
+pub(crate) fn reference(
+    api_version: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> SyncResourceReference {
     SyncResourceReference {
         api_version: api_version.into(),
         kind: kind.into(),
@@ -69,7 +83,10 @@ mod tests {
         assert!(same_object(&a, &b));
         assert!(!same_object(&a, &c));
         assert_eq!(group_of("v1"), "");
-        assert!(same_object(&reference("v1", "ConfigMap", "a", "b"), &reference("v1", "ConfigMap", "a", "b")));
+        assert!(same_object(
+            &reference("v1", "ConfigMap", "a", "b"),
+            &reference("v1", "ConfigMap", "a", "b")
+        ));
     }
 
     #[test]
@@ -81,7 +98,18 @@ mod tests {
             reference("v1", "ConfigMap", "a", "z"),
         ];
         sort_references(&mut list);
-        let names: Vec<_> = list.iter().map(|r| format!("{}/{}/{}", r.kind, r.namespace, r.name)).collect();
-        assert_eq!(names, ["Deployment/z/z", "ConfigMap/a/z", "ConfigMap/b/a", "Secret/a/s"]);
+        let names: Vec<_> = list
+            .iter()
+            .map(|r| format!("{}/{}/{}", r.kind, r.namespace, r.name))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Deployment/z/z",
+                "ConfigMap/a/z",
+                "ConfigMap/b/a",
+                "Secret/a/s"
+            ]
+        );
     }
 }

@@ -18,7 +18,10 @@ pub fn aggregate<S: AsRef<str>>(messages: &[S]) -> Option<String> {
         [one] => Some(one.as_ref().to_string()),
         many => Some(format!(
             "[{}]",
-            many.iter().map(|m| m.as_ref()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|m| m.as_ref())
+                .collect::<Vec<_>>()
+                .join(", ")
         )),
     }
 }

@@ -24,7 +24,12 @@ pub struct DiscoveryCache {
 
 impl DiscoveryCache {
     /// Resolves `apiVersion` + `kind`, asking the server only when the cache does not know the kind.
-    pub async fn resolve(&self, client: &Client, api_version: &str, kind: &str) -> Result<Resolved, String> {
+    pub async fn resolve(
+        &self,
+        client: &Client,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Resolved, String> {
         if let Some(Some(kinds)) = self.by_group_version.read().await.get(api_version) {
             if let Some(r) = kinds.get(kind) {
                 return Ok(r.clone());
@@ -46,19 +51,31 @@ impl DiscoveryCache {
         client: &Client,
         api_version: &str,
     ) -> Result<Option<Arc<HashMap<String, Resolved>>>, String> {
-        let path = if api_version.contains('/') { format!("/apis/{api_version}") } else { format!("/api/{api_version}") };
-        let req = http::Request::get(&path).body(Vec::new()).map_err(|e| e.to_string())?;
+        let path = if api_version.contains('/') {
+            format!("/apis/{api_version}")
+        } else {
+            format!("/api/{api_version}")
+        };
+        let req = http::Request::get(&path)
+            .body(Vec::new())
+            .map_err(|e| e.to_string())?;
         let list = match client.request::<APIResourceList>(req).await {
             Ok(list) => list,
             Err(kube::Error::Api(s)) if s.code == 404 => {
-                self.by_group_version.write().await.insert(api_version.to_string(), None);
+                self.by_group_version
+                    .write()
+                    .await
+                    .insert(api_version.to_string(), None);
                 return Ok(None);
             }
             Err(e) => return Err(format!("discovery of {api_version} failed: {e}")),
         };
         let gv = kube::core::GroupVersion::gv(
             api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or(""),
-            api_version.rsplit_once('/').map(|(_, v)| v).unwrap_or(api_version),
+            api_version
+                .rsplit_once('/')
+                .map(|(_, v)| v)
+                .unwrap_or(api_version),
         );
         let kinds: HashMap<String, Resolved> = list
             .resources
@@ -67,11 +84,20 @@ impl DiscoveryCache {
             .map(|r| {
                 let gvk = GroupVersionKind::gvk(&gv.group, &gv.version, &r.kind);
                 let resource = ApiResource::from_gvk_with_plural(&gvk, &r.name);
-                (r.kind.clone(), Resolved { resource, namespaced: r.namespaced })
+                (
+                    r.kind.clone(),
+                    Resolved {
+                        resource,
+                        namespaced: r.namespaced,
+                    },
+                )
             })
             .collect();
         let kinds = Arc::new(kinds);
-        self.by_group_version.write().await.insert(api_version.to_string(), Some(kinds.clone()));
+        self.by_group_version
+            .write()
+            .await
+            .insert(api_version.to_string(), Some(kinds.clone()));
         Ok(Some(kinds))
     }
 }

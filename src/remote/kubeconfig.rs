@@ -13,7 +13,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { connect: Duration::from_secs(5), request: Duration::from_secs(20) }
+        Self {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(20),
+        }
     }
 }
 
@@ -29,7 +32,8 @@ pub async fn client_config(
         Some(d) if !d.is_empty() => d,
         _ => return Err("kubeconfig secret does not contain necessary data".into()),
     };
-    let text = std::str::from_utf8(data).map_err(|e| format!("kubeconfig is not valid UTF-8: {e}"))?;
+    let text =
+        std::str::from_utf8(data).map_err(|e| format!("kubeconfig is not valid UTF-8: {e}"))?;
     let kubeconfig: Kubeconfig =
         serde_yaml::from_str(text).map_err(|e| format!("could not parse admin kubeconfig: {e}"))?;
     for named in &kubeconfig.auth_infos {
@@ -37,11 +41,14 @@ pub async fn client_config(
             return Err(format!("insecure exec in AuthInfos[{}]", named.name));
         }
     }
-    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .map_err(|e| format!("invalid admin kubeconfig: {e}"))?;
+    let mut config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| format!("invalid admin kubeconfig: {e}"))?;
     if let Some(url) = api_url {
-        config.cluster_url = url.parse().map_err(|e| format!("invalid API URL {url:?}: {e}"))?;
+        config.cluster_url = url
+            .parse()
+            .map_err(|e| format!("invalid API URL {url:?}: {e}"))?;
     }
     config.connect_timeout = Some(timeouts.connect);
     config.read_timeout = Some(timeouts.request);
@@ -67,19 +74,42 @@ current-context: c
     #[tokio::test]
     async fn bad_kubeconfigs_get_clear_messages() {
         let t = Timeouts::default();
-        assert_eq!(client_config(None, None, t).await.unwrap_err(), "kubeconfig secret does not contain necessary data");
-        assert_eq!(client_config(Some(b""), None, t).await.unwrap_err(), "kubeconfig secret does not contain necessary data");
-        let err = client_config(Some(b"{not: [yaml"), None, t).await.unwrap_err();
-        assert!(err.starts_with("could not parse admin kubeconfig: "), "{err}");
-        let exec = KUBECONFIG.replace("{token: abc}", "{exec: {command: /bin/evil, apiVersion: client.authentication.k8s.io/v1}}");
-        assert_eq!(client_config(Some(exec.as_bytes()), None, t).await.unwrap_err(), "insecure exec in AuthInfos[admin]");
+        assert_eq!(
+            client_config(None, None, t).await.unwrap_err(),
+            "kubeconfig secret does not contain necessary data"
+        );
+        assert_eq!(
+            client_config(Some(b""), None, t).await.unwrap_err(),
+            "kubeconfig secret does not contain necessary data"
+        );
+        let err = client_config(Some(b"{not: [yaml"), None, t)
+            .await
+            .unwrap_err();
+        assert!(
+            err.starts_with("could not parse admin kubeconfig: "),
+            "{err}"
+        );
+        let exec = KUBECONFIG.replace(
+            "{token: abc}",
+            "{exec: {command: /bin/evil, apiVersion: client.authentication.k8s.io/v1}}",
+        );
+        assert_eq!(
+            client_config(Some(exec.as_bytes()), None, t)
+                .await
+                .unwrap_err(),
+            "insecure exec in AuthInfos[admin]"
+        );
     }
 
     #[tokio::test]
     async fn the_api_url_override_replaces_the_server() {
-        let c = client_config(Some(KUBECONFIG.as_bytes()), Some("https://10.0.0.1:6443"), Timeouts::default())
-            .await
-            .unwrap();
+        let c = client_config(
+            Some(KUBECONFIG.as_bytes()),
+            Some("https://10.0.0.1:6443"),
+            Timeouts::default(),
+        )
+        .await
+        .unwrap();
         assert_eq!(c.cluster_url.to_string(), "https://10.0.0.1:6443/");
         assert!(!c.default_retry);
     }

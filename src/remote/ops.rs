@@ -25,7 +25,10 @@ pub struct OpError {
 
 impl OpError {
     fn failed(message: impl Into<String>) -> Self {
-        Self { message: message.into(), unreachable: false }
+        Self {
+            message: message.into(),
+            unreachable: false,
+        }
     }
 }
 
@@ -42,7 +45,10 @@ fn is_connection_error(e: &kube::Error) -> bool {
 }
 
 fn from_kube(e: kube::Error) -> OpError {
-    OpError { unreachable: is_connection_error(&e), message: describe_error(&e) }
+    OpError {
+        unreachable: is_connection_error(&e),
+        message: describe_error(&e),
+    }
 }
 
 fn is_status(e: &kube::Error, code: u16) -> bool {
@@ -53,20 +59,33 @@ async fn with_timeout<T>(
     rc: &RemoteCluster,
     fut: impl Future<Output = Result<T, kube::Error>>,
 ) -> Result<Result<T, kube::Error>, OpError> {
-    tokio::time::timeout(rc.timeouts.request, fut).await.map_err(|_| OpError {
-        message: format!("request timed out after {:?}", rc.timeouts.request),
-        unreachable: true,
-    })
+    tokio::time::timeout(rc.timeouts.request, fut)
+        .await
+        .map_err(|_| OpError {
+            message: format!("request timed out after {:?}", rc.timeouts.request),
+            unreachable: true,
+        })
 }
 
 async fn resolve(rc: &RemoteCluster, api_version: &str, kind: &str) -> Result<Resolved, OpError> {
-    tokio::time::timeout(rc.timeouts.request, rc.discovery.resolve(&rc.client, api_version, kind))
-        .await
-        .map_err(|_| OpError { message: "discovery timed out".into(), unreachable: true })?
-        .map_err(OpError::failed)
+    tokio::time::timeout(
+        rc.timeouts.request,
+        rc.discovery.resolve(&rc.client, api_version, kind),
+    )
+    .await
+    .map_err(|_| OpError {
+        message: "discovery timed out".into(),
+        unreachable: true,
+    })?
+    .map_err(OpError::failed)
 }
 
-fn api_for(rc: &RemoteCluster, ar: &ApiResource, namespaced: bool, namespace: &str) -> Api<DynamicObject> {
+fn api_for(
+    rc: &RemoteCluster,
+    ar: &ApiResource,
+    namespaced: bool,
+    namespace: &str,
+) -> Api<DynamicObject> {
     if namespaced {
         Api::namespaced_with(rc.client.clone(), namespace, ar)
     } else {
@@ -75,7 +94,10 @@ fn api_for(rc: &RemoteCluster, ar: &ApiResource, namespaced: bool, namespace: &s
 }
 
 /// The Api for an object, refusing a namespaced object without a namespace (Hive sends it and gets an API error).
-async fn api_for_ref(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<Api<DynamicObject>, OpError> {
+async fn api_for_ref(
+    rc: &RemoteCluster,
+    r: &SyncResourceReference,
+) -> Result<Api<DynamicObject>, OpError> {
     let resolved = resolve(rc, &r.api_version, &r.kind).await?;
     if resolved.namespaced && r.namespace.is_empty() {
         return Err(OpError::failed(format!(
@@ -83,26 +105,46 @@ async fn api_for_ref(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<Ap
             r.kind, r.name
         )));
     }
-    Ok(api_for(rc, &resolved.resource, resolved.namespaced, &r.namespace))
+    Ok(api_for(
+        rc,
+        &resolved.resource,
+        resolved.namespaced,
+        &r.namespace,
+    ))
 }
 
 /// Applies one desired object with the syncset's `applyBehavior`.
-pub async fn apply(rc: &RemoteCluster, object: &Value, behavior: ApplyBehavior) -> Result<(), OpError> {
+pub async fn apply(
+    rc: &RemoteCluster,
+    object: &Value,
+    behavior: ApplyBehavior,
+) -> Result<(), OpError> {
     let r = reference_of(object);
     let api = api_for_ref(rc, &r).await?;
-    let data: DynamicObject = serde_json::from_value(object.clone()).map_err(|e| OpError::failed(e.to_string()))?;
-    let post = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    let data: DynamicObject =
+        serde_json::from_value(object.clone()).map_err(|e| OpError::failed(e.to_string()))?;
+    let post = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
     match behavior {
         ApplyBehavior::Apply => {
             let params = PatchParams::apply(FIELD_MANAGER).force();
-            with_timeout(rc, api.patch(&r.name, &params, &Patch::Apply(object))).await?.map_err(from_kube)?;
+            with_timeout(rc, api.patch(&r.name, &params, &Patch::Apply(object)))
+                .await?
+                .map_err(from_kube)?;
         }
         ApplyBehavior::CreateOrUpdate => {
-            let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+            let params = PatchParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..Default::default()
+            };
             match with_timeout(rc, api.patch(&r.name, &params, &Patch::Merge(object))).await? {
                 Ok(_) => {}
                 Err(e) if is_status(&e, 404) => {
-                    with_timeout(rc, api.create(&post, &data)).await?.map_err(from_kube)?;
+                    with_timeout(rc, api.create(&post, &data))
+                        .await?
+                        .map_err(from_kube)?;
                 }
                 Err(e) => return Err(from_kube(e)),
             }
@@ -113,25 +155,37 @@ pub async fn apply(rc: &RemoteCluster, object: &Value, behavior: ApplyBehavior) 
             Err(e) => return Err(from_kube(e)),
         },
     }
-    if r.kind == "CustomResourceDefinition" && crate::plan::identity::group_of(&r.api_version) == "apiextensions.k8s.io" {
+    if r.kind == "CustomResourceDefinition"
+        && crate::plan::identity::group_of(&r.api_version) == "apiextensions.k8s.io"
+    {
         wait_established(rc, &api, &r.name, object).await?;
     }
     Ok(())
 }
 
 /// A CR after its CRD in the same syncset waits for the CRD to be Established instead of failing into backoff.
-async fn wait_established(rc: &RemoteCluster, api: &Api<DynamicObject>, name: &str, crd: &Value) -> Result<(), OpError> {
+async fn wait_established(
+    rc: &RemoteCluster,
+    api: &Api<DynamicObject>,
+    name: &str,
+    crd: &Value,
+) -> Result<(), OpError> {
     let deadline = tokio::time::Instant::now() + rc.timeouts.request;
     loop {
         let live = with_timeout(rc, api.get(name)).await?.map_err(from_kube)?;
         let established = live.data["status"]["conditions"]
             .as_array()
-            .is_some_and(|cs| cs.iter().any(|c| c["type"] == "Established" && c["status"] == "True"));
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Established" && c["status"] == "True")
+            });
         if established {
             break;
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(OpError::failed(format!("CustomResourceDefinition {name} did not become Established")));
+            return Err(OpError::failed(format!(
+                "CustomResourceDefinition {name} did not become Established"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -155,14 +209,22 @@ pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<(), OpError> {
     };
     let resolved = resolve(rc, &r.api_version, &r.kind).await?;
     let api = api_for(rc, &resolved.resource, resolved.namespaced, &op.namespace);
-    let body: Value = serde_json::from_str(&op.patch).map_err(|e| OpError::failed(format!("unable to parse patch: {e}")))?;
-    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    let body: Value = serde_json::from_str(&op.patch)
+        .map_err(|e| OpError::failed(format!("unable to parse patch: {e}")))?;
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
+    };
     let result = match patch_type {
-        PatchType::Strategic => with_timeout(rc, api.patch(&op.name, &params, &Patch::Strategic(body))).await?,
-        PatchType::Merge => with_timeout(rc, api.patch(&op.name, &params, &Patch::Merge(body))).await?,
+        PatchType::Strategic => {
+            with_timeout(rc, api.patch(&op.name, &params, &Patch::Strategic(body))).await?
+        }
+        PatchType::Merge => {
+            with_timeout(rc, api.patch(&op.name, &params, &Patch::Merge(body))).await?
+        }
         PatchType::Json => {
-            let ops: json_patch::Patch =
-                serde_json::from_value(body).map_err(|e| OpError::failed(format!("unable to parse json patch: {e}")))?;
+            let ops: json_patch::Patch = serde_json::from_value(body)
+                .map_err(|e| OpError::failed(format!("unable to parse json patch: {e}")))?;
             with_timeout(rc, api.patch(&op.name, &params, &Patch::<()>::Json(ops))).await?
         }
     };
@@ -172,10 +234,12 @@ pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<(), OpError> {
 /// Deletes a tracked object; already gone is success. Messages follow Hive's (`could not get mapping: ...`,
 /// `could not delete resource: ...`).
 pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(), OpError> {
-    let resolved = resolve(rc, &r.api_version, &r.kind).await.map_err(|e| OpError {
-        message: format!("could not get mapping: {}", e.message),
-        unreachable: e.unreachable,
-    })?;
+    let resolved = resolve(rc, &r.api_version, &r.kind)
+        .await
+        .map_err(|e| OpError {
+            message: format!("could not get mapping: {}", e.message),
+            unreachable: e.unreachable,
+        })?;
     let api = api_for(rc, &resolved.resource, resolved.namespaced, &r.namespace);
     match with_timeout(rc, api.delete(&r.name, &DeleteParams::default())).await? {
         Ok(_) => Ok(()),
@@ -190,5 +254,8 @@ pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(),
 
 /// A cheap reachability probe: `GET /version`.
 pub async fn probe(rc: &RemoteCluster) -> Result<(), OpError> {
-    with_timeout(rc, rc.client.apiserver_version()).await?.map(|_| ()).map_err(from_kube)
+    with_timeout(rc, rc.client.apiserver_version())
+        .await?
+        .map(|_| ())
+        .map_err(from_kube)
 }

@@ -37,13 +37,20 @@ pub struct ClientPool {
 
 impl ClientPool {
     pub fn new(hub: Client, timeouts: Timeouts) -> Self {
-        Self { hub, timeouts, entries: DashMap::new(), secret_versions: DashMap::new() }
+        Self {
+            hub,
+            timeouts,
+            entries: DashMap::new(),
+            secret_versions: DashMap::new(),
+        }
     }
 
     /// Records a Secret's resourceVersion (from the metadata watch); returns true when it changed.
     pub fn observe_secret(&self, key: Key, resource_version: Option<String>) -> bool {
         match resource_version {
-            Some(rv) => self.secret_versions.insert(key, rv.clone()).as_deref() != Some(rv.as_str()),
+            Some(rv) => {
+                self.secret_versions.insert(key, rv.clone()).as_deref() != Some(rv.as_str())
+            }
             None => self.secret_versions.remove(&key).is_some(),
         }
     }
@@ -80,19 +87,34 @@ impl ClientPool {
                 return Entry {
                     secret_version: None,
                     api_url: api_url.map(String::from),
-                    built: Err(format!("could not get admin kubeconfig secret: {}", crate::remote::ops::describe_error(&e))),
+                    built: Err(format!(
+                        "could not get admin kubeconfig secret: {}",
+                        crate::remote::ops::describe_error(&e)
+                    )),
                 }
             }
         };
-        let data = secret.data.as_ref().and_then(|d| d.get(KUBECONFIG_SECRET_KEY)).map(|b| b.0.as_slice());
+        let data = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(KUBECONFIG_SECRET_KEY))
+            .map(|b| b.0.as_slice());
         let built = match client_config(data, api_url, self.timeouts).await {
             Ok(config) => Client::try_from(config)
                 .map(|client| {
-                    Arc::new(RemoteCluster { client, discovery: DiscoveryCache::default(), timeouts: self.timeouts })
+                    Arc::new(RemoteCluster {
+                        client,
+                        discovery: DiscoveryCache::default(),
+                        timeouts: self.timeouts,
+                    })
                 })
                 .map_err(|e| format!("could not build client for the admin kubeconfig: {e}")),
             Err(e) => Err(e),
         };
-        Entry { secret_version: secret.metadata.resource_version, api_url: api_url.map(String::from), built }
+        Entry {
+            secret_version: secret.metadata.resource_version,
+            api_url: api_url.map(String::from),
+            built,
+        }
     }
 }

@@ -1,0 +1,44 @@
+# hivesync. The two commands: `make demo` and `make test`. See README.md.
+SHELL := /usr/bin/env bash
+CARGO ?= cargo
+
+.PHONY: all build test unit e2e demo crds crds-check crds-install clusters-up clusters-down lint fmt bench
+
+all: build
+
+build:
+	$(CARGO) build --bins
+
+## test: unit tests, then the e2e suite against real local clusters (started and stopped here when not already up)
+test:
+	hack/test.sh
+
+unit:
+	$(CARGO) test --lib --bins
+
+## e2e: the e2e suite against the running local clusters (starts them when needed, leaves them up)
+e2e:
+	hack/e2e.sh
+
+## demo: local hub + two managed clusters, adopt them, run the controller, follow a label on and off
+demo:
+	hack/demo.sh
+
+crds:
+	$(CARGO) run --quiet -- crdgen --dir crds
+
+crds-install:
+	hack/e2e.sh --install-crds-only
+
+clusters-up:
+	hack/local-clusters.sh up
+
+clusters-down:
+	hack/local-clusters.sh down
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all

@@ -1,0 +1,678 @@
+//! Helpers shared by the whole e2e suite: where the clusters are, clients and kubectl for them, the hub's CRDs,
+//! polling, unique names, throw-away namespaces, stopping and starting local clusters, and the locks that keep tests
+//! which stop clusters away from tests which need them running.
+//!
+//! The suite runs against real API servers (`make clusters-up`, i.e. `hack/local-clusters.sh up`) and skips nothing:
+//! an unreachable cluster is a failure that says how to start the clusters. Tests run in parallel and repeatedly
+//! against the same clusters, so every object a test creates gets a unique name ([`unique_name`]) and lives in a
+//! namespace of its own ([`TestNamespace`]) wherever it can.
+#![allow(dead_code)] // Not every test module uses every helper.
+
+use std::ffi::OsStr;
+use std::future::Future;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Once, OnceLock};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// Field manager of every server-side apply the suite sends.
+pub const FIELD_MANAGER: &str = "hivesync-e2e";
+
+/// What to do when a cluster cannot be reached.
+pub const START_CLUSTERS_HINT: &str =
+    "start the local clusters with `make clusters-up` (or `hack/local-clusters.sh up`)";
+
+// ------------------------------------------------------------------------------------------------------------ paths
+
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The hub's kubeconfig: `$HIVESYNC_E2E_HUB_KUBECONFIG`, else `<repo>/.local-clusters/hub.kubeconfig`.
+pub fn hub_kubeconfig() -> PathBuf {
+    match std::env::var_os("HIVESYNC_E2E_HUB_KUBECONFIG") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => repo_root().join(".local-clusters/hub.kubeconfig"),
+    }
+}
+
+/// The managed clusters' kubeconfigs: `$HIVESYNC_E2E_MANAGED_KUBECONFIGS` (comma-separated), else
+/// `<repo>/.local-clusters/managed-{1,2,3}.kubeconfig`. Tests sync to managed-1 and managed-2 in parallel; only the
+/// fault tests stop and start a cluster, and only `DISRUPTABLE` (managed-3), so they never disturb the others.
+pub fn managed_kubeconfigs() -> Vec<PathBuf> {
+    match std::env::var("HIVESYNC_E2E_MANAGED_KUBECONFIGS") {
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        _ => ["managed-1", "managed-2", "managed-3"]
+            .iter()
+            .map(|name| repo_root().join(format!(".local-clusters/{name}.kubeconfig")))
+            .collect(),
+    }
+}
+
+/// The managed cluster that fault tests may stop (counting from 1).
+pub const DISRUPTABLE: usize = 3;
+
+/// The kubeconfig of managed cluster `n`, counting from 1 as the local clusters are named (`managed-1`).
+pub fn managed_kubeconfig(n: usize) -> PathBuf {
+    let all = managed_kubeconfigs();
+    assert!(
+        (1..=all.len()).contains(&n),
+        "managed cluster {n} asked for, but only {} are configured ({all:?})",
+        all.len()
+    );
+    all[n - 1].clone()
+}
+
+/// The local cluster a kubeconfig belongs to, as `hack/local-clusters.sh` names it (`managed-1.kubeconfig` →
+/// `managed-1`).
+pub fn local_cluster_name(kubeconfig: &Path) -> String {
+    kubeconfig
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------------------- clients
+
+pub fn install_crypto_provider() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// A client for the cluster in `kubeconfig`, without checking that the cluster answers.
+pub async fn client_for(kubeconfig: &Path) -> Result<Client> {
+    install_crypto_provider();
+    if !kubeconfig.exists() {
+        bail!(
+            "kubeconfig {} does not exist: {START_CLUSTERS_HINT}",
+            kubeconfig.display()
+        );
+    }
+    let kc = Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading kubeconfig {}", kubeconfig.display()))?;
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .with_context(|| format!("loading kubeconfig {}", kubeconfig.display()))?;
+    Client::try_from(config)
+        .with_context(|| format!("building a client from {}", kubeconfig.display()))
+}
+
+/// A client for the cluster in `kubeconfig` that has just answered a version request; otherwise an error that says
+/// which cluster is down and how to start it.
+pub async fn reachable_client(kubeconfig: &Path) -> Result<Client> {
+    let client = client_for(kubeconfig).await?;
+    let server = kubeconfig_server(kubeconfig);
+    match tokio::time::timeout(Duration::from_secs(15), client.apiserver_version()).await {
+        Ok(Ok(_)) => Ok(client),
+        Ok(Err(e)) => Err(anyhow!(
+            "the API server {server} (kubeconfig {}) is not reachable: {}; {START_CLUSTERS_HINT}",
+            kubeconfig.display(),
+            error_chain(&e)
+        )),
+        Err(_) => Err(anyhow!(
+            "the API server {server} (kubeconfig {}) did not answer within 15s; {START_CLUSTERS_HINT}",
+            kubeconfig.display()
+        )),
+    }
+}
+
+/// A client for the hub, checked to be reachable.
+pub async fn hub() -> Result<Client> {
+    reachable_client(&hub_kubeconfig()).await
+}
+
+/// A client for managed cluster `n` (from 1), checked to be reachable.
+pub async fn managed(n: usize) -> Result<Client> {
+    reachable_client(&managed_kubeconfig(n)).await
+}
+
+/// The server URL of a kubeconfig's current context, for messages.
+pub fn kubeconfig_server(kubeconfig: &Path) -> String {
+    let server = || -> Option<String> {
+        let kc = Kubeconfig::read_from(kubeconfig).ok()?;
+        let context_name = kc.current_context.clone()?;
+        let context = kc
+            .contexts
+            .iter()
+            .find(|c| c.name == context_name)?
+            .context
+            .clone()?;
+        let cluster = kc
+            .clusters
+            .iter()
+            .find(|c| c.name == context.cluster)?
+            .cluster
+            .clone()?;
+        cluster.server
+    };
+    server().unwrap_or_else(|| "<unknown server>".to_string())
+}
+
+/// Whether `err`, or an error it wraps, is a refused TCP connection.
+pub fn is_connection_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        current = e.source();
+    }
+    let debug = format!("{err:?}");
+    debug.contains("ConnectionRefused") || debug.contains("Connection refused")
+}
+
+/// The API server's message for a refused request (`kube::Error::Api`), else the error itself.
+pub fn api_message(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.reason),
+        other => error_chain(other),
+    }
+}
+
+/// The whole chain of an error, outermost first, for assertion messages.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut current = err.source();
+    while let Some(e) = current {
+        parts.push(e.to_string());
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
+// ---------------------------------------------------------------------------------------------------------- kubectl
+
+/// The directory holding kubectl, kube-apiserver, etcd, ...: `$K8S_BIN_DIR`, else what `hack/k8s-bins.sh` prints
+/// (run once per test process).
+pub fn k8s_bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("K8S_BIN_DIR").filter(|d| !d.is_empty()) {
+            return PathBuf::from(dir);
+        }
+        let script = repo_root().join("hack/k8s-bins.sh");
+        let out = Command::new(&script)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "{} failed ({}); set K8S_BIN_DIR",
+            script.display(),
+            out.status
+        );
+        let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!dir.is_empty(), "{} printed no directory", script.display());
+        PathBuf::from(dir)
+    })
+}
+
+/// kubectl: `$KUBECTL`, else `<bin dir>/kubectl`.
+pub fn kubectl_path() -> PathBuf {
+    match std::env::var_os("KUBECTL") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => k8s_bin_dir().join("kubectl"),
+    }
+}
+
+fn kubectl_command<I, S>(kubeconfig: &Path, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = Command::new(kubectl_path());
+    cmd.arg("--kubeconfig").arg(kubeconfig).args(args);
+    cmd
+}
+
+/// Runs kubectl against the cluster in `kubeconfig` and returns what it did (whatever its exit status).
+pub fn kubectl<I, S>(kubeconfig: &Path, args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = kubectl_command(kubeconfig, args);
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()))
+}
+
+/// Runs kubectl with `stdin` as its standard input (for `-f -`).
+pub fn kubectl_with_stdin<I, S>(kubeconfig: &Path, args: I, stdin: &str) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut cmd = kubectl_command(kubeconfig, args);
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", cmd.get_program()));
+    let mut input = child.stdin.take().expect("kubectl stdin is piped");
+    let stdin = stdin.to_owned();
+    // Written from a thread so that a kubectl that fails before reading all of it cannot deadlock us.
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(stdin.as_bytes());
+    });
+    let out = child.wait_with_output().expect("waiting for kubectl");
+    let _ = writer.join();
+    out
+}
+
+/// Readable access to a finished command.
+pub trait OutputExt {
+    fn stdout_text(&self) -> String;
+    fn stderr_text(&self) -> String;
+    /// Exit status and both streams, for assertion messages.
+    fn describe(&self) -> String;
+}
+
+impl OutputExt for Output {
+    fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+    fn describe(&self) -> String {
+        format!(
+            "{}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.status,
+            self.stdout_text(),
+            self.stderr_text()
+        )
+    }
+}
+
+/// Parses kubectl's table output (`kubectl get` without `-o`, or `-o wide`) into its header and rows of cells,
+/// cutting each line at the columns' start offsets in the header (cells may contain spaces).
+pub fn parse_table(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let Some(header) = lines.next() else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut starts = Vec::new();
+    let mut previous = ' ';
+    for (i, c) in header.char_indices() {
+        if c != ' ' && previous == ' ' {
+            starts.push(i);
+        }
+        previous = c;
+    }
+    let cut = |line: &str| -> Vec<String> {
+        starts
+            .iter()
+            .enumerate()
+            .map(|(n, &start)| {
+                let end = starts
+                    .get(n + 1)
+                    .copied()
+                    .unwrap_or(usize::MAX)
+                    .min(line.len());
+                line.get(start.min(line.len())..end)
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            })
+            .collect()
+    };
+    let names = cut(header);
+    let rows = lines.map(cut).collect();
+    (names, rows)
+}
+
+// ---------------------------------------------------------------------------------------------------------- polling
+
+/// Calls `check` every `poll` until it returns `Ok`, and returns that value. `Err` means "not yet": the last one is
+/// in the error returned after `timeout`, so make it say what was expected and what was seen.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, poll: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let last = match check().await {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        if tokio::time::Instant::now() + poll > deadline {
+            return Err(last.context(format!("still not true after {timeout:?}")));
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+// ------------------------------------------------------------------------------------------------------------ names
+
+/// `prefix` plus a random suffix: a valid DNS label (≤ 63 characters, lowercase) that no other run uses.
+pub fn unique_name(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut n: u64 = rand::random();
+    let suffix: String = (0..8)
+        .map(|_| {
+            let c = ALPHABET[(n % 36) as usize] as char;
+            n /= 36;
+            c
+        })
+        .collect();
+    let prefix: String = prefix
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63 - 1 - suffix.len())
+        .collect();
+    let prefix = prefix.trim_matches('-');
+    if prefix.is_empty() {
+        format!("e2e-{suffix}")
+    } else {
+        format!("{prefix}-{suffix}")
+    }
+}
+
+/// A namespace created for one test and deleted (without waiting) when dropped. `HIVESYNC_E2E_KEEP=1` keeps it.
+pub struct TestNamespace {
+    pub name: String,
+    kubeconfig: PathBuf,
+}
+
+impl TestNamespace {
+    /// Creates a namespace named `unique_name(prefix)` on the cluster in `kubeconfig`.
+    pub async fn create(client: &Client, kubeconfig: &Path, prefix: &str) -> Result<Self> {
+        let name = unique_name(prefix);
+        ensure_namespace(client, &name).await?;
+        Ok(Self {
+            name,
+            kubeconfig: kubeconfig.to_path_buf(),
+        })
+    }
+
+    /// A namespace on the hub.
+    pub async fn on_hub(client: &Client, prefix: &str) -> Result<Self> {
+        Self::create(client, &hub_kubeconfig(), prefix).await
+    }
+}
+
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        if std::env::var_os("HIVESYNC_E2E_KEEP").is_some_and(|v| v == "1") {
+            eprintln!("keeping namespace {} (HIVESYNC_E2E_KEEP=1)", self.name);
+            return;
+        }
+        let out = kubectl(
+            &self.kubeconfig,
+            [
+                "delete",
+                "namespace",
+                &self.name,
+                "--wait=false",
+                "--ignore-not-found",
+                "--request-timeout=10s",
+            ],
+        );
+        if !out.status.success() {
+            eprintln!(
+                "could not delete namespace {}: {}",
+                self.name,
+                out.describe()
+            );
+        }
+    }
+}
+
+/// Creates namespace `name` unless it exists (server-side apply, so it is idempotent and safe to race).
+pub async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    Api::<Namespace>::all(client.clone())
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&ns),
+        )
+        .await
+        .with_context(|| format!("creating namespace {name}"))?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------------------- CRDs
+
+/// The directory the CRDs are installed from: `$HIVESYNC_E2E_CRD_DIR` (to try a candidate schema), else `<repo>/crds`.
+pub fn crd_dir() -> PathBuf {
+    match std::env::var_os("HIVESYNC_E2E_CRD_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => repo_root().join("crds"),
+    }
+}
+
+/// Every CRD in [`crd_dir`], with its file name, sorted by file name.
+pub fn read_crds() -> Result<Vec<(String, CustomResourceDefinition)>> {
+    let dir = crd_dir();
+    let mut crds = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let crd: CustomResourceDefinition =
+            serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let file = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        crds.push((file, crd));
+    }
+    crds.sort_by(|a, b| a.0.cmp(&b.0));
+    if crds.is_empty() {
+        bail!("no CRDs in {} (run `cargo run -- crdgen`)", dir.display());
+    }
+    Ok(crds)
+}
+
+/// Server-side applies every CRD in [`crd_dir`] (field manager [`FIELD_MANAGER`], forced) and waits until each one is
+/// `Established`. Returns the CRD names. Every refusal is reported, with the API server's message, not just the first.
+pub async fn install_crds(client: &Client) -> Result<Vec<String>> {
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let mut names = Vec::new();
+    let mut refused = Vec::new();
+    for (file, crd) in read_crds()? {
+        let name = crd
+            .metadata
+            .name
+            .clone()
+            .ok_or_else(|| anyhow!("{file}: CRD without a name"))?;
+        match api.patch(&name, &params, &Patch::Apply(&crd)).await {
+            Ok(_) => names.push(name),
+            Err(e) => refused.push(format!("{file}: {}", api_message(&e))),
+        }
+    }
+    if !refused.is_empty() {
+        bail!(
+            "the hub refused {} CRD(s):\n{}",
+            refused.len(),
+            refused.join("\n")
+        );
+    }
+    for name in &names {
+        wait_for(Duration::from_secs(60), Duration::from_millis(250), || {
+            let api = api.clone();
+            async move {
+                let crd = api.get(name).await?;
+                let conditions = crd.status.and_then(|s| s.conditions).unwrap_or_default();
+                if conditions
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+                {
+                    Ok(())
+                } else {
+                    let seen: Vec<String> = conditions
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{}={} ({})",
+                                c.type_,
+                                c.status,
+                                c.message.as_deref().unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    bail!(
+                        "CRD {name} is not Established; conditions: [{}]",
+                        seen.join(", ")
+                    )
+                }
+            }
+        })
+        .await?;
+    }
+    Ok(names)
+}
+
+/// [`install_crds`] once per test process; tests that only need the CRDs present call this.
+pub async fn ensure_crds(client: &Client) -> Result<()> {
+    static INSTALLED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    INSTALLED
+        .get_or_try_init(|| async { install_crds(client).await.map(|_| ()) })
+        .await
+        .map(|_| ())
+}
+
+/// Creates `obj` in `api` with default parameters, with the object's kind and name in the error.
+pub async fn create<K>(api: &Api<K>, obj: &K) -> Result<K>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    api.create(&PostParams::default(), obj)
+        .await
+        .with_context(|| {
+            format!(
+                "creating {} {}",
+                K::kind(&K::DynamicType::default()),
+                obj.meta().name.as_deref().unwrap_or("<no name>")
+            )
+        })
+}
+
+// --------------------------------------------------------------------------------------------- local clusters, locks
+
+/// Tests that stop or start clusters hold this exclusively ([`serial`]); tests that need every cluster running hold
+/// it shared ([`clusters_running`]). Process-wide only: other test processes are not kept out.
+static CLUSTERS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// The guard for tests that stop or start clusters: no other such test, and no [`clusters_running`] holder, runs
+/// meanwhile.
+pub async fn serial() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    CLUSTERS.write().await
+}
+
+/// The guard for tests that need the managed clusters running: they may run together, but not while a [`serial`]
+/// test stops a cluster.
+pub async fn clusters_running() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    CLUSTERS.read().await
+}
+
+/// Runs `hack/local-clusters.sh` with `args`.
+pub fn local_clusters<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let script = repo_root().join("hack/local-clusters.sh");
+    Command::new(&script)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()))
+}
+
+/// A local cluster stopped by [`stop_local_cluster`]. [`StoppedCluster::start`] starts it again; dropping the guard
+/// without that (a failed assertion, an early return) starts it too, so one test cannot leave a cluster down.
+pub struct StoppedCluster {
+    name: String,
+    started: bool,
+}
+
+/// `hack/local-clusters.sh stop <name>` (hold [`serial`] around this).
+pub fn stop_local_cluster(name: &str) -> Result<StoppedCluster> {
+    let out = local_clusters(["stop", name]);
+    if !out.status.success() {
+        bail!(
+            "hack/local-clusters.sh stop {name} failed: {}",
+            out.describe()
+        );
+    }
+    Ok(StoppedCluster {
+        name: name.to_string(),
+        started: false,
+    })
+}
+
+impl StoppedCluster {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `hack/local-clusters.sh start <name>`, which returns once the API server is ready.
+    pub fn start(mut self) -> Result<()> {
+        let out = local_clusters(["start", &self.name]);
+        if !out.status.success() {
+            bail!(
+                "hack/local-clusters.sh start {} failed: {}",
+                self.name,
+                out.describe()
+            );
+        }
+        self.started = true;
+        Ok(())
+    }
+}
+
+impl Drop for StoppedCluster {
+    fn drop(&mut self) {
+        if self.started {
+            return;
+        }
+        eprintln!("starting {} again after a failed test", self.name);
+        let out = local_clusters(["start", &self.name]);
+        if !out.status.success() {
+            eprintln!(
+                "hack/local-clusters.sh start {} failed: {}",
+                self.name,
+                out.describe()
+            );
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make test`: unit tests, then the e2e suite against real local clusters. Clusters that this script started are
+# stopped at the end; clusters that were already running are left as they were.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+say "unit tests"
+cargo test --lib --bins
+
+say "building the Kubernetes test binaries (cached after the first build)"
+k8s_path
+started=0
+if [ -z "${HIVESYNC_E2E_HUB_KUBECONFIG:-}" ] && ! clusters_running; then
+  started=1
+  hack/local-clusters.sh up 3
+fi
+cleanup() { if [ "$started" = 1 ]; then hack/local-clusters.sh down || true; fi; }
+trap cleanup EXIT
+
+hack/e2e.sh
