@@ -16,10 +16,13 @@ pub struct Resolved {
     pub namespaced: bool,
 }
 
+/// The kinds served in one group-version.
+type Kinds = Arc<HashMap<String, Resolved>>;
+
 #[derive(Default)]
 pub struct DiscoveryCache {
-    /// `group/version` → kind → resolved; a missing group-version is `None` (not served when last asked).
-    by_group_version: RwLock<HashMap<String, Option<Arc<HashMap<String, Resolved>>>>>,
+    /// `group/version` → kinds; `None` when the group-version was not served when last asked.
+    by_group_version: RwLock<HashMap<String, Option<Kinds>>>,
 }
 
 impl DiscoveryCache {
@@ -50,7 +53,7 @@ impl DiscoveryCache {
         &self,
         client: &Client,
         api_version: &str,
-    ) -> Result<Option<Arc<HashMap<String, Resolved>>>, String> {
+    ) -> Result<Option<Kinds>, String> {
         let path = if api_version.contains('/') {
             format!("/apis/{api_version}")
         } else {
