@@ -480,7 +480,9 @@ pub fn read_crds() -> Result<Vec<(String, CustomResourceDefinition)>> {
     let mut crds = Vec::new();
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let path = entry?.path();
-        if path.extension().is_none_or(|e| e != "yaml") {
+        if path.extension().is_none_or(|e| e != "yaml")
+            || path.file_name().is_some_and(|n| n == "kustomization.yaml")
+        {
             continue;
         }
         let text = std::fs::read_to_string(&path)

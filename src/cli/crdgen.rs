@@ -18,6 +18,9 @@ pub fn run(Args { dir, stdout }: Args) -> anyhow::Result<()> {
     if !stdout {
         std::fs::create_dir_all(&dir)?;
     }
+    if !stdout {
+        std::fs::write(dir.join("kustomization.yaml"), crd::kustomization())?;
+    }
     for (file, crd) in crd::all() {
         let yaml = crd::to_yaml(&crd)?;
         if stdout {

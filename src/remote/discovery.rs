@@ -49,11 +49,7 @@ impl DiscoveryCache {
         self.by_group_version.write().await.remove(api_version);
     }
 
-    async fn refresh(
-        &self,
-        client: &Client,
-        api_version: &str,
-    ) -> Result<Option<Kinds>, String> {
+    async fn refresh(&self, client: &Client, api_version: &str) -> Result<Option<Kinds>, String> {
         let path = if api_version.contains('/') {
             format!("/apis/{api_version}")
         } else {
