@@ -21,7 +21,9 @@ clusters_running() {
 install_crds() {
   say "installing the hivesync CRDs on the hub"
   kubectl --kubeconfig "$HUB_KUBECONFIG" apply --server-side --force-conflicts --field-manager=hivesync-install -k "$REPO_ROOT/crds/" >/dev/null
-  kubectl --kubeconfig "$HUB_KUBECONFIG" wait --for=condition=Established --timeout=60s -k "$REPO_ROOT/crds/" >/dev/null
+  # shellcheck disable=SC2046
+  kubectl --kubeconfig "$HUB_KUBECONFIG" wait --for=condition=Established --timeout=60s \
+    $(kubectl --kubeconfig "$HUB_KUBECONFIG" get -k "$REPO_ROOT/crds/" -o name) >/dev/null
 }
 
 # start_controller LOGFILE [ARGS...]: runs the controller in the background against the hub; sets CONTROLLER_PID.
