@@ -7,11 +7,13 @@ set -euo pipefail
 cd "$REPO_ROOT"
 k8s_path
 
-if [ -z "${HIVESYNC_E2E_HUB_KUBECONFIG:-}" ] && ! clusters_running; then
-  say "starting local clusters"
+if [ -z "${HIVESYNC_E2E_HUB_KUBECONFIG:-}" ]; then
+  # Local clusters (under $LOCAL_CLUSTERS_DIR when set, so two suites can run side by side on separate clusters).
+  say "local clusters in $STATE_DIR"
   hack/local-clusters.sh up 3
-elif [ -z "${HIVESYNC_E2E_HUB_KUBECONFIG:-}" ]; then
-  hack/local-clusters.sh up 3 >/dev/null
+  export HIVESYNC_E2E_HUB_KUBECONFIG="$STATE_DIR/hub.kubeconfig"
+  export HIVESYNC_E2E_MANAGED_KUBECONFIGS="$STATE_DIR/managed-1.kubeconfig,$STATE_DIR/managed-2.kubeconfig,$STATE_DIR/managed-3.kubeconfig"
+  HUB_KUBECONFIG="$HIVESYNC_E2E_HUB_KUBECONFIG"
 fi
 install_crds
 [ "${1:-}" = "--install-crds-only" ] && exit 0

@@ -1,27 +1,26 @@
-//! The per-cluster reconcile: gate → plan → execute → record (HIVE-COMPAT.md §4.3). One reconcile per cluster at a
-//! time (the queue guarantees it); many clusters in parallel (workers).
+//! The per-cluster reconcile: gate → plan → execute → record (HIVE-COMPAT.md §4.3). The queue guarantees one
+//! reconcile per cluster at a time; `concurrency` workers run many clusters in parallel. Every decision is made by
+//! the pure `plan::run::ClusterRun`; this module only runs its operations and writes what it yields.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
+use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use rand::Rng;
 use tracing::{debug, info, instrument, warn};
 
-use crate::api::{
-    ClusterDeployment, ClusterSync, ClusterSyncStatus, SyncResourceReference, SyncSetResult,
-    SyncStatus,
-};
-use crate::consts::{RECONCILE_PAUSE_ANNOTATION, RELOCATE_ANNOTATION, SYNCSET_PAUSE_ANNOTATION};
+use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncStatus, SyncSetResult, SyncStatus};
 use crate::hub::index::{selector_syncset_targets, syncset_targets};
 use crate::hub::queue::WorkQueue;
 use crate::hub::watch::Stores;
 use crate::hub::ClusterKey;
-use crate::plan::conditions::{self, SYNCSET_FAILED, UNREACHABLE};
-use crate::plan::decode::{self, ApplyMode, Payload, SyncSetKind};
-use crate::plan::entry::{self, Outcome};
+use crate::plan::conditions::{self, SYNCSET_FAILED};
+use crate::plan::decode::{self, Payload, SyncSetKind};
+use crate::plan::gate::{self, Gate};
+use crate::plan::run::{ClusterRun, Op, OpError, Target};
 use crate::remote::{ops, ClientPool, RemoteCluster};
 use crate::status;
 
@@ -31,13 +30,6 @@ pub struct Settings {
     pub concurrency: usize,
     /// This replica's ordinal, written to `status.controlledByReplica`.
     pub replica: Option<i64>,
-}
-
-/// One syncset as the reconcile sees it.
-struct Target {
-    name: String,
-    generation: i64,
-    payload: Arc<Payload>,
 }
 
 pub struct Context {
@@ -77,7 +69,7 @@ impl Context {
     }
 }
 
-/// Runs `concurrency` workers forever.
+/// Runs `concurrency` workers until the process ends.
 pub async fn run(ctx: Arc<Context>) {
     let workers: Vec<_> = (0..ctx.settings.concurrency.max(1))
         .map(|_| {
@@ -97,97 +89,79 @@ pub async fn run(ctx: Arc<Context>) {
     futures::future::join_all(workers).await;
 }
 
-fn parse_bool(v: Option<&String>) -> bool {
-    matches!(
-        v.map(String::as_str),
-        Some("1" | "t" | "T" | "TRUE" | "true" | "True")
-    )
-}
-
-pub fn syncset_paused(cd: &ClusterDeployment) -> bool {
-    parse_bool(cd.annotations().get(SYNCSET_PAUSE_ANNOTATION))
+/// What a reconcile ended with.
+enum Outcome {
+    /// Nothing to do until an event arrives.
+    Idle,
+    /// Done; look again after this long (the next full re-apply).
+    After(Duration),
+    /// Something failed that is worth a fast retry (with per-cluster exponential backoff).
+    Retry,
 }
 
 /// Reconciles one cluster; returns when to look again.
 #[instrument(skip(ctx), fields(namespace = %key.0, name = %key.1))]
 pub async fn reconcile(ctx: &Context, key: &ClusterKey) -> Option<Duration> {
     let Some(cd) = ctx.stores.cds.get(&ObjectRef::new(&key.1).within(&key.0)) else {
-        ctx.pool.forget(key);
-        ctx.written.remove(key);
-        ctx.backoff.remove(key);
-        ctx.applied_hashes.retain(|(k, _, _), _| k != key);
+        forget(ctx, key);
         return None;
     };
-    match sync_cluster(ctx, key, &cd).await {
-        Ok(SyncResult::Done {
-            requeue_soon: false,
-            after,
-        }) => {
-            ctx.backoff.remove(key);
-            after
+    let outcome = match sync_cluster(ctx, key, &cd).await {
+        Ok(o) => o,
+        Err(e) => {
+            warn!(error = %e, "reconcile failed; retrying with backoff");
+            Outcome::Retry
         }
-        Ok(SyncResult::Done {
-            requeue_soon: true, ..
-        })
-        | Err(_) => Some(next_backoff(ctx, key)),
-        Ok(SyncResult::Skipped) => None,
+    };
+    match outcome {
+        Outcome::Idle => None,
+        Outcome::After(d) => {
+            ctx.backoff.remove(key);
+            Some(d)
+        }
+        Outcome::Retry => {
+            let mut n = ctx.backoff.entry(key.clone()).or_insert(0);
+            *n = (*n + 1).min(9);
+            Some(Duration::from_secs(1 << (*n - 1)).min(Duration::from_secs(300)))
+        }
     }
 }
 
-/// Exponential per-cluster backoff after a failure: 1 s doubling to 5 min.
-fn next_backoff(ctx: &Context, key: &ClusterKey) -> Duration {
-    let mut n = ctx.backoff.entry(key.clone()).or_insert(0);
-    *n = (*n + 1).min(9);
-    Duration::from_secs(1 << (*n - 1)).min(Duration::from_secs(300))
+fn forget(ctx: &Context, key: &ClusterKey) {
+    ctx.pool.forget(key);
+    ctx.written.remove(key);
+    ctx.backoff.remove(key);
+    ctx.applied_hashes.retain(|(k, _, _), _| k != key);
 }
 
-enum SyncResult {
-    Skipped,
-    Done {
-        requeue_soon: bool,
-        after: Option<Duration>,
-    },
-}
-
-/// The time until the next full re-apply: interval − elapsed + 0–10 % jitter, redrawn on every call.
-fn time_until_renew(interval: Duration, renew_time: Option<jiff::Timestamp>) -> Duration {
-    let Some(renewed) = renew_time else {
-        return Duration::ZERO;
-    };
-    let jitter =
-        Duration::from_secs_f64(interval.as_secs_f64() * 0.1 * rand::rng().random::<f64>());
-    let elapsed = jiff::Timestamp::now().duration_since(renewed);
-    let elapsed = Duration::try_from(elapsed).unwrap_or(Duration::ZERO);
-    (interval + jitter).saturating_sub(elapsed)
+fn jitter() -> f64 {
+    rand::rng().random::<f64>()
 }
 
 async fn sync_cluster(
     ctx: &Context,
     key: &ClusterKey,
     cd: &ClusterDeployment,
-) -> anyhow::Result<SyncResult> {
-    // Gates, in Hive's order (§2.1).
-    let annotations = cd.annotations();
-    let paused = syncset_paused(cd);
-    if paused
-        || parse_bool(annotations.get(RECONCILE_PAUSE_ANNOTATION))
-        || annotations.contains_key(RELOCATE_ANNOTATION)
-    {
-        if paused && latest_cluster_sync(ctx, key).is_none() {
-            set_syncset_failed(ctx, key, cd, None, true).await;
+) -> anyhow::Result<Outcome> {
+    match gate::gate(cd) {
+        Gate::Sync => {}
+        Gate::Paused { syncset_pause } => {
+            if syncset_pause && latest_cluster_sync(ctx, key).is_none() {
+                set_syncset_failed(ctx, key, cd, None, true).await;
+            }
+            debug!("paused; not syncing");
+            return Ok(Outcome::Idle);
         }
-        debug!("paused; skipping");
-        return Ok(SyncResult::Skipped);
-    }
-    if cd.metadata.deletion_timestamp.is_some() || !cd.spec.installed {
-        return Ok(SyncResult::Skipped);
+        other => {
+            debug!(gate = ?other, "not syncing");
+            return Ok(Outcome::Idle);
+        }
     }
     let Some(meta) = &cd.spec.cluster_metadata else {
-        return Ok(SyncResult::Skipped);
+        return Ok(Outcome::Idle);
     };
-
-    let targets_ss: Vec<Target> = matching(ctx, SyncSetKind::SyncSet, cd);
-    let targets_sss: Vec<Target> = matching(ctx, SyncSetKind::SelectorSyncSet, cd);
+    let targets_ss = matching(ctx, key, SyncSetKind::SyncSet, cd);
+    let targets_sss = matching(ctx, key, SyncSetKind::SelectorSyncSet, cd);
 
     // A kubeconfig that cannot be used is bad input: say so on every syncset entry, not only on the condition.
     let remote = match ctx
@@ -195,7 +169,7 @@ async fn sync_cluster(
         .get(
             key,
             &meta.admin_kubeconfig_secret_ref.name,
-            active_api_url(cd),
+            gate::active_api_url(cd),
         )
         .await
     {
@@ -203,15 +177,13 @@ async fn sync_cluster(
         Err(message) => {
             warn!(%message, "cannot build a client for the cluster");
             record_client_failure(ctx, key, cd, &targets_ss, &targets_sss, &message).await?;
-            return Ok(SyncResult::Done {
-                requeue_soon: false,
-                after: None,
-            });
+            // The Secret watch queues the cluster again when the Secret changes.
+            return Ok(Outcome::Idle);
         }
     };
-    if cd.condition(UNREACHABLE).map(|c| c.status.as_str()) != Some("False") {
-        debug!("not known to be reachable; waiting for the probe");
-        return Ok(SyncResult::Skipped);
+    if !gate::reachable(cd) {
+        debug!("not known to be reachable; the probe queues it when it is");
+        return Ok(Outcome::Idle);
     }
 
     let cs = match latest_cluster_sync(ctx, key) {
@@ -222,57 +194,52 @@ async fn sync_cluster(
         .stores
         .leases
         .get(&ObjectRef::new(&key.1).within(&key.0));
-    let renew_time = lease
-        .as_ref()
-        .map(|l| l.spec.renew_time.0)
-        .filter(|t| *t != jiff::Timestamp::UNIX_EPOCH);
-    let full = time_until_renew(ctx.settings.reapply_interval, renew_time).is_zero();
+    let renew_time = lease.as_ref().map(|l| l.spec.renew_time.0);
+    let interval = ctx.settings.reapply_interval;
+    let full =
+        gate::time_until_renew(interval, renew_time, jiff::Timestamp::now(), jitter()).is_zero();
 
     let old = cs.status.clone().unwrap_or_default();
-    let mut run = ClusterRun {
-        ctx,
-        key,
-        remote: &remote,
+    let mut run = ClusterRun::new(
+        targets_ss,
+        targets_sss,
+        &old.sync_sets,
+        &old.selector_sync_sets,
         full,
-        requeue: false,
-        unreachable: None,
-    };
-    let declared_ss: Vec<SyncResourceReference> = declared(&targets_ss, &targets_sss);
-    let sync_sets = run
-        .sync_list(
-            SyncSetKind::SyncSet,
-            &targets_ss,
-            &old.sync_sets,
-            &declared_ss,
-        )
-        .await;
-    let selector_sync_sets = match &sync_sets {
-        Some(_) => {
-            run.sync_list(
-                SyncSetKind::SelectorSyncSet,
-                &targets_sss,
-                &old.selector_sync_sets,
-                &declared_ss,
-            )
-            .await
+        status::now(),
+    );
+    while let Some(op) = run.next_op() {
+        match execute(ctx, &remote, &op).await {
+            Ok(()) => run.record(Ok(())),
+            Err(e) if e.unreachable => {
+                // The cluster stopped answering: stop here, record nothing, and let the probe bring it back.
+                warn!(message = %e.message, "cluster stopped answering during the sync; marking it Unreachable");
+                crate::reachability::mark_unreachable(&ctx.hub, key, &e.message).await;
+                return Ok(Outcome::Retry);
+            }
+            Err(e) => run.record(Err(e.into_plan())),
         }
-        None => None,
-    };
-    let (Some(sync_sets), Some(selector_sync_sets)) = (sync_sets, selector_sync_sets) else {
-        let message = run.unreachable.clone().unwrap_or_default();
-        warn!(%message, "cluster stopped answering during the sync; marking it Unreachable");
-        crate::reachability::mark_unreachable(&ctx.hub, key, &message).await;
-        return Ok(SyncResult::Done {
-            requeue_soon: true,
-            after: None,
-        });
-    };
-    let requeue_soon = run.requeue;
+    }
+    let finished = run.finish();
+    for a in &finished.applied {
+        debug!(kind = a.kind.as_str(), syncset = %a.name, reason = ?a.reason, "applied");
+        ctx.applied_hashes
+            .insert((key.clone(), a.kind, a.name.clone()), a.hash.clone());
+    }
+    for e in finished
+        .sync_sets
+        .iter()
+        .chain(&finished.selector_sync_sets)
+    {
+        if e.result == SyncSetResult::Failure && finished.applied.iter().any(|a| a.name == e.name) {
+            warn!(syncset = %e.name, message = e.failure_message.as_deref().unwrap_or_default(), "syncset failed");
+        }
+    }
 
     let now = status::now();
     let mut new = ClusterSyncStatus {
-        sync_sets,
-        selector_sync_sets,
+        sync_sets: finished.sync_sets,
+        selector_sync_sets: finished.selector_sync_sets,
         ..old.clone()
     };
     new.conditions = conditions::with_failed_condition(
@@ -280,7 +247,7 @@ async fn sync_cluster(
         conditions::failed_condition(&new.sync_sets, &new.selector_sync_sets),
         &now,
     );
-    let installed_set = cd
+    let installed = cd
         .status
         .as_ref()
         .is_some_and(|s| s.installed_timestamp.is_some());
@@ -289,52 +256,88 @@ async fn sync_cluster(
         .iter()
         .chain(&new.selector_sync_sets)
         .collect();
-    new.first_success_time = conditions::first_success_time(
-        old.first_success_time.as_ref(),
-        installed_set,
-        &entries,
-        &now,
-    );
-    if new != old {
-        new.controlled_by_replica = ctx.settings.replica.or(old.controlled_by_replica);
-        let written = status::write_cluster_sync_status(&ctx.hub, &cs, new.clone()).await?;
-        ctx.written.insert(key.clone(), Arc::new(written));
-    }
-    let cs = latest_cluster_sync(ctx, key).unwrap_or(cs);
+    new.first_success_time =
+        conditions::first_success_time(old.first_success_time.as_ref(), installed, &entries, &now);
+    let cs = write_status(ctx, key, cs, &old, new.clone()).await?;
     if full {
         status::renew_lease(&ctx.hub, &cs, lease.as_deref()).await?;
-        info!(
-            syncsets = targets_ss.len(),
-            selectorsyncsets = targets_sss.len(),
-            "full re-apply done"
-        );
+        info!(applied = finished.applied.len(), "full re-apply done");
     }
     let failing = new.conditions.first().map(|c| c.status == "True");
     set_syncset_failed(ctx, key, cd, failing, false).await;
 
-    let after = time_until_renew(
-        ctx.settings.reapply_interval,
-        if full {
-            Some(jiff::Timestamp::now())
-        } else {
-            renew_time
-        },
-    );
-    Ok(SyncResult::Done {
-        requeue_soon,
-        after: Some(after.max(Duration::from_secs(1))),
-    })
+    if finished.requeue {
+        return Ok(Outcome::Retry);
+    }
+    let renewed = if full {
+        Some(jiff::Timestamp::now())
+    } else {
+        renew_time
+    };
+    let after = gate::time_until_renew(interval, renewed, jiff::Timestamp::now(), jitter());
+    Ok(Outcome::After(after.max(Duration::from_secs(1))))
 }
 
-/// The API URL to use: the override only while `ActiveAPIURLOverride` is True.
-fn active_api_url(cd: &ClusterDeployment) -> Option<&str> {
-    let url = cd
-        .spec
-        .control_plane_config
-        .as_ref()?
-        .api_url_override
-        .as_deref()?;
-    (cd.condition("ActiveAPIURLOverride")?.status == "True").then_some(url)
+/// Runs one operation against the managed cluster (and the hub, for a secret's source).
+async fn execute(ctx: &Context, rc: &RemoteCluster, op: &Op) -> Result<(), ExecError> {
+    match op {
+        Op::Apply { object, behavior } => ops::apply(rc, object, *behavior).await.map_err(ExecError::from),
+        Op::ApplySecret { source: (ns, name), target, behavior } => {
+            let source = Api::<Secret>::namespaced(ctx.hub.clone(), ns).get(name).await.map_err(|e| {
+                info!(secret = %name, namespace = %ns, "cannot read secret");
+                ExecError { read: true, unreachable: false, message: ops::describe_error(&e) }
+            })?;
+            ops::apply(rc, &decode::target_secret(&source, target), *behavior).await.map_err(ExecError::from)
+        }
+        Op::Patch(p) => ops::patch(rc, p).await.map_err(|e| {
+            warn!(patch = p.index, name = %p.name, error = %e.message, "running the patch command failed");
+            ExecError::from(e)
+        }),
+        Op::Delete(r) => ops::delete(rc, r).await.map_err(ExecError::from),
+    }
+}
+
+struct ExecError {
+    read: bool,
+    unreachable: bool,
+    message: String,
+}
+
+impl From<ops::OpError> for ExecError {
+    fn from(e: ops::OpError) -> Self {
+        Self {
+            read: false,
+            unreachable: e.unreachable,
+            message: e.message,
+        }
+    }
+}
+
+impl ExecError {
+    fn into_plan(self) -> OpError {
+        if self.read {
+            OpError::ReadSecret(self.message)
+        } else {
+            OpError::Failed(self.message)
+        }
+    }
+}
+
+/// Writes the ClusterSync status when it changed; returns the latest ClusterSync.
+async fn write_status(
+    ctx: &Context,
+    key: &ClusterKey,
+    cs: Arc<ClusterSync>,
+    old: &ClusterSyncStatus,
+    mut new: ClusterSyncStatus,
+) -> anyhow::Result<Arc<ClusterSync>> {
+    if new == *old {
+        return Ok(cs);
+    }
+    new.controlled_by_replica = ctx.settings.replica.or(old.controlled_by_replica);
+    let written = Arc::new(status::write_cluster_sync_status(&ctx.hub, &cs, new).await?);
+    ctx.written.insert(key.clone(), written.clone());
+    Ok(written)
 }
 
 fn latest_cluster_sync(ctx: &Context, key: &ClusterKey) -> Option<Arc<ClusterSync>> {
@@ -351,310 +354,65 @@ fn latest_cluster_sync(ctx: &Context, key: &ClusterKey) -> Option<Arc<ClusterSyn
             .unwrap_or(0)
     };
     match (watched, written) {
-        (Some(w), Some(mine)) if rv(&mine) > rv(&w) && w.uid() == mine.uid() => Some(mine),
+        (Some(w), Some(mine)) if w.uid() == mine.uid() && rv(&mine) > rv(&w) => Some(mine),
         (Some(w), _) => Some(w),
         (None, _) => None,
     }
 }
 
-/// The syncsets of one kind that target this cluster, sorted by name, with their shared decoded payloads.
-fn matching(ctx: &Context, kind: SyncSetKind, cd: &ClusterDeployment) -> Vec<Target> {
-    let mut out: Vec<Target> = match kind {
+/// The syncsets of one kind that target this cluster, with their shared decoded payloads.
+fn matching(
+    ctx: &Context,
+    key: &ClusterKey,
+    kind: SyncSetKind,
+    cd: &ClusterDeployment,
+) -> Vec<Target> {
+    let target = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+                  decode: &dyn Fn() -> Payload| {
+        let name = meta.name.clone().unwrap_or_default();
+        let generation = meta.generation.unwrap_or(0);
+        let uid = meta.uid.clone().unwrap_or_else(|| name.clone());
+        let payload = ctx
+            .payloads
+            .entry((uid, generation))
+            .or_insert_with(|| Arc::new(decode()))
+            .clone();
+        let hash_changed = ctx
+            .applied_hashes
+            .get(&(key.clone(), kind, name.clone()))
+            .is_some_and(|h| *h != payload.hash);
+        Target {
+            name,
+            generation,
+            payload,
+            hash_changed,
+        }
+    };
+    match kind {
         SyncSetKind::SyncSet => ctx
             .stores
             .sync_sets
             .state()
-            .into_iter()
+            .iter()
             .filter(|ss| syncset_targets(ss, cd))
             .map(|ss| {
-                target(
-                    ctx,
-                    kind,
-                    ss.uid(),
-                    ss.name_any(),
-                    ss.meta().generation,
-                    || decode::decode(kind, ss.namespace().as_deref(), &ss.spec.common),
-                )
+                target(ss.meta(), &|| {
+                    decode::decode(kind, ss.namespace().as_deref(), &ss.spec.common)
+                })
             })
             .collect(),
         SyncSetKind::SelectorSyncSet => ctx
             .stores
             .selector_sync_sets
             .state()
-            .into_iter()
-            .filter(|sss| selector_syncset_targets(sss, cd))
-            .map(|sss| {
-                target(
-                    ctx,
-                    kind,
-                    sss.uid(),
-                    sss.name_any(),
-                    sss.meta().generation,
-                    || decode::decode(kind, None, &sss.spec.common),
-                )
-            })
-            .collect(),
-    };
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    out
-}
-
-fn target(
-    ctx: &Context,
-    _kind: SyncSetKind,
-    uid: Option<String>,
-    name: String,
-    generation: Option<i64>,
-    decode: impl FnOnce() -> Payload,
-) -> Target {
-    let generation = generation.unwrap_or(0);
-    let cache_key = (uid.unwrap_or_else(|| name.clone()), generation);
-    let payload = ctx
-        .payloads
-        .entry(cache_key)
-        .or_insert_with(|| Arc::new(decode()))
-        .clone();
-    Target {
-        name,
-        generation,
-        payload,
-    }
-}
-
-use kube::Resource as _;
-
-/// Every object any syncset declares for this cluster (for the hand-over rule of DESIGN.md difference 5).
-fn declared(ss: &[Target], sss: &[Target]) -> Vec<SyncResourceReference> {
-    ss.iter()
-        .chain(sss)
-        .flat_map(|t| t.payload.references.iter().cloned())
-        .collect()
-}
-
-struct ClusterRun<'a> {
-    ctx: &'a Context,
-    key: &'a ClusterKey,
-    remote: &'a RemoteCluster,
-    full: bool,
-    requeue: bool,
-    /// Set when the cluster stopped answering; the run stops there.
-    unreachable: Option<String>,
-}
-
-impl ClusterRun<'_> {
-    /// §4.4 for one kind. `None` when the cluster stopped answering.
-    async fn sync_list(
-        &mut self,
-        kind: SyncSetKind,
-        targets: &[Target],
-        previous: &[SyncStatus],
-        declared_all: &[SyncResourceReference],
-    ) -> Option<Vec<SyncStatus>> {
-        let now = status::now();
-        let mut out = Vec::new();
-        // Orphans first, so an object can move from a removed syncset to another one.
-        for prev in previous
             .iter()
-            .filter(|p| !targets.iter().any(|t| t.name == p.name))
-        {
-            let to_delete: Vec<_> = prev
-                .resources_to_delete
-                .iter()
-                .filter(|r| !crate::plan::identity::contains(declared_all, r))
-                .cloned()
-                .collect();
-            let failures = self.delete_all(&to_delete).await?;
-            self.ctx
-                .applied_hashes
-                .remove(&(self.key.clone(), kind, prev.name.clone()));
-            if !failures.is_empty() {
-                self.requeue = true;
-            }
-            if let Some(kept) = entry::orphan_entry(prev, &failures, &now) {
-                out.push(kept);
-            } else {
-                info!(kind = kind.as_str(), syncset = %prev.name, "syncset no longer applies; its objects were removed");
-            }
-        }
-        for t in targets {
-            let prev = previous.iter().find(|p| p.name == t.name);
-            let hash_key = (self.key.clone(), kind, t.name.clone());
-            let hash_changed = self
-                .ctx
-                .applied_hashes
-                .get(&hash_key)
-                .is_some_and(|h| *h != t.payload.hash);
-            let Some(reason) = entry::needs_apply(prev, t.generation, self.full, hash_changed)
-            else {
-                if let Some(p) = prev {
-                    out.push(p.clone());
-                }
-                continue;
-            };
-            debug!(kind = kind.as_str(), syncset = %t.name, ?reason, "applying");
-            let others: Vec<SyncResourceReference> = declared_all
-                .iter()
-                .filter(|r| !crate::plan::identity::contains(&t.payload.references, r))
-                .cloned()
-                .collect();
-            let e = self.apply_one(kind, t, prev, &others, &now).await?;
-            if e.result == SyncSetResult::Failure {
-                warn!(kind = kind.as_str(), syncset = %t.name, message = e.failure_message.as_deref().unwrap_or_default(), "syncset failed");
-            }
-            self.ctx
-                .applied_hashes
-                .insert(hash_key, t.payload.hash.clone());
-            out.push(e);
-        }
-        Some(out)
-    }
-
-    /// §4.5–§4.8 for one syncset.
-    async fn apply_one(
-        &mut self,
-        kind: SyncSetKind,
-        t: &Target,
-        prev: Option<&SyncStatus>,
-        declared_elsewhere: &[SyncResourceReference],
-        now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
-    ) -> Option<SyncStatus> {
-        let p = &t.payload;
-        let prev = entry::previous_for_mode(prev, p.mode);
-        let tracked = prev
-            .as_ref()
-            .map(|e| e.resources_to_delete.clone())
-            .unwrap_or_default();
-        let mut outcome = Outcome::default();
-        if let Some(err) = &p.decode_error {
-            // Nothing is applied, and unlike Hive nothing is deleted either: an object that fails to decode is not
-            // an object the user removed.
-            outcome.apply_error = Some(err.clone());
-            outcome.retained = tracked;
-        } else {
-            self.apply_payload(kind, p, &mut outcome).await?;
-            let removed = entry::removed_objects(&tracked, &p.references, declared_elsewhere);
-            outcome.retained = removed.retained;
-            outcome.delete_failures = self.delete_all(&removed.delete).await?;
-            if !outcome.delete_failures.is_empty() {
-                self.requeue = true;
-            }
-        }
-        Some(entry::applied_entry(
-            &t.name,
-            t.generation,
-            p.mode,
-            prev.as_ref(),
-            outcome,
-            now,
-        ))
-    }
-
-    /// Resources → secret mappings → patches, stopping at the first failure.
-    async fn apply_payload(
-        &mut self,
-        kind: SyncSetKind,
-        p: &Payload,
-        outcome: &mut Outcome,
-    ) -> Option<()> {
-        for o in &p.objects {
-            match ops::apply(self.remote, &o.object, p.behavior).await {
-                Ok(()) => outcome.applied.push(o.reference.clone()),
-                Err(e) => {
-                    return self.fail(
-                        outcome,
-                        format!("failed to apply resource {}: {}", o.index, e.message),
-                        e.unreachable,
-                    )
-                }
-            }
-        }
-        for s in &p.secrets {
-            let (ns, name) = match &s.source {
-                Ok(src) => src,
-                Err(msg) => {
-                    outcome.apply_error = Some(msg.clone());
-                    return Some(());
-                }
-            };
-            let source = match Api::<k8s_openapi::api::core::v1::Secret>::namespaced(
-                self.ctx.hub.clone(),
-                ns,
-            )
-            .get(name)
-            .await
-            {
-                Ok(s) => s,
-                Err(e) => {
-                    info!(kind = kind.as_str(), secret = %name, "cannot read secret");
-                    return self.fail(
-                        outcome,
-                        format!(
-                            "failed to read secret {}: {}",
-                            s.index,
-                            ops::describe_error(&e)
-                        ),
-                        false,
-                    );
-                }
-            };
-            let object = decode::target_secret(&source, &s.target);
-            match ops::apply(self.remote, &object, p.behavior).await {
-                Ok(()) => outcome
-                    .applied
-                    .push(crate::plan::identity::reference_of(&object)),
-                Err(e) => {
-                    return self.fail(
-                        outcome,
-                        format!("failed to apply secret {}: {}", s.index, e.message),
-                        e.unreachable,
-                    )
-                }
-            }
-        }
-        for patch in &p.patches {
-            if let Err(e) = ops::patch(self.remote, patch).await {
-                warn!(kind = kind.as_str(), patch = patch.index, error = %e.message, "running the patch command failed");
-                return self.fail(
-                    outcome,
-                    format!("failed to apply patch {}: {}", patch.index, e.message),
-                    e.unreachable,
-                );
-            }
-        }
-        Some(())
-    }
-
-    fn fail(&mut self, outcome: &mut Outcome, message: String, unreachable: bool) -> Option<()> {
-        if unreachable {
-            self.unreachable = Some(message);
-            return None;
-        }
-        self.requeue = true;
-        outcome.apply_error = Some(message);
-        Some(())
-    }
-
-    /// Deletes every reference; one failure does not stop the others.
-    async fn delete_all(
-        &mut self,
-        refs: &[SyncResourceReference],
-    ) -> Option<Vec<(SyncResourceReference, String)>> {
-        let mut failures = Vec::new();
-        for r in refs {
-            match ops::delete(self.remote, r).await {
-                Ok(()) => debug!(object = %crate::plan::identity::describe(r), "deleted"),
-                Err(e) if e.unreachable => {
-                    self.unreachable = Some(e.message);
-                    return None;
-                }
-                Err(e) => failures.push((r.clone(), e.message)),
-            }
-        }
-        Some(failures)
+            .filter(|sss| selector_syncset_targets(sss, cd))
+            .map(|sss| target(sss.meta(), &|| decode::decode(kind, None, &sss.spec.common)))
+            .collect(),
     }
 }
 
-/// A cluster whose kubeconfig cannot be used: every syncset that targets it fails with that message.
+/// A cluster whose kubeconfig cannot be used: every syncset that targets it fails with that message (tracking kept).
 async fn record_client_failure(
     ctx: &Context,
     key: &ClusterKey,
@@ -669,40 +427,19 @@ async fn record_client_failure(
     };
     let old = cs.status.clone().unwrap_or_default();
     let now = status::now();
-    let fail_all = |targets: &[Target], previous: &[SyncStatus]| -> Vec<SyncStatus> {
-        let mut out: Vec<SyncStatus> = previous
-            .iter()
-            .filter(|p| !targets.iter().any(|t| t.name == p.name))
-            .cloned()
-            .collect();
-        for t in targets {
-            let prev = previous.iter().find(|p| p.name == t.name);
-            let outcome = Outcome {
-                apply_error: Some(message.to_string()),
-                retained: prev
-                    .map(|p| p.resources_to_delete.clone())
-                    .unwrap_or_default(),
-                ..Default::default()
-            };
-            let mode = if t.payload.mode == ApplyMode::Upsert {
-                ApplyMode::Other
-            } else {
-                t.payload.mode
-            };
-            out.push(entry::applied_entry(
-                &t.name,
-                t.generation,
-                mode,
-                prev,
-                outcome,
-                &now,
-            ));
-        }
-        out
-    };
     let mut new = ClusterSyncStatus {
-        sync_sets: fail_all(ss, &old.sync_sets),
-        selector_sync_sets: fail_all(sss, &old.selector_sync_sets),
+        sync_sets: crate::plan::entry::all_failed(
+            ss.iter().map(|t| (t.name.as_str(), t.generation)),
+            &old.sync_sets,
+            message,
+            &now,
+        ),
+        selector_sync_sets: crate::plan::entry::all_failed(
+            sss.iter().map(|t| (t.name.as_str(), t.generation)),
+            &old.selector_sync_sets,
+            message,
+            &now,
+        ),
         ..old.clone()
     };
     new.conditions = conditions::with_failed_condition(
@@ -710,10 +447,7 @@ async fn record_client_failure(
         conditions::failed_condition(&new.sync_sets, &new.selector_sync_sets),
         &now,
     );
-    if new != old {
-        let written = status::write_cluster_sync_status(&ctx.hub, &cs, new.clone()).await?;
-        ctx.written.insert(key.clone(), Arc::new(written));
-    }
+    write_status(ctx, key, cs, &old, new.clone()).await?;
     set_syncset_failed(
         ctx,
         key,

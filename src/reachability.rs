@@ -14,6 +14,7 @@ use crate::consts::RECONCILE_PAUSE_ANNOTATION;
 use crate::controller::Context;
 use crate::hub::ClusterKey;
 use crate::plan::conditions::{set_cd_condition, UNREACHABLE};
+use crate::plan::gate;
 use crate::remote::ops;
 use crate::status;
 
@@ -46,10 +47,7 @@ pub fn scrub(message: &str) -> String {
 async fn probe_one(ctx: &Context, cd: &ClusterDeployment) {
     if cd.metadata.deletion_timestamp.is_some()
         || !cd.spec.installed
-        || cd
-            .annotations()
-            .get(RECONCILE_PAUSE_ANNOTATION)
-            .is_some_and(|v| v == "true")
+        || gate::parse_bool(cd.annotations().get(RECONCILE_PAUSE_ANNOTATION))
     {
         return;
     }
@@ -57,15 +55,7 @@ async fn probe_one(ctx: &Context, cd: &ClusterDeployment) {
         return;
     };
     let key: ClusterKey = (cd.namespace().unwrap_or_default(), cd.name_any());
-    let url = cd
-        .spec
-        .control_plane_config
-        .as_ref()
-        .and_then(|c| c.api_url_override.as_deref())
-        .filter(|_| {
-            cd.condition("ActiveAPIURLOverride")
-                .is_some_and(|c| c.status == "True")
-        });
+    let url = gate::active_api_url(cd);
     let result = match ctx
         .pool
         .get(&key, &meta.admin_kubeconfig_secret_ref.name, url)

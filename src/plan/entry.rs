@@ -167,6 +167,43 @@ pub fn orphan_entry(
     Some(stamp(new, Some(prev), now))
 }
 
+/// The entries when the cluster cannot be reached through its kubeconfig at all (a missing, empty, unparseable or
+/// `exec` kubeconfig): every targeting syncset fails with `message` and keeps what it tracks; entries of syncsets that
+/// no longer target the cluster are kept as they are, since nothing can be deleted.
+pub fn all_failed<'a>(
+    targets: impl Iterator<Item = (&'a str, i64)>,
+    previous: &[SyncStatus],
+    message: &str,
+    now: &Time,
+) -> Vec<SyncStatus> {
+    let targets: Vec<(&str, i64)> = targets.collect();
+    let mut out: Vec<SyncStatus> = previous
+        .iter()
+        .filter(|p| !targets.iter().any(|(n, _)| *n == p.name))
+        .cloned()
+        .collect();
+    for (name, generation) in targets {
+        let prev = previous.iter().find(|p| p.name == name);
+        let outcome = Outcome {
+            apply_error: Some(message.to_string()),
+            retained: prev
+                .map(|p| p.resources_to_delete.clone())
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        // `Other` keeps the tracked objects whatever the syncset's mode: nothing was applied or deleted.
+        out.push(applied_entry(
+            name,
+            generation,
+            ApplyMode::Other,
+            prev,
+            outcome,
+            now,
+        ));
+    }
+    out
+}
+
 /// `lastTransitionTime` moves whenever the entry changes in any way; `firstSuccessTime` is set at the first success.
 fn stamp(mut new: SyncStatus, prev: Option<&SyncStatus>, now: &Time) -> SyncStatus {
     if prev != Some(&new) {
@@ -442,6 +479,29 @@ mod tests {
         assert_eq!(
             applied_entry("s", 1, ApplyMode::Upsert, Some(&first), o, &t(50)).last_transition_time,
             t(1)
+        );
+    }
+
+    #[test]
+    fn an_unusable_kubeconfig_fails_every_targeting_syncset_and_keeps_its_tracking() {
+        let prev = [
+            success("a", 1, vec![cm("x")], 0),
+            success("old", 1, vec![cm("y")], 0),
+        ];
+        let out = all_failed(
+            [("a", 2), ("b", 1)].into_iter(),
+            &prev,
+            "kubeconfig secret does not contain necessary data",
+            &t(5),
+        );
+        let names: Vec<_> = out.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["old", "a", "b"]);
+        assert_eq!(out[0], prev[1]);
+        assert_eq!(out[1].resources_to_delete, vec![cm("x")]);
+        assert_eq!(out[1].result, SyncSetResult::Failure);
+        assert_eq!(
+            out[2].failure_message.as_deref(),
+            Some("kubeconfig secret does not contain necessary data")
         );
     }
 

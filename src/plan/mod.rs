@@ -9,7 +9,9 @@
 pub mod conditions;
 pub mod decode;
 pub mod entry;
+pub mod gate;
 pub mod identity;
+pub mod run;
 
 /// Kubernetes `utilerrors.NewAggregate` formatting: one message alone, several as `[a, b, ...]`.
 pub fn aggregate<S: AsRef<str>>(messages: &[S]) -> Option<String> {

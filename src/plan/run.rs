@@ -1,0 +1,456 @@
+//! One cluster's sync as a pure state machine (HIVE-COMPAT.md §4.3–§4.8): it hands out the operations to send in
+//! Hive's order, takes each result back, and at the end yields the new ClusterSync status. The controller only runs
+//! the operations; every decision (order, fail-fast, what to delete, the entries) is made here and unit-tested.
+//!
+//! Order: SyncSets before SelectorSyncSets; within each kind, the objects of syncsets that no longer apply are
+//! deleted first (so an object can move to another syncset), then each syncset in name order: resources → secret
+//! mappings → patches (stopping at the first failure) → deletion of the objects it no longer contains.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::Value;
+
+use super::decode::{ApplyBehavior, PatchOp, Payload, SyncSetKind};
+use super::entry::{self, ApplyReason, Outcome};
+use super::identity::contains;
+use crate::api::{SecretReference, SyncResourceReference, SyncStatus};
+
+/// One syncset that targets the cluster.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub name: String,
+    pub generation: i64,
+    pub payload: Arc<Payload>,
+    /// The content hash differs from the one last applied to this cluster (false when unknown).
+    pub hash_changed: bool,
+}
+
+/// An operation for the executor.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Create or update one object from `resources`.
+    Apply {
+        object: Value,
+        behavior: ApplyBehavior,
+    },
+    /// Read the hub Secret `source` (namespace, name), then apply it as `target` (see `decode::target_secret`).
+    ApplySecret {
+        source: (String, String),
+        target: SecretReference,
+        behavior: ApplyBehavior,
+    },
+    Patch(PatchOp),
+    Delete(SyncResourceReference),
+}
+
+/// Why an operation failed, as the executor saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpError {
+    /// The hub Secret of an `ApplySecret` could not be read.
+    ReadSecret(String),
+    /// The managed cluster refused or failed the call.
+    Failed(String),
+}
+
+/// What was applied, for the controller's content-hash bookkeeping and logs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub kind: SyncSetKind,
+    pub name: String,
+    pub hash: String,
+    pub reason: ApplyReason,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Resources(usize),
+    Secrets(usize),
+    Patches(usize),
+    Deletes(VecDeque<SyncResourceReference>),
+}
+
+#[derive(Debug)]
+struct ApplyRun {
+    kind: SyncSetKind,
+    target: Target,
+    reason: ApplyReason,
+    /// The previous entry after the Upsert clearing rule.
+    prev: Option<SyncStatus>,
+    declared_elsewhere: Vec<SyncResourceReference>,
+    phase: Phase,
+    outcome: Outcome,
+}
+
+#[derive(Debug)]
+struct OrphanRun {
+    kind: SyncSetKind,
+    prev: SyncStatus,
+    deletes: VecDeque<SyncResourceReference>,
+    failures: Vec<(SyncResourceReference, String)>,
+}
+
+#[derive(Debug)]
+enum Unit {
+    Keep(SyncSetKind, SyncStatus),
+    Orphan(OrphanRun),
+    Apply(Box<ApplyRun>),
+}
+
+/// The op handed out last and not yet recorded.
+#[derive(Debug)]
+enum Pending {
+    Resource {
+        index: usize,
+        reference: SyncResourceReference,
+    },
+    Secret {
+        index: usize,
+        reference: SyncResourceReference,
+    },
+    Patch {
+        index: usize,
+    },
+    Delete(SyncResourceReference),
+}
+
+pub struct ClusterRun {
+    units: VecDeque<Unit>,
+    current: Option<Unit>,
+    pending: Option<Pending>,
+    sync_sets: Vec<SyncStatus>,
+    selector_sync_sets: Vec<SyncStatus>,
+    applied: Vec<Applied>,
+    requeue: bool,
+    now: Time,
+}
+
+/// The result of a finished run.
+#[derive(Debug)]
+pub struct Finished {
+    pub sync_sets: Vec<SyncStatus>,
+    pub selector_sync_sets: Vec<SyncStatus>,
+    pub applied: Vec<Applied>,
+    /// Some failure asked for a fast retry (apply, secret read, patch or delete failures; not decode errors).
+    pub requeue: bool,
+}
+
+impl ClusterRun {
+    /// Plans a run. `targets` are the syncsets that apply to the cluster now (any order); `previous` the current
+    /// status lists; `full_reapply` whether the periodic re-apply is due.
+    pub fn new(
+        sync_sets: Vec<Target>,
+        selector_sync_sets: Vec<Target>,
+        previous_sync_sets: &[SyncStatus],
+        previous_selector_sync_sets: &[SyncStatus],
+        full_reapply: bool,
+        now: Time,
+    ) -> Self {
+        // Every object any syncset declares for this cluster: one leaving a syncset is handed over, not deleted,
+        // while another still declares it (DESIGN.md difference 5).
+        let declared: Vec<SyncResourceReference> = sync_sets
+            .iter()
+            .chain(&selector_sync_sets)
+            .flat_map(|t| t.payload.references.iter().cloned())
+            .collect();
+        let mut units = VecDeque::new();
+        for (kind, mut targets, previous) in [
+            (SyncSetKind::SyncSet, sync_sets, previous_sync_sets),
+            (
+                SyncSetKind::SelectorSyncSet,
+                selector_sync_sets,
+                previous_selector_sync_sets,
+            ),
+        ] {
+            targets.sort_by(|a, b| a.name.cmp(&b.name));
+            for prev in previous
+                .iter()
+                .filter(|p| !targets.iter().any(|t| t.name == p.name))
+            {
+                let deletes = prev
+                    .resources_to_delete
+                    .iter()
+                    .filter(|r| !contains(&declared, r))
+                    .cloned()
+                    .collect();
+                units.push_back(Unit::Orphan(OrphanRun {
+                    kind,
+                    prev: prev.clone(),
+                    deletes,
+                    failures: vec![],
+                }));
+            }
+            for target in targets {
+                let prev = previous.iter().find(|p| p.name == target.name);
+                match (
+                    entry::needs_apply(prev, target.generation, full_reapply, target.hash_changed),
+                    prev,
+                ) {
+                    (None, Some(prev)) => units.push_back(Unit::Keep(kind, prev.clone())),
+                    (reason, _) => {
+                        let reason = reason.unwrap_or(ApplyReason::New);
+                        let declared_elsewhere = declared
+                            .iter()
+                            .filter(|r| !contains(&target.payload.references, r))
+                            .cloned()
+                            .collect();
+                        let prev = entry::previous_for_mode(prev, target.payload.mode);
+                        let mut outcome = Outcome::default();
+                        let phase = match &target.payload.decode_error {
+                            // Nothing is applied and, unlike Hive, nothing is deleted: an object that fails to decode
+                            // is not one the user removed, so everything tracked stays tracked.
+                            Some(err) => {
+                                outcome.apply_error = Some(err.clone());
+                                outcome.retained = prev
+                                    .as_ref()
+                                    .map(|p| p.resources_to_delete.clone())
+                                    .unwrap_or_default();
+                                Phase::Deletes(VecDeque::new())
+                            }
+                            None => Phase::Resources(0),
+                        };
+                        units.push_back(Unit::Apply(Box::new(ApplyRun {
+                            kind,
+                            target,
+                            reason,
+                            prev,
+                            declared_elsewhere,
+                            phase,
+                            outcome,
+                        })));
+                    }
+                }
+            }
+        }
+        Self {
+            units,
+            current: None,
+            pending: None,
+            sync_sets: vec![],
+            selector_sync_sets: vec![],
+            applied: vec![],
+            requeue: false,
+            now,
+        }
+    }
+
+    /// The next operation to run, or `None` when the run is complete. Each op must be `record`ed before the next.
+    pub fn next_op(&mut self) -> Option<Op> {
+        assert!(
+            self.pending.is_none(),
+            "record the result of the previous op first"
+        );
+        loop {
+            if self.current.is_none() {
+                self.current = Some(self.units.pop_front()?);
+            }
+            let op = match self.current.as_mut() {
+                Some(Unit::Keep(..)) | None => None,
+                Some(Unit::Orphan(o)) => o.deletes.pop_front().map(|r| {
+                    self.pending = Some(Pending::Delete(r.clone()));
+                    Op::Delete(r)
+                }),
+                Some(Unit::Apply(a)) => a.next_op(&mut self.pending),
+            };
+            if op.is_some() {
+                return op;
+            }
+            let done = self.current.take();
+            if let Some(unit) = done {
+                self.finish_unit(unit);
+            }
+        }
+    }
+
+    /// Records the result of the op `next_op` returned last.
+    pub fn record(&mut self, result: Result<(), OpError>) {
+        let Some(pending) = self.pending.take() else {
+            return;
+        };
+        let message = |e: OpError| match e {
+            OpError::ReadSecret(m) | OpError::Failed(m) => m,
+        };
+        match (self.current.as_mut(), pending, result) {
+            (Some(Unit::Orphan(o)), Pending::Delete(r), Err(e)) => o.failures.push((r, message(e))),
+            (Some(Unit::Orphan(_)), _, _) => {}
+            (Some(Unit::Apply(a)), pending, result) => {
+                let failed = a.record(pending, result);
+                self.requeue |= failed;
+            }
+            _ => {}
+        }
+    }
+
+    fn finish_unit(&mut self, unit: Unit) {
+        let (kind, entry) = match unit {
+            Unit::Keep(kind, e) => (kind, Some(e)),
+            Unit::Orphan(o) => {
+                self.requeue |= !o.failures.is_empty();
+                (o.kind, entry::orphan_entry(&o.prev, &o.failures, &self.now))
+            }
+            Unit::Apply(a) => {
+                let a = *a;
+                self.applied.push(Applied {
+                    kind: a.kind,
+                    name: a.target.name.clone(),
+                    hash: a.target.payload.hash.clone(),
+                    reason: a.reason,
+                });
+                let e = entry::applied_entry(
+                    &a.target.name,
+                    a.target.generation,
+                    a.target.payload.mode,
+                    a.prev.as_ref(),
+                    a.outcome,
+                    &self.now,
+                );
+                (a.kind, Some(e))
+            }
+        };
+        if let Some(e) = entry {
+            match kind {
+                SyncSetKind::SyncSet => self.sync_sets.push(e),
+                SyncSetKind::SelectorSyncSet => self.selector_sync_sets.push(e),
+            }
+        }
+    }
+
+    /// Completes the run (any ops not handed out are not run) and returns the new entries.
+    pub fn finish(mut self) -> Finished {
+        while self.next_op().is_some() {
+            self.record(Ok(()));
+        }
+        Finished {
+            sync_sets: self.sync_sets,
+            selector_sync_sets: self.selector_sync_sets,
+            applied: self.applied,
+            requeue: self.requeue,
+        }
+    }
+}
+
+impl ApplyRun {
+    fn next_op(&mut self, pending: &mut Option<Pending>) -> Option<Op> {
+        let p = self.target.payload.clone();
+        loop {
+            match &mut self.phase {
+                Phase::Resources(i) => match p.objects.get(*i) {
+                    Some(o) => {
+                        *pending = Some(Pending::Resource {
+                            index: o.index,
+                            reference: o.reference.clone(),
+                        });
+                        *i += 1;
+                        return Some(Op::Apply {
+                            object: o.object.clone(),
+                            behavior: p.behavior,
+                        });
+                    }
+                    None => self.phase = Phase::Secrets(0),
+                },
+                Phase::Secrets(i) => match p.secrets.get(*i) {
+                    Some(s) => {
+                        *i += 1;
+                        match &s.source {
+                            Ok(source) => {
+                                let reference = SyncResourceReference {
+                                    api_version: "v1".into(),
+                                    kind: "Secret".into(),
+                                    namespace: s.target.namespace.clone(),
+                                    name: s.target.name.clone(),
+                                };
+                                *pending = Some(Pending::Secret {
+                                    index: s.index,
+                                    reference,
+                                });
+                                return Some(Op::ApplySecret {
+                                    source: source.clone(),
+                                    target: s.target.clone(),
+                                    behavior: p.behavior,
+                                });
+                            }
+                            // Hive's source-namespace errors: the syncset fails, without a fast requeue.
+                            Err(message) => {
+                                self.outcome.apply_error = Some(message.clone());
+                                self.enter_deletes();
+                            }
+                        }
+                    }
+                    None => self.phase = Phase::Patches(0),
+                },
+                Phase::Patches(i) => match p.patches.get(*i) {
+                    Some(patch) => {
+                        *pending = Some(Pending::Patch { index: patch.index });
+                        *i += 1;
+                        return Some(Op::Patch(patch.clone()));
+                    }
+                    None => self.enter_deletes(),
+                },
+                Phase::Deletes(queue) => {
+                    let r = queue.pop_front()?;
+                    *pending = Some(Pending::Delete(r.clone()));
+                    return Some(Op::Delete(r));
+                }
+            }
+        }
+    }
+
+    /// Moves to deleting what this syncset no longer contains.
+    fn enter_deletes(&mut self) {
+        let tracked = self
+            .prev
+            .as_ref()
+            .map(|e| e.resources_to_delete.clone())
+            .unwrap_or_default();
+        let removed = entry::removed_objects(
+            &tracked,
+            &self.target.payload.references,
+            &self.declared_elsewhere,
+        );
+        self.outcome.retained = removed.retained;
+        self.phase = Phase::Deletes(removed.delete.into());
+    }
+
+    /// Returns whether this failure asks for a fast requeue.
+    fn record(&mut self, pending: Pending, result: Result<(), OpError>) -> bool {
+        let msg = |e: OpError| match e {
+            OpError::ReadSecret(m) | OpError::Failed(m) => m,
+        };
+        match (pending, result) {
+            (Pending::Resource { reference, .. }, Ok(()))
+            | (Pending::Secret { reference, .. }, Ok(())) => {
+                self.outcome.applied.push(reference);
+                false
+            }
+            (Pending::Patch { .. }, Ok(())) | (Pending::Delete(_), Ok(())) => false,
+            (Pending::Resource { index, .. }, Err(e)) => {
+                self.fail(format!("failed to apply resource {index}: {}", msg(e)))
+            }
+            (Pending::Secret { index, .. }, Err(OpError::ReadSecret(m))) => {
+                self.fail(format!("failed to read secret {index}: {m}"))
+            }
+            (Pending::Secret { index, .. }, Err(e)) => {
+                self.fail(format!("failed to apply secret {index}: {}", msg(e)))
+            }
+            (Pending::Patch { index }, Err(e)) => {
+                self.fail(format!("failed to apply patch {index}: {}", msg(e)))
+            }
+            (Pending::Delete(r), Err(e)) => {
+                self.outcome.delete_failures.push((r, msg(e)));
+                true
+            }
+        }
+    }
+
+    /// The first apply failure stops the syncset's applies; its removed objects are still deleted (as in Hive).
+    fn fail(&mut self, message: String) -> bool {
+        self.outcome.apply_error = Some(message);
+        self.enter_deletes();
+        true
+    }
+}
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;
