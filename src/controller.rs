@@ -2,11 +2,13 @@
 //! reconcile per cluster at a time; `concurrency` workers run many clusters in parallel. Every decision is made by
 //! the pure `plan::run::ClusterRun`; this module only runs its operations and writes what it yields.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Api, Client, Resource, ResourceExt};
 use rand::Rng;
@@ -15,6 +17,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncStatus, SyncSetResult, SyncStatus};
 use crate::hub::index::{selector_syncset_targets, syncset_targets};
 use crate::hub::queue::WorkQueue;
+use crate::hub::secrets::SecretTracker;
 use crate::hub::watch::Stores;
 use crate::hub::ClusterKey;
 use crate::plan::conditions::{self, SYNCSET_FAILED};
@@ -37,9 +40,10 @@ pub struct Context {
     pub stores: Stores,
     pub pool: Arc<ClientPool>,
     pub queue: Arc<WorkQueue<ClusterKey>>,
+    pub secrets: Arc<SecretTracker>,
     pub settings: Settings,
-    /// Decoded payloads shared by every cluster, keyed by syncset UID and generation.
-    payloads: DashMap<(String, i64), Arc<Payload>>,
+    /// Decoded payloads shared by every cluster: syncset UID → (generation, payload).
+    payloads: DashMap<String, (i64, Arc<Payload>)>,
     /// The content hash last applied per (cluster, kind, syncset name).
     applied_hashes: DashMap<(ClusterKey, SyncSetKind, String), String>,
     /// The ClusterSync as last written: fresher than the watch until the watch catches up.
@@ -53,6 +57,7 @@ impl Context {
         stores: Stores,
         pool: Arc<ClientPool>,
         queue: Arc<WorkQueue<ClusterKey>>,
+        secrets: Arc<SecretTracker>,
         settings: Settings,
     ) -> Self {
         Self {
@@ -60,6 +65,7 @@ impl Context {
             stores,
             pool,
             queue,
+            secrets,
             settings,
             payloads: DashMap::new(),
             applied_hashes: DashMap::new(),
@@ -132,6 +138,7 @@ fn forget(ctx: &Context, key: &ClusterKey) {
     ctx.written.remove(key);
     ctx.backoff.remove(key);
     ctx.applied_hashes.retain(|(k, _, _), _| k != key);
+    ctx.secrets.forget_cluster(key);
 }
 
 fn jitter() -> f64 {
@@ -160,8 +167,19 @@ async fn sync_cluster(
     let Some(meta) = &cd.spec.cluster_metadata else {
         return Ok(Outcome::Idle);
     };
-    let targets_ss = matching(ctx, key, SyncSetKind::SyncSet, cd);
-    let targets_sss = matching(ctx, key, SyncSetKind::SelectorSyncSet, cd);
+    let existing = latest_cluster_sync(ctx, key);
+    let prev = existing
+        .as_ref()
+        .and_then(|cs| cs.status.clone())
+        .unwrap_or_default();
+    let targets_ss = matching(ctx, key, SyncSetKind::SyncSet, cd, &prev.sync_sets);
+    let targets_sss = matching(
+        ctx,
+        key,
+        SyncSetKind::SelectorSyncSet,
+        cd,
+        &prev.selector_sync_sets,
+    );
 
     // A kubeconfig that cannot be used is bad input: say so on every syncset entry, not only on the condition.
     let remote = match ctx
@@ -200,6 +218,16 @@ async fn sync_cluster(
         gate::time_until_renew(interval, renew_time, jiff::Timestamp::now(), jitter()).is_zero();
 
     let old = cs.status.clone().unwrap_or_default();
+    let payloads: HashMap<(SyncSetKind, String), Arc<Payload>> = targets_ss
+        .iter()
+        .map(|t| ((SyncSetKind::SyncSet, t.name.clone()), t.payload.clone()))
+        .chain(targets_sss.iter().map(|t| {
+            (
+                (SyncSetKind::SelectorSyncSet, t.name.clone()),
+                t.payload.clone(),
+            )
+        }))
+        .collect();
     let mut run = ClusterRun::new(
         targets_ss,
         targets_sss,
@@ -209,7 +237,7 @@ async fn sync_cluster(
         status::now(),
     );
     while let Some(op) = run.next_op() {
-        match execute(ctx, &remote, &op).await {
+        match execute(ctx, key, &remote, &op).await {
             Ok(()) => run.record(Ok(())),
             Err(e) if e.unreachable => {
                 // The cluster stopped answering: stop here, record nothing, and let the probe bring it back.
@@ -223,8 +251,11 @@ async fn sync_cluster(
     let finished = run.finish();
     for a in &finished.applied {
         debug!(kind = a.kind.as_str(), syncset = %a.name, reason = ?a.reason, "applied");
-        ctx.applied_hashes
-            .insert((key.clone(), a.kind, a.name.clone()), a.hash.clone());
+        if let Some(p) = payloads.get(&(a.kind, a.name.clone())) {
+            let hash = content_hash(ctx, p);
+            ctx.applied_hashes
+                .insert((key.clone(), a.kind, a.name.clone()), hash);
+        }
     }
     for e in finished
         .sync_sets
@@ -279,7 +310,12 @@ async fn sync_cluster(
 }
 
 /// Runs one operation against the managed cluster (and the hub, for a secret's source).
-async fn execute(ctx: &Context, rc: &RemoteCluster, op: &Op) -> Result<(), ExecError> {
+async fn execute(
+    ctx: &Context,
+    key: &ClusterKey,
+    rc: &RemoteCluster,
+    op: &Op,
+) -> Result<(), ExecError> {
     match op {
         Op::Apply { object, behavior } => ops::apply(rc, object, *behavior).await.map_err(ExecError::from),
         Op::ApplySecret { source: (ns, name), target, behavior } => {
@@ -287,7 +323,11 @@ async fn execute(ctx: &Context, rc: &RemoteCluster, op: &Op) -> Result<(), ExecE
                 info!(secret = %name, namespace = %ns, "cannot read secret");
                 ExecError { read: true, unreachable: false, message: ops::describe_error(&e) }
             })?;
-            ops::apply(rc, &decode::target_secret(&source, target), *behavior).await.map_err(ExecError::from)
+            ops::apply(rc, &decode::target_secret(&source, target), *behavior)
+                .await
+                .map_err(ExecError::from)?;
+            ctx.secrets.record_use((ns.clone(), name.clone()), key, source.metadata.resource_version);
+            Ok(())
         }
         Op::Patch(p) => ops::patch(rc, p).await.map_err(|e| {
             warn!(patch = p.index, name = %p.name, error = %e.message, "running the patch command failed");
@@ -360,30 +400,26 @@ fn latest_cluster_sync(ctx: &Context, key: &ClusterKey) -> Option<Arc<ClusterSyn
     }
 }
 
-/// The syncsets of one kind that target this cluster, with their shared decoded payloads.
+/// The syncsets of one kind that target this cluster, with their shared decoded payloads. `previous` are the
+/// cluster's current entries of that kind: a SelectorSyncSet whose selector turned invalid keeps its entry (reported
+/// as failing, nothing applied or deleted) instead of silently matching nothing, which in Sync mode would delete
+/// everything it made.
 fn matching(
     ctx: &Context,
     key: &ClusterKey,
     kind: SyncSetKind,
     cd: &ClusterDeployment,
+    previous: &[SyncStatus],
 ) -> Vec<Target> {
-    let target = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-                  decode: &dyn Fn() -> Payload| {
+    let target = |meta: &ObjectMeta, payload: Arc<Payload>| {
         let name = meta.name.clone().unwrap_or_default();
-        let generation = meta.generation.unwrap_or(0);
-        let uid = meta.uid.clone().unwrap_or_else(|| name.clone());
-        let payload = ctx
-            .payloads
-            .entry((uid, generation))
-            .or_insert_with(|| Arc::new(decode()))
-            .clone();
         let hash_changed = ctx
             .applied_hashes
             .get(&(key.clone(), kind, name.clone()))
-            .is_some_and(|h| *h != payload.hash);
+            .is_some_and(|h| *h != content_hash(ctx, &payload));
         Target {
             name,
-            generation,
+            generation: meta.generation.unwrap_or(0),
             payload,
             hash_changed,
         }
@@ -396,9 +432,10 @@ fn matching(
             .iter()
             .filter(|ss| syncset_targets(ss, cd))
             .map(|ss| {
-                target(ss.meta(), &|| {
+                let payload = shared_payload(ctx, ss.meta(), || {
                     decode::decode(kind, ss.namespace().as_deref(), &ss.spec.common)
-                })
+                });
+                target(ss.meta(), payload)
             })
             .collect(),
         SyncSetKind::SelectorSyncSet => ctx
@@ -406,10 +443,58 @@ fn matching(
             .selector_sync_sets
             .state()
             .iter()
-            .filter(|sss| selector_syncset_targets(sss, cd))
-            .map(|sss| target(sss.meta(), &|| decode::decode(kind, None, &sss.spec.common)))
+            .filter_map(|sss| {
+                let selector = sss.spec.cluster_deployment_selector.as_ref();
+                if let Some(err) = crate::hub::index::selector_error(selector) {
+                    let had_entry = previous.iter().any(|e| e.name == sss.name_any());
+                    let message = format!("invalid clusterDeploymentSelector: {err}");
+                    return had_entry
+                        .then(|| target(sss.meta(), Arc::new(Payload::invalid(message))));
+                }
+                selector_syncset_targets(sss, cd).then(|| {
+                    let payload = shared_payload(ctx, sss.meta(), || {
+                        decode::decode(kind, None, &sss.spec.common)
+                    });
+                    target(sss.meta(), payload)
+                })
+            })
             .collect(),
     }
+}
+
+/// The decoded payload of a syncset at its current generation, decoded once for all clusters.
+fn shared_payload(
+    ctx: &Context,
+    meta: &ObjectMeta,
+    decode: impl FnOnce() -> Payload,
+) -> Arc<Payload> {
+    let uid = meta
+        .uid
+        .clone()
+        .or_else(|| meta.name.clone())
+        .unwrap_or_default();
+    let generation = meta.generation.unwrap_or(0);
+    if let Some(entry) = ctx.payloads.get(&uid) {
+        if entry.0 == generation {
+            return entry.1.clone();
+        }
+    }
+    let payload = Arc::new(decode());
+    ctx.payloads.insert(uid, (generation, payload.clone()));
+    payload
+}
+
+/// What a syncset's application depends on: its spec and the versions of the hub Secrets it copies, so that a
+/// source Secret's change re-applies it (DESIGN.md difference 2).
+fn content_hash(ctx: &Context, payload: &Payload) -> String {
+    let mut hash = payload.hash.clone();
+    for s in &payload.secrets {
+        if let Ok(source) = &s.source {
+            hash.push(':');
+            hash.push_str(&ctx.secrets.version(source).unwrap_or_default());
+        }
+    }
+    hash
 }
 
 /// A cluster whose kubeconfig cannot be used: every syncset that targets it fails with that message (tracking kept).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::controller::{self, Context, Settings};
-use crate::hub::{queue::WorkQueue, watch};
+use crate::hub::{queue::WorkQueue, secrets::SecretTracker, watch};
 use crate::remote::{kubeconfig::Timeouts, ClientPool};
 
 #[derive(clap::Args, Debug)]
@@ -66,9 +66,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         connect: remote_timeout.min(Duration::from_secs(5)),
         request: remote_timeout,
     };
-    let pool = Arc::new(ClientPool::new(hub.clone(), timeouts));
+    let secrets = Arc::new(SecretTracker::default());
+    let pool = Arc::new(ClientPool::new(hub.clone(), timeouts, secrets.clone()));
     let queue = WorkQueue::new();
-    let stores = watch::start(hub.clone(), queue.clone(), pool.clone()).await?;
+    let stores = watch::start(hub.clone(), queue.clone(), secrets.clone()).await?;
     ready.store(true, Ordering::Relaxed);
     tracing::info!(
         clusters = stores.cds.state().len(),
@@ -82,7 +83,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         concurrency,
         replica: None,
     };
-    let ctx = Arc::new(Context::new(hub, stores, pool, queue, settings));
+    let ctx = Arc::new(Context::new(hub, stores, pool, queue, secrets, settings));
     tokio::select! {
         _ = controller::run(ctx.clone()) => {}
         _ = crate::reachability::run(ctx, probe_interval) => {}

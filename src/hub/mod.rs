@@ -3,6 +3,7 @@
 
 pub mod index;
 pub mod queue;
+pub mod secrets;
 pub mod watch;
 
 /// A ClusterDeployment's `namespace/name`: the reconcile key.

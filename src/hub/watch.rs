@@ -14,9 +14,10 @@ use serde::de::DeserializeOwned;
 
 use super::index::selector_syncset_targets;
 use super::queue::WorkQueue;
+use super::secrets::SecretTracker;
 use super::ClusterKey;
 use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncLease, SelectorSyncSet, SyncSet};
-use crate::remote::ClientPool;
+use kube::core::PartialObjectMeta;
 
 #[derive(Clone)]
 pub struct Stores {
@@ -74,7 +75,7 @@ async fn drive<K, F>(
 pub async fn start(
     client: Client,
     queue: Arc<WorkQueue<ClusterKey>>,
-    pool: Arc<ClientPool>,
+    secrets: Arc<SecretTracker>,
 ) -> anyhow::Result<Stores> {
     let q = queue.clone();
     let cds = reflect(
@@ -141,17 +142,15 @@ pub async fn start(
         },
     );
 
-    // Kubeconfig Secrets: a changed resourceVersion rebuilds the client of every cluster that names it.
+    // Secrets, metadata only: a kubeconfig Secret's new version rebuilds the client of every cluster that names it; a
+    // secretMappings source's new version re-applies the syncsets that copy it.
     let (q, cd_store) = (queue.clone(), cds.clone());
-    let secrets = watcher(Api::<kube::core::PartialObjectMeta<Secret>>::all(
-        client.clone(),
-    ))
-    .boxed();
+    let secret_events = watcher(Api::<PartialObjectMeta<Secret>>::all(client.clone())).boxed();
     tokio::spawn(drive(
-        secrets,
-        move |s: &kube::core::PartialObjectMeta<Secret>, deleted| {
+        secret_events,
+        move |s: &PartialObjectMeta<Secret>, deleted| {
             let key = key_of(s);
-            let referenced: Vec<ClusterKey> = cd_store
+            let mut affected: Vec<ClusterKey> = cd_store
                 .state()
                 .iter()
                 .filter(|cd| {
@@ -164,7 +163,8 @@ pub async fn start(
                 })
                 .map(|cd| key_of(cd.as_ref()))
                 .collect();
-            if referenced.is_empty() {
+            affected.extend(secrets.users(&key));
+            if affected.is_empty() {
                 return;
             }
             let rv = if deleted {
@@ -172,8 +172,8 @@ pub async fn start(
             } else {
                 s.metadata.resource_version.clone()
             };
-            if pool.observe_secret(key, rv) {
-                for cd in referenced {
+            if secrets.observe(key, rv) {
+                for cd in affected {
                     q.add(cd);
                 }
             }

@@ -145,6 +145,23 @@ pub struct Payload {
     pub hash: String,
 }
 
+impl Payload {
+    /// A payload that cannot be applied at all (for example a SelectorSyncSet whose selector no longer parses): it
+    /// fails with `message`, applies nothing and deletes nothing.
+    pub fn invalid(message: String) -> Self {
+        Self {
+            behavior: ApplyBehavior::Apply,
+            mode: ApplyMode::Other,
+            objects: vec![],
+            secrets: vec![],
+            patches: vec![],
+            references: vec![],
+            decode_error: Some(message),
+            hash: String::new(),
+        }
+    }
+}
+
 /// Decodes a syncset's spec. `namespace` is the SyncSet's namespace (None for a SelectorSyncSet).
 pub fn decode(kind: SyncSetKind, namespace: Option<&str>, spec: &SyncSetCommonSpec) -> Payload {
     let mut errors = Vec::new();

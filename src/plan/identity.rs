@@ -48,6 +48,18 @@ pub fn sort_references(list: &mut [SyncResourceReference]) {
     });
 }
 
+/// Deletion order, the reverse of apply order: namespaced objects, then other cluster-scoped objects, then CRDs, then
+/// Namespaces. Deleting a CRD or a Namespace first would delete what is inside it behind our back and leave the
+/// later deletes with nothing to resolve.
+pub fn sort_for_deletion(list: &mut [SyncResourceReference]) {
+    list.sort_by_key(|r| match (group_of(&r.api_version), r.kind.as_str()) {
+        ("", "Namespace") => 3,
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => 2,
+        _ if r.namespace.is_empty() => 1,
+        _ => 0,
+    });
+}
+
 /// `v1, Kind=ConfigMap ns/x` as Hive's delete errors print an object.
 pub fn describe(r: &SyncResourceReference) -> String {
     format!(
@@ -87,6 +99,34 @@ mod tests {
             &reference("v1", "ConfigMap", "a", "b"),
             &reference("v1", "ConfigMap", "a", "b")
         ));
+    }
+
+    #[test]
+    fn deletion_runs_from_the_inside_out() {
+        let mut list = vec![
+            reference("v1", "Namespace", "", "ns"),
+            reference(
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+                "",
+                "gadgets.x.io",
+            ),
+            reference("rbac.authorization.k8s.io/v1", "ClusterRole", "", "r"),
+            reference("x.io/v1", "Gadget", "ns", "g"),
+            reference("v1", "ConfigMap", "ns", "c"),
+        ];
+        sort_for_deletion(&mut list);
+        let kinds: Vec<_> = list.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "Gadget",
+                "ConfigMap",
+                "ClusterRole",
+                "CustomResourceDefinition",
+                "Namespace"
+            ]
+        );
     }
 
     #[test]

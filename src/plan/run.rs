@@ -6,7 +6,7 @@
 //! deleted first (so an object can move to another syncset), then each syncset in name order: resources → secret
 //! mappings → patches (stopping at the first failure) → deletion of the objects it no longer contains.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use super::decode::{ApplyBehavior, PatchOp, Payload, SyncSetKind};
 use super::entry::{self, ApplyReason, Outcome};
-use super::identity::contains;
-use crate::api::{SecretReference, SyncResourceReference, SyncStatus};
+use super::identity::{contains, describe, sort_for_deletion};
+use crate::api::{SecretReference, SyncResourceReference, SyncSetResult, SyncStatus};
 
 /// One syncset that targets the cluster.
 #[derive(Clone, Debug)]
@@ -59,7 +59,6 @@ pub enum OpError {
 pub struct Applied {
     pub kind: SyncSetKind,
     pub name: String,
-    pub hash: String,
     pub reason: ApplyReason,
 }
 
@@ -116,6 +115,8 @@ enum Pending {
 }
 
 pub struct ClusterRun {
+    /// Per syncset, the objects it shares with other syncsets for this cluster (DESIGN.md difference 5).
+    conflicts: HashMap<(SyncSetKind, String), String>,
     units: VecDeque<Unit>,
     current: Option<Unit>,
     pending: Option<Pending>,
@@ -154,6 +155,7 @@ impl ClusterRun {
             .chain(&selector_sync_sets)
             .flat_map(|t| t.payload.references.iter().cloned())
             .collect();
+        let conflicts = conflicts(&sync_sets, &selector_sync_sets);
         let mut units = VecDeque::new();
         for (kind, mut targets, previous) in [
             (SyncSetKind::SyncSet, sync_sets, previous_sync_sets),
@@ -168,16 +170,17 @@ impl ClusterRun {
                 .iter()
                 .filter(|p| !targets.iter().any(|t| t.name == p.name))
             {
-                let deletes = prev
+                let mut deletes: Vec<_> = prev
                     .resources_to_delete
                     .iter()
                     .filter(|r| !contains(&declared, r))
                     .cloned()
                     .collect();
+                sort_for_deletion(&mut deletes);
                 units.push_back(Unit::Orphan(OrphanRun {
                     kind,
                     prev: prev.clone(),
-                    deletes,
+                    deletes: deletes.into(),
                     failures: vec![],
                 }));
             }
@@ -224,6 +227,7 @@ impl ClusterRun {
             }
         }
         Self {
+            conflicts,
             units,
             current: None,
             pending: None,
@@ -283,6 +287,8 @@ impl ClusterRun {
     }
 
     fn finish_unit(&mut self, unit: Unit) {
+        // The conflict note an applied syncset's entry carried before (it is not part of the apply's comparison).
+        let mut prev_note = None;
         let (kind, entry) = match unit {
             Unit::Keep(kind, e) => (kind, Some(e)),
             Unit::Orphan(o) => {
@@ -290,11 +296,17 @@ impl ClusterRun {
                 (o.kind, entry::orphan_entry(&o.prev, &o.failures, &self.now))
             }
             Unit::Apply(a) => {
-                let a = *a;
+                let mut a = *a;
+                if let Some(p) = a
+                    .prev
+                    .as_mut()
+                    .filter(|p| p.result == SyncSetResult::Success)
+                {
+                    prev_note = p.failure_message.take();
+                }
                 self.applied.push(Applied {
                     kind: a.kind,
                     name: a.target.name.clone(),
-                    hash: a.target.payload.hash.clone(),
                     reason: a.reason,
                 });
                 let e = entry::applied_entry(
@@ -308,7 +320,16 @@ impl ClusterRun {
                 (a.kind, Some(e))
             }
         };
-        if let Some(e) = entry {
+        if let Some(mut e) = entry {
+            let note = self.conflicts.get(&(kind, e.name.clone())).cloned();
+            if e.result == SyncSetResult::Success {
+                // An applied entry's old note was set aside above; a kept entry still carries its own.
+                let old = prev_note.or_else(|| e.failure_message.clone());
+                if old != note {
+                    e.last_transition_time = self.now.clone();
+                }
+                e.failure_message = note;
+            }
             match kind {
                 SyncSetKind::SyncSet => self.sync_sets.push(e),
                 SyncSetKind::SelectorSyncSet => self.selector_sync_sets.push(e),
@@ -328,6 +349,41 @@ impl ClusterRun {
             requeue: self.requeue,
         }
     }
+}
+
+/// For each syncset that declares an object another syncset also declares for this cluster, a note naming them:
+/// `conflict: v1, Kind=Namespace /cso is also declared by SelectorSyncSet other`. Shown in the entry's
+/// `failureMessage` while its result stays Success: such an object is never deleted while one still declares it.
+fn conflicts(ss: &[Target], sss: &[Target]) -> HashMap<(SyncSetKind, String), String> {
+    let all: Vec<(SyncSetKind, &Target)> = ss
+        .iter()
+        .map(|t| (SyncSetKind::SyncSet, t))
+        .chain(sss.iter().map(|t| (SyncSetKind::SelectorSyncSet, t)))
+        .collect();
+    let mut out = HashMap::new();
+    for (kind, t) in &all {
+        let mut notes = Vec::new();
+        for r in &t.payload.references {
+            let others: Vec<String> = all
+                .iter()
+                .filter(|(k, o)| {
+                    !(k == kind && o.name == t.name) && contains(&o.payload.references, r)
+                })
+                .map(|(k, o)| format!("{} {}", k.as_str(), o.name))
+                .collect();
+            if !others.is_empty() {
+                notes.push(format!(
+                    "conflict: {} is also declared by {}",
+                    describe(r),
+                    others.join(", ")
+                ));
+            }
+        }
+        if let Some(note) = super::aggregate(&notes) {
+            out.insert((*kind, t.name.clone()), note);
+        }
+    }
+    out
 }
 
 impl ApplyRun {
@@ -403,11 +459,12 @@ impl ApplyRun {
             .as_ref()
             .map(|e| e.resources_to_delete.clone())
             .unwrap_or_default();
-        let removed = entry::removed_objects(
+        let mut removed = entry::removed_objects(
             &tracked,
             &self.target.payload.references,
             &self.declared_elsewhere,
         );
+        sort_for_deletion(&mut removed.delete);
         self.outcome.retained = removed.retained;
         self.phase = Phase::Deletes(removed.delete.into());
     }

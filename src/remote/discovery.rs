@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIGroup, APIResourceList};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::Client;
 use tokio::sync::RwLock;
@@ -14,6 +14,30 @@ use tokio::sync::RwLock;
 pub struct Resolved {
     pub resource: ApiResource,
     pub namespaced: bool,
+}
+
+/// A failed lookup; `unreachable` when the cluster did not answer at all.
+#[derive(Clone, Debug)]
+pub struct DiscoveryError {
+    pub message: String,
+    pub unreachable: bool,
+}
+
+impl DiscoveryError {
+    fn failed(message: String) -> Self {
+        Self {
+            message,
+            unreachable: false,
+        }
+    }
+
+    fn from_kube(what: &str, e: kube::Error) -> Self {
+        let unreachable = matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_));
+        Self {
+            message: format!("discovery of {what} failed: {e}"),
+            unreachable,
+        }
+    }
 }
 
 /// The kinds served in one group-version.
@@ -32,16 +56,56 @@ impl DiscoveryCache {
         client: &Client,
         api_version: &str,
         kind: &str,
-    ) -> Result<Resolved, String> {
+    ) -> Result<Resolved, DiscoveryError> {
         if let Some(Some(kinds)) = self.by_group_version.read().await.get(api_version) {
             if let Some(r) = kinds.get(kind) {
                 return Ok(r.clone());
             }
         }
         let kinds = self.refresh(client, api_version).await?;
-        kinds
-            .and_then(|k| k.get(kind).cloned())
-            .ok_or_else(|| format!("no matches for kind \"{kind}\" in version \"{api_version}\""))
+        kinds.and_then(|k| k.get(kind).cloned()).ok_or_else(|| {
+            DiscoveryError::failed(format!(
+                "no matches for kind \"{kind}\" in version \"{api_version}\""
+            ))
+        })
+    }
+
+    /// Resolves a kind at any version its group serves (the preferred one first), or `None` when the group no
+    /// longer serves the kind at all: then no object of it can exist. Used for deletes, where the tracked version
+    /// may have been retired since the object was applied.
+    pub async fn resolve_any_version(
+        &self,
+        client: &Client,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Option<Resolved>, DiscoveryError> {
+        if let Ok(r) = self.resolve(client, api_version, kind).await {
+            return Ok(Some(r));
+        }
+        let Some((group, _)) = api_version.rsplit_once('/') else {
+            // The core group serves only v1, which `resolve` just tried.
+            return Ok(None);
+        };
+        let req = http::Request::get(format!("/apis/{group}"))
+            .body(Vec::new())
+            .map_err(|e| DiscoveryError::failed(e.to_string()))?;
+        let versions = match client.request::<APIGroup>(req).await {
+            Ok(g) => {
+                let preferred = g.preferred_version.map(|v| v.group_version);
+                let mut all: Vec<String> =
+                    g.versions.into_iter().map(|v| v.group_version).collect();
+                all.sort_by_key(|gv| Some(gv) != preferred.as_ref());
+                all
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(None),
+            Err(e) => return Err(DiscoveryError::from_kube(group, e)),
+        };
+        for gv in versions.iter().filter(|gv| gv.as_str() != api_version) {
+            if let Ok(r) = self.resolve(client, gv, kind).await {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
     }
 
     /// Forgets a group-version, e.g. after a CRD for it was applied.
@@ -49,7 +113,11 @@ impl DiscoveryCache {
         self.by_group_version.write().await.remove(api_version);
     }
 
-    async fn refresh(&self, client: &Client, api_version: &str) -> Result<Option<Kinds>, String> {
+    async fn refresh(
+        &self,
+        client: &Client,
+        api_version: &str,
+    ) -> Result<Option<Kinds>, DiscoveryError> {
         let path = if api_version.contains('/') {
             format!("/apis/{api_version}")
         } else {
@@ -57,7 +125,7 @@ impl DiscoveryCache {
         };
         let req = http::Request::get(&path)
             .body(Vec::new())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| DiscoveryError::failed(e.to_string()))?;
         let list = match client.request::<APIResourceList>(req).await {
             Ok(list) => list,
             Err(kube::Error::Api(s)) if s.code == 404 => {
@@ -67,7 +135,7 @@ impl DiscoveryCache {
                     .insert(api_version.to_string(), None);
                 return Ok(None);
             }
-            Err(e) => return Err(format!("discovery of {api_version} failed: {e}")),
+            Err(e) => return Err(DiscoveryError::from_kube(api_version, e)),
         };
         let gv = kube::core::GroupVersion::gv(
             api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or(""),

@@ -77,7 +77,10 @@ async fn resolve(rc: &RemoteCluster, api_version: &str, kind: &str) -> Result<Re
         message: "discovery timed out".into(),
         unreachable: true,
     })?
-    .map_err(OpError::failed)
+    .map_err(|e| OpError {
+        message: e.message,
+        unreachable: e.unreachable,
+    })
 }
 
 fn api_for(
@@ -234,12 +237,24 @@ pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<(), OpError> {
 /// Deletes a tracked object; already gone is success. Messages follow Hive's (`could not get mapping: ...`,
 /// `could not delete resource: ...`).
 pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(), OpError> {
-    let resolved = resolve(rc, &r.api_version, &r.kind)
-        .await
-        .map_err(|e| OpError {
-            message: format!("could not get mapping: {}", e.message),
-            unreachable: e.unreachable,
-        })?;
+    let resolved = tokio::time::timeout(
+        rc.timeouts.request,
+        rc.discovery
+            .resolve_any_version(&rc.client, &r.api_version, &r.kind),
+    )
+    .await
+    .map_err(|_| OpError {
+        message: "discovery timed out".into(),
+        unreachable: true,
+    })?
+    .map_err(|e| OpError {
+        message: format!("could not get mapping: {}", e.message),
+        unreachable: e.unreachable,
+    })?;
+    // The cluster serves the kind at no version any more (its CRD was deleted): no such object can exist.
+    let Some(resolved) = resolved else {
+        return Ok(());
+    };
     let api = api_for(rc, &resolved.resource, resolved.namespaced, &r.namespace);
     match with_timeout(rc, api.delete(&r.name, &DeleteParams::default())).await? {
         Ok(_) => Ok(()),

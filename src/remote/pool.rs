@@ -11,6 +11,7 @@ use kube::{Api, Client};
 use super::discovery::DiscoveryCache;
 use super::kubeconfig::{client_config, Timeouts};
 use crate::consts::KUBECONFIG_SECRET_KEY;
+use crate::hub::secrets::SecretTracker;
 
 /// `namespace/name`.
 pub type Key = (String, String);
@@ -31,27 +32,17 @@ pub struct ClientPool {
     hub: Client,
     timeouts: Timeouts,
     entries: DashMap<Key, Arc<Entry>>,
-    /// resourceVersions of hub Secrets as the Secret metadata watch last saw them.
-    secret_versions: DashMap<Key, String>,
+    /// resourceVersions of referenced hub Secrets as the Secret metadata watch last saw them.
+    secrets: Arc<SecretTracker>,
 }
 
 impl ClientPool {
-    pub fn new(hub: Client, timeouts: Timeouts) -> Self {
+    pub fn new(hub: Client, timeouts: Timeouts, secrets: Arc<SecretTracker>) -> Self {
         Self {
             hub,
             timeouts,
             entries: DashMap::new(),
-            secret_versions: DashMap::new(),
-        }
-    }
-
-    /// Records a Secret's resourceVersion (from the metadata watch); returns true when it changed.
-    pub fn observe_secret(&self, key: Key, resource_version: Option<String>) -> bool {
-        match resource_version {
-            Some(rv) => {
-                self.secret_versions.insert(key, rv.clone()).as_deref() != Some(rv.as_str())
-            }
-            None => self.secret_versions.remove(&key).is_some(),
+            secrets,
         }
     }
 
@@ -68,7 +59,7 @@ impl ClientPool {
         api_url: Option<&str>,
     ) -> Result<Arc<RemoteCluster>, String> {
         let secret_key = (cluster.0.clone(), secret.to_string());
-        let observed = self.secret_versions.get(&secret_key).map(|v| v.clone());
+        let observed = self.secrets.version(&secret_key);
         if let Some(entry) = self.entries.get(cluster).map(|e| e.clone()) {
             if entry.secret_version == observed && entry.api_url.as_deref() == api_url {
                 return entry.built.clone();
