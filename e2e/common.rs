@@ -678,3 +678,463 @@ impl Drop for StoppedCluster {
         }
     }
 }
+
+// ------------------------------------------------------------------------------------------ clusters on the hub
+
+/// Label key set on every ClusterDeployment the sync tests register, so a leftover one is easy to find.
+pub const E2E_CLUSTER_LABEL: &str = "hivesync.e2e/registered-by";
+
+/// What the admin kubeconfig Secret of a registered ClusterDeployment holds.
+#[derive(Clone, Copy, Debug)]
+pub enum KubeconfigSecret<'a> {
+    /// The content of this kubeconfig file under key `kubeconfig` (a working cluster).
+    File(&'a Path),
+    /// These bytes under key `kubeconfig` (empty, not YAML, an `exec` kubeconfig, ...).
+    Data(&'a [u8]),
+    /// A Secret without a `kubeconfig` key.
+    NoKey,
+    /// No Secret at all (the ClusterDeployment names one that does not exist).
+    Missing,
+}
+
+/// The name of the admin kubeconfig Secret of ClusterDeployment `cd` (what `hivesync adopt` and Hive name it).
+pub fn kubeconfig_secret_name(cd: &str) -> String {
+    format!("{cd}-admin-kubeconfig")
+}
+
+/// Registers the managed cluster in `kubeconfig` as an installed ClusterDeployment `name` in hub namespace
+/// `namespace` (which must exist) with `labels`, as `hivesync adopt` does: the Secret `<name>-admin-kubeconfig`, the
+/// ClusterDeployment naming it, then `status.installedTimestamp`. The controller's probe then sets `Unreachable`
+/// (see [`wait_until_reachable`]).
+pub async fn register_cluster(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    kubeconfig: &Path,
+    labels: &[(&str, &str)],
+) -> Result<()> {
+    register_cluster_with(
+        hub,
+        namespace,
+        name,
+        KubeconfigSecret::File(kubeconfig),
+        labels,
+    )
+    .await
+}
+
+/// [`register_cluster`] with any kubeconfig Secret, including broken ones.
+pub async fn register_cluster_with(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    secret: KubeconfigSecret<'_>,
+    labels: &[(&str, &str)],
+) -> Result<()> {
+    use k8s_openapi::api::core::v1::Secret;
+    use k8s_openapi::ByteString;
+
+    let secret_name = kubeconfig_secret_name(name);
+    // None: no Secret; Some(None): a Secret without the `kubeconfig` key.
+    let data: Option<Option<Vec<u8>>> = match secret {
+        KubeconfigSecret::File(path) => {
+            Some(Some(std::fs::read(path).with_context(|| {
+                format!("reading kubeconfig {}", path.display())
+            })?))
+        }
+        KubeconfigSecret::Data(bytes) => Some(Some(bytes.to_vec())),
+        KubeconfigSecret::NoKey => Some(None),
+        KubeconfigSecret::Missing => None,
+    };
+    if let Some(data) = data {
+        let data = match data {
+            Some(bytes) => [("kubeconfig".to_string(), ByteString(bytes))],
+            None => [("not-the-kubeconfig".to_string(), ByteString(b"x".to_vec()))],
+        };
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(secret_name.clone()),
+                namespace: Some(namespace.to_string()),
+                ..Default::default()
+            },
+            type_: Some("Opaque".into()),
+            data: Some(data.into_iter().collect()),
+            ..Default::default()
+        };
+        Api::<Secret>::namespaced(hub.clone(), namespace)
+            .patch(
+                &secret_name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&secret),
+            )
+            .await
+            .with_context(|| format!("creating Secret {namespace}/{secret_name}"))?;
+    }
+
+    let mut label_map: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+        .collect();
+    label_map.insert(E2E_CLUSTER_LABEL.into(), "sync".into());
+    let cd = serde_json::json!({
+        "apiVersion": "hive.openshift.io/v1",
+        "kind": "ClusterDeployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": label_map},
+        "spec": {
+            "clusterName": name,
+            "baseDomain": "e2e.hivesync.local",
+            "installed": true,
+            "platform": {},
+            "clusterMetadata": {
+                "clusterID": name,
+                "infraID": name,
+                "adminKubeconfigSecretRef": {"name": secret_name},
+            },
+        },
+    });
+    let cds = Api::<hivesync::api::ClusterDeployment>::namespaced(hub.clone(), namespace);
+    cds.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&cd),
+    )
+    .await
+    .with_context(|| format!("creating ClusterDeployment {namespace}/{name}"))?;
+    let status =
+        serde_json::json!({"status": {"installedTimestamp": jiff::Timestamp::now().to_string()}});
+    cds.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .with_context(|| {
+            format!("setting status.installedTimestamp of ClusterDeployment {namespace}/{name}")
+        })?;
+    Ok(())
+}
+
+/// Sets (`Some`) or removes (`None`) labels of ClusterDeployment `namespace/name`.
+pub async fn set_cd_labels(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    labels: &[(&str, Option<&str>)],
+) -> Result<()> {
+    let labels: serde_json::Map<String, serde_json::Value> = labels
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.map_or(serde_json::Value::Null, serde_json::Value::from),
+            )
+        })
+        .collect();
+    let patch = serde_json::json!({"metadata": {"labels": labels}});
+    Api::<hivesync::api::ClusterDeployment>::namespaced(hub.clone(), namespace)
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .with_context(|| format!("labelling ClusterDeployment {namespace}/{name}"))?;
+    Ok(())
+}
+
+/// A condition of ClusterDeployment `namespace/name`, as `(status, reason, message)`, if it has one.
+pub async fn cd_condition(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    type_: &str,
+) -> Result<Option<(String, String, String)>> {
+    let cd = Api::<hivesync::api::ClusterDeployment>::namespaced(hub.clone(), namespace)
+        .get(name)
+        .await
+        .with_context(|| format!("reading ClusterDeployment {namespace}/{name}"))?;
+    Ok(cd.condition(type_).map(|c| {
+        (
+            c.status.clone(),
+            c.reason.clone().unwrap_or_default(),
+            c.message.clone().unwrap_or_default(),
+        )
+    }))
+}
+
+/// Waits (up to `timeout`) until condition `type_` of ClusterDeployment `namespace/name` has `status`; returns it as
+/// `(status, reason, message)`.
+pub async fn wait_for_cd_condition(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    type_: &str,
+    status: &str,
+    timeout: Duration,
+) -> Result<(String, String, String)> {
+    wait_for(timeout, Duration::from_millis(250), || async move {
+        match cd_condition(hub, namespace, name, type_).await? {
+            Some(c) if c.0 == status => Ok(c),
+            other => bail!(
+                "ClusterDeployment {namespace}/{name}: expected condition {type_}={status}, found {other:?}{}",
+                controller_log_tail(name, 15)
+            ),
+        }
+    })
+    .await
+}
+
+/// Waits until the controller's probe has found ClusterDeployment `namespace/name` reachable (`Unreachable=False`).
+pub async fn wait_until_reachable(hub: &Client, namespace: &str, name: &str) -> Result<()> {
+    wait_for_cd_condition(
+        hub,
+        namespace,
+        name,
+        "Unreachable",
+        "False",
+        Duration::from_secs(60),
+    )
+    .await
+    .map(|_| ())
+}
+
+// ----------------------------------------------------------------------------------------------- ClusterSync
+
+/// The two lists of a ClusterSync's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// `status.syncSets`
+    SyncSet,
+    /// `status.selectorSyncSets`
+    SelectorSyncSet,
+}
+
+impl EntryKind {
+    pub fn entries(
+        self,
+        status: &hivesync::api::ClusterSyncStatus,
+    ) -> &[hivesync::api::SyncStatus] {
+        match self {
+            EntryKind::SyncSet => &status.sync_sets,
+            EntryKind::SelectorSyncSet => &status.selector_sync_sets,
+        }
+    }
+
+    pub fn list_name(self) -> &'static str {
+        match self {
+            EntryKind::SyncSet => "status.syncSets",
+            EntryKind::SelectorSyncSet => "status.selectorSyncSets",
+        }
+    }
+}
+
+/// The ClusterSync of ClusterDeployment `namespace/cd`, if it exists.
+pub async fn cluster_sync(
+    hub: &Client,
+    namespace: &str,
+    cd: &str,
+) -> Result<Option<hivesync::api::ClusterSync>> {
+    Api::<hivesync::api::ClusterSync>::namespaced(hub.clone(), namespace)
+        .get_opt(cd)
+        .await
+        .with_context(|| format!("reading ClusterSync {namespace}/{cd}"))
+}
+
+/// A ClusterSync's status as YAML, for failure messages.
+pub fn describe_cluster_sync(cs: Option<&hivesync::api::ClusterSync>) -> String {
+    match cs {
+        None => "no ClusterSync".into(),
+        Some(cs) => match &cs.status {
+            None => "ClusterSync without status".into(),
+            Some(status) => {
+                serde_yaml::to_string(status).unwrap_or_else(|e| format!("{status:?} ({e})"))
+            }
+        },
+    }
+}
+
+/// The default wait for a ClusterSync entry.
+pub const ENTRY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Polls the ClusterSync of `namespace/cd` until the entry for `syncset` in the `kind` list satisfies `predicate`,
+/// and returns it. Times out after [`ENTRY_TIMEOUT`] with the last ClusterSync status and the controller's log lines
+/// about the cluster in the error.
+pub async fn wait_for_entry(
+    hub: &Client,
+    namespace: &str,
+    cd: &str,
+    kind: EntryKind,
+    syncset: &str,
+    predicate: impl Fn(&hivesync::api::SyncStatus) -> bool,
+) -> Result<hivesync::api::SyncStatus> {
+    wait_for_entry_within(hub, namespace, cd, kind, syncset, ENTRY_TIMEOUT, predicate).await
+}
+
+/// [`wait_for_entry`] with another timeout.
+pub async fn wait_for_entry_within(
+    hub: &Client,
+    namespace: &str,
+    cd: &str,
+    kind: EntryKind,
+    syncset: &str,
+    timeout: Duration,
+    predicate: impl Fn(&hivesync::api::SyncStatus) -> bool,
+) -> Result<hivesync::api::SyncStatus> {
+    let predicate = &predicate;
+    wait_for(timeout, Duration::from_millis(200), || async move {
+        let cs = cluster_sync(hub, namespace, cd).await?;
+        let found = cs
+            .as_ref()
+            .and_then(|cs| cs.status.as_ref())
+            .and_then(|s| kind.entries(s).iter().find(|e| e.name == syncset).cloned());
+        match found {
+            Some(entry) if predicate(&entry) => Ok(entry),
+            _ => bail!(
+                "ClusterSync {namespace}/{cd}: the {} entry {syncset} does not satisfy the expectation yet; \
+                 last status:\n{}{}",
+                kind.list_name(),
+                describe_cluster_sync(cs.as_ref()),
+                controller_log_tail(cd, 15)
+            ),
+        }
+    })
+    .await
+}
+
+/// Polls until the ClusterSync of `namespace/cd` has no entry for `syncset` in the `kind` list.
+pub async fn wait_for_no_entry(
+    hub: &Client,
+    namespace: &str,
+    cd: &str,
+    kind: EntryKind,
+    syncset: &str,
+) -> Result<()> {
+    wait_for(ENTRY_TIMEOUT, Duration::from_millis(200), || async move {
+        let cs = cluster_sync(hub, namespace, cd).await?;
+        let present = cs
+            .as_ref()
+            .and_then(|cs| cs.status.as_ref())
+            .is_some_and(|s| kind.entries(s).iter().any(|e| e.name == syncset));
+        if present {
+            bail!(
+                "ClusterSync {namespace}/{cd} still has the {} entry {syncset}; last status:\n{}{}",
+                kind.list_name(),
+                describe_cluster_sync(cs.as_ref()),
+                controller_log_tail(cd, 15)
+            );
+        }
+        Ok(())
+    })
+    .await
+}
+
+// ------------------------------------------------------------------------------------------- controller log
+
+/// The controller's log file (`$HIVESYNC_E2E_CONTROLLER_LOG`, set by `hack/e2e.sh`), if known.
+pub fn controller_log() -> Option<PathBuf> {
+    std::env::var_os("HIVESYNC_E2E_CONTROLLER_LOG")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Removes ANSI colour escapes (the controller logs in colour).
+pub fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The controller's log lines that contain `needle`, without colour.
+pub fn controller_log_lines(needle: &str) -> Vec<String> {
+    let Some(path) = controller_log() else {
+        return Vec::new();
+    };
+    let Ok(text) = std::fs::read(&path) else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .map(strip_ansi)
+        .filter(|l| l.contains(needle))
+        .collect()
+}
+
+/// The last `n` controller log lines that contain `needle`, formatted for a failure message (empty without a log).
+pub fn controller_log_tail(needle: &str, n: usize) -> String {
+    let lines = controller_log_lines(needle);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let start = lines.len().saturating_sub(n);
+    format!(
+        "\ncontroller log lines mentioning {needle} (last {}):\n{}",
+        lines.len() - start,
+        lines[start..].join("\n")
+    )
+}
+
+// ---------------------------------------------------------------------------------------------- clean-up
+
+/// An object deleted with kubectl (without waiting) when dropped, e.g. a cluster-scoped SelectorSyncSet, a CRD or a
+/// namespace created by the controller on a spoke. `HIVESYNC_E2E_KEEP=1` keeps it.
+pub struct DeleteOnDrop {
+    kubeconfig: PathBuf,
+    /// kubectl's resource argument (`selectorsyncset`, `crd`, `namespace`, ...).
+    resource: String,
+    name: String,
+    namespace: Option<String>,
+}
+
+impl DeleteOnDrop {
+    pub fn new(kubeconfig: &Path, resource: &str, namespace: Option<&str>, name: &str) -> Self {
+        Self {
+            kubeconfig: kubeconfig.to_path_buf(),
+            resource: resource.to_string(),
+            name: name.to_string(),
+            namespace: namespace.map(String::from),
+        }
+    }
+
+    /// An object on the hub.
+    pub fn on_hub(resource: &str, namespace: Option<&str>, name: &str) -> Self {
+        Self::new(&hub_kubeconfig(), resource, namespace, name)
+    }
+}
+
+impl Drop for DeleteOnDrop {
+    fn drop(&mut self) {
+        if std::env::var_os("HIVESYNC_E2E_KEEP").is_some_and(|v| v == "1") {
+            eprintln!(
+                "keeping {} {} (HIVESYNC_E2E_KEEP=1)",
+                self.resource, self.name
+            );
+            return;
+        }
+        let mut args = vec![
+            "delete".to_string(),
+            self.resource.clone(),
+            self.name.clone(),
+            "--wait=false".into(),
+            "--ignore-not-found".into(),
+            "--request-timeout=10s".into(),
+        ];
+        if let Some(ns) = &self.namespace {
+            args.push(format!("--namespace={ns}"));
+        }
+        let out = kubectl(&self.kubeconfig, &args);
+        if !out.status.success() {
+            eprintln!(
+                "could not delete {} {}: {}",
+                self.resource,
+                self.name,
+                out.describe()
+            );
+        }
+    }
+}

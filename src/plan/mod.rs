@@ -11,6 +11,7 @@ pub mod decode;
 pub mod entry;
 pub mod gate;
 pub mod identity;
+pub mod reach;
 pub mod run;
 
 /// Kubernetes `utilerrors.NewAggregate` formatting: one message alone, several as `[a, b, ...]`.

@@ -1,0 +1,1497 @@
+//! The sync engine end to end: the controller started by `hack/e2e.sh` against the real hub and managed clusters.
+//! Each test registers its own ClusterDeployments (unique hub namespaces and names), creates [Selector]SyncSets with
+//! unique names and selector labels, and asserts on what the spokes hold and on the ClusterSync and
+//! ClusterDeployment status on the hub, with Hive's strings (HIVE-COMPAT.md §3–§4, §10.4; DESIGN.md differences).
+//!
+//! Tests sync to managed-1 and managed-2 only; several ClusterDeployments may point at the same managed cluster
+//! (different hub namespaces), and the objects they sync live in namespaces of their own. Only the test that stops a
+//! cluster touches `DISRUPTABLE` (managed-3), holding [`serial`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context as _, Result};
+use futures::StreamExt as _;
+use hivesync::api::{ClusterSync, SyncResourceReference, SyncSetResult, SyncStatus};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
+};
+use kube::runtime::watcher;
+use kube::Client;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+// ------------------------------------------------------------------------------------------------------ helpers
+
+/// A ClusterDeployment registered for one test: its own hub namespace (deleted on drop, which deletes the
+/// ClusterDeployment, its Secret, its ClusterSync and any SyncSet in it) and the managed cluster it points at.
+struct TestCluster {
+    hub_ns: TestNamespace,
+    name: String,
+    kubeconfig: PathBuf,
+    spoke: Client,
+}
+
+impl TestCluster {
+    /// Registers managed cluster `n` under a unique name and waits until the controller has found it reachable.
+    async fn register(
+        hub: &Client,
+        n: usize,
+        prefix: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Self> {
+        let kubeconfig = managed_kubeconfig(n);
+        let spoke = reachable_client(&kubeconfig).await?;
+        let hub_ns = TestNamespace::on_hub(hub, prefix).await?;
+        let name = unique_name(prefix);
+        register_cluster(hub, &hub_ns.name, &name, &kubeconfig, labels).await?;
+        wait_until_reachable(hub, &hub_ns.name, &name).await?;
+        Ok(Self {
+            hub_ns,
+            name,
+            kubeconfig,
+            spoke,
+        })
+    }
+
+    fn ns(&self) -> &str {
+        &self.hub_ns.name
+    }
+
+    async fn entry(
+        &self,
+        hub: &Client,
+        kind: EntryKind,
+        syncset: &str,
+        predicate: impl Fn(&SyncStatus) -> bool,
+    ) -> Result<SyncStatus> {
+        wait_for_entry(hub, self.ns(), &self.name, kind, syncset, predicate).await
+    }
+
+    async fn no_entry(&self, hub: &Client, kind: EntryKind, syncset: &str) -> Result<()> {
+        wait_for_no_entry(hub, self.ns(), &self.name, kind, syncset).await
+    }
+
+    async fn cluster_sync(&self, hub: &Client) -> Result<Option<ClusterSync>> {
+        cluster_sync(hub, self.ns(), &self.name).await
+    }
+}
+
+fn syncset_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SyncSet"),
+        "syncsets",
+    )
+}
+
+fn selector_syncset_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SelectorSyncSet"),
+        "selectorsyncsets",
+    )
+}
+
+/// Creates or replaces (server-side apply, one field manager: fields left out are removed) SyncSet `name` in hub
+/// namespace `namespace` for ClusterDeployment `cd`, with `spec` (without `clusterDeploymentRefs`). Returns its
+/// generation.
+async fn apply_syncset(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    cd: &str,
+    spec: Value,
+) -> Result<i64> {
+    let mut spec = spec;
+    spec["clusterDeploymentRefs"] = json!([{ "name": cd }]);
+    let obj = json!({
+        "apiVersion": "hive.openshift.io/v1",
+        "kind": "SyncSet",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    });
+    let ss = Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .with_context(|| format!("applying SyncSet {namespace}/{name}"))?;
+    Ok(ss.metadata.generation.unwrap_or(0))
+}
+
+async fn delete_syncset(hub: &Client, namespace: &str, name: &str) -> Result<()> {
+    Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
+        .delete(name, &DeleteParams::default())
+        .await
+        .with_context(|| format!("deleting SyncSet {namespace}/{name}"))?;
+    Ok(())
+}
+
+/// Creates or replaces SelectorSyncSet `name` selecting ClusterDeployments labelled `selector` (`key`, `value`),
+/// with `spec` (without `clusterDeploymentSelector`). Returns its generation and a guard that deletes it.
+async fn apply_selector_syncset(
+    hub: &Client,
+    name: &str,
+    selector: (&str, &str),
+    spec: Value,
+) -> Result<(i64, DeleteOnDrop)> {
+    let mut spec = spec;
+    spec["clusterDeploymentSelector"] = json!({"matchLabels": {selector.0: selector.1}});
+    apply_selector_syncset_object(
+        hub,
+        json!({
+            "apiVersion": "hive.openshift.io/v1",
+            "kind": "SelectorSyncSet",
+            "metadata": {"name": name},
+            "spec": spec,
+        }),
+    )
+    .await
+}
+
+async fn apply_selector_syncset_object(hub: &Client, obj: Value) -> Result<(i64, DeleteOnDrop)> {
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let guard = DeleteOnDrop::on_hub("selectorsyncset", None, &name);
+    let sss = Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource())
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .with_context(|| format!("applying SelectorSyncSet {name}"))?;
+    Ok((sss.metadata.generation.unwrap_or(0), guard))
+}
+
+async fn delete_selector_syncset(hub: &Client, name: &str) -> Result<()> {
+    Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource())
+        .delete(name, &DeleteParams::default())
+        .await
+        .with_context(|| format!("deleting SelectorSyncSet {name}"))?;
+    Ok(())
+}
+
+fn configmap(namespace: &str, name: &str, data: Value) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": data,
+    })
+}
+
+fn reference(api_version: &str, kind: &str, namespace: &str, name: &str) -> SyncResourceReference {
+    SyncResourceReference {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        name: name.into(),
+        namespace: namespace.into(),
+    }
+}
+
+fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn is_success(e: &SyncStatus) -> bool {
+    e.result == SyncSetResult::Success
+}
+
+fn is_failure(e: &SyncStatus) -> bool {
+    e.result == SyncSetResult::Failure
+}
+
+/// The entry for generation `generation`, applied successfully.
+fn succeeded_at(generation: i64) -> impl Fn(&SyncStatus) -> bool {
+    move |e| e.result == SyncSetResult::Success && e.observed_generation == generation
+}
+
+const MANAGED_LABEL: &str = "hive.openshift.io/managed";
+
+/// Waits until ConfigMap `namespace/name` on the spoke exists and satisfies `predicate` (described by `what`).
+async fn wait_for_spoke_configmap(
+    spoke: &Client,
+    namespace: &str,
+    name: &str,
+    what: &str,
+    predicate: impl Fn(&ConfigMap) -> bool,
+) -> Result<ConfigMap> {
+    let api = Api::<ConfigMap>::namespaced(spoke.clone(), namespace);
+    let (api, predicate) = (&api, &predicate);
+    wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async move {
+            match api.get_opt(name).await? {
+                Some(cm) if predicate(&cm) => Ok(cm),
+                Some(cm) => bail!(
+                    "spoke ConfigMap {namespace}/{name} is not {what}: labels {:?}, data {:?}",
+                    cm.metadata.labels,
+                    cm.data
+                ),
+                None => {
+                    bail!("spoke ConfigMap {namespace}/{name} does not exist (expected {what})")
+                }
+            }
+        },
+    )
+    .await
+}
+
+/// Waits until `api` has no object `name` (or only one being deleted).
+async fn wait_for_gone<K>(api: &Api<K>, name: &str, what: &str) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    wait_for(
+        Duration::from_secs(60),
+        Duration::from_millis(250),
+        || async move {
+            match api.get_opt(name).await? {
+                None => Ok(()),
+                Some(o) if o.meta().deletion_timestamp.is_some() => Ok(()),
+                Some(_) => bail!("{what} still exists"),
+            }
+        },
+    )
+    .await
+}
+
+/// A minimal CRD (any field accepted) for `kind` in `group`/`version`.
+fn minimal_crd(group: &str, version: &str, kind: &str, plural: &str, scope: &str) -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{plural}.{group}")},
+        "spec": {
+            "group": group,
+            "scope": scope,
+            "names": {
+                "kind": kind,
+                "listKind": format!("{kind}List"),
+                "plural": plural,
+                "singular": kind.to_ascii_lowercase(),
+            },
+            "versions": [{
+                "name": version,
+                "served": true,
+                "storage": true,
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "x-kubernetes-preserve-unknown-fields": true,
+                }},
+            }],
+        },
+    })
+}
+
+/// Creates (server-side apply) a CRD on a cluster and waits until it is Established.
+async fn install_crd(client: &Client, crd: &Value) -> Result<()> {
+    let name = crd["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let api = Api::<CustomResourceDefinition>::all(client.clone());
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(crd),
+    )
+    .await
+    .with_context(|| format!("creating CRD {name}"))?;
+    let (api, name) = (&api, &name);
+    wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async move {
+            let crd = api.get(name).await?;
+            let established = crd
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            ensure!(established, "CRD {name} is not Established");
+            Ok(())
+        },
+    )
+    .await
+}
+
+/// An Api for a custom resource on a cluster.
+fn custom_api(
+    client: &Client,
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
+    let ar =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    }
+}
+
+/// Records every state of one ClusterSync entry the hub's watch shows, from now until dropped, so a test can check
+/// what the entry went through (a poll could miss a short-lived Failure).
+struct EntryHistory {
+    seen: Arc<Mutex<Vec<SyncStatus>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EntryHistory {
+    /// Starts watching and returns once the watch has listed the current state, so no later write is missed.
+    async fn start(
+        hub: &Client,
+        namespace: &str,
+        cd: &str,
+        kind: EntryKind,
+        syncset: &str,
+    ) -> Result<Self> {
+        let api = Api::<ClusterSync>::namespaced(hub.clone(), namespace);
+        let config = watcher::Config::default().fields(&format!("metadata.name={cd}"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (recorded, syncset) = (seen.clone(), syncset.to_string());
+        let (listed, ready) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut listed = Some(listed);
+            let mut events = std::pin::pin!(watcher::watcher(api, config));
+            while let Some(event) = events.next().await {
+                let cs = match event {
+                    Ok(watcher::Event::Apply(cs) | watcher::Event::InitApply(cs)) => cs,
+                    Ok(watcher::Event::InitDone) => {
+                        if let Some(listed) = listed.take() {
+                            let _ = listed.send(());
+                        }
+                        continue;
+                    }
+                    _ => continue,
+                };
+                let Some(status) = cs.status else { continue };
+                if let Some(e) = kind.entries(&status).iter().find(|e| e.name == syncset) {
+                    let mut seen = recorded.lock().expect("history lock");
+                    if seen.last() != Some(e) {
+                        seen.push(e.clone());
+                    }
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(30), ready)
+            .await
+            .context("the ClusterSync watch did not list within 30s")?
+            .context("the ClusterSync watch stopped before listing")?;
+        Ok(Self { seen, task })
+    }
+
+    fn states(&self) -> Vec<SyncStatus> {
+        self.seen.lock().expect("history lock").clone()
+    }
+}
+
+impl Drop for EntryHistory {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+// ---------------------------------------------------------------------------------- Hive's e2e (§10.4)
+
+#[tokio::test]
+async fn a_sync_mode_syncset_creates_its_configmap_on_the_spoke_and_deleting_the_syncset_deletes_it(
+) -> Result<()> {
+    let hub = hub().await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-ss-sync", &[]).await?;
+    let spoke_ns =
+        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-ss-sync").await?;
+    let ss = unique_name("e2e-sync-cm");
+
+    apply_syncset(
+        &hub,
+        cluster.ns(),
+        &ss,
+        &cluster.name,
+        json!({
+            "resourceApplyMode": "Sync",
+            "resources": [configmap(&spoke_ns.name, "synced", json!({"foo": "bar"}))],
+        }),
+    )
+    .await?;
+    let entry = cluster
+        .entry(&hub, EntryKind::SyncSet, &ss, is_success)
+        .await?;
+    assert_eq!(
+        entry.resources_to_delete,
+        vec![reference("v1", "ConfigMap", &spoke_ns.name, "synced")],
+        "a Sync-mode SyncSet tracks what it applied in resourcesToDelete"
+    );
+    assert!(
+        entry.failure_message.is_none(),
+        "a Success entry has no failureMessage: {entry:?}"
+    );
+    assert!(
+        entry.first_success_time.is_some(),
+        "firstSuccessTime is set on success: {entry:?}"
+    );
+
+    let cm = wait_for_spoke_configmap(&cluster.spoke, &spoke_ns.name, "synced", "synced", |_| true)
+        .await?;
+    assert_eq!(cm.data, Some(data(&[("foo", "bar")])));
+    assert_eq!(
+        cm.metadata
+            .labels
+            .unwrap_or_default()
+            .get(MANAGED_LABEL)
+            .map(String::as_str),
+        Some("true"),
+        "every synced object carries {MANAGED_LABEL}=true"
+    );
+
+    delete_syncset(&hub, cluster.ns(), &ss).await?;
+    cluster.no_entry(&hub, EntryKind::SyncSet, &ss).await?;
+    let configmaps = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), &spoke_ns.name);
+    wait_for_gone(
+        &configmaps,
+        "synced",
+        "the ConfigMap of the deleted Sync-mode SyncSet",
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_upsert_mode_syncset_labels_its_configmap_as_managed_and_deleting_the_syncset_leaves_it(
+) -> Result<()> {
+    let hub = hub().await?;
+    let cluster = TestCluster::register(&hub, 2, "e2e-ss-upsert", &[]).await?;
+    let spoke_ns =
+        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-ss-upsert").await?;
+    let ss = unique_name("e2e-upsert-cm");
+
+    apply_syncset(
+        &hub,
+        cluster.ns(),
+        &ss,
+        &cluster.name,
+        json!({
+            "resourceApplyMode": "Upsert",
+            "resources": [configmap(&spoke_ns.name, "upserted", json!({"foo": "bar"}))],
+        }),
+    )
+    .await?;
+    let entry = cluster
+        .entry(&hub, EntryKind::SyncSet, &ss, is_success)
+        .await?;
+    assert!(
+        entry.resources_to_delete.is_empty(),
+        "an Upsert-mode SyncSet tracks nothing for deletion: {entry:?}"
+    );
+    let cm = wait_for_spoke_configmap(&cluster.spoke, &spoke_ns.name, "upserted", "synced", |_| {
+        true
+    })
+    .await?;
+    assert_eq!(
+        cm.metadata
+            .labels
+            .unwrap_or_default()
+            .get(MANAGED_LABEL)
+            .map(String::as_str),
+        Some("true"),
+        "every synced object carries {MANAGED_LABEL}=true"
+    );
+
+    delete_syncset(&hub, cluster.ns(), &ss).await?;
+    cluster.no_entry(&hub, EntryKind::SyncSet, &ss).await?;
+    // The entry is gone, so the controller has finished with the SyncSet; give a wrong delete time to land anyway.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let still = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), &spoke_ns.name)
+        .get_opt("upserted")
+        .await?;
+    let still =
+        still.context("deleting an Upsert-mode SyncSet deleted its ConfigMap on the spoke")?;
+    assert!(
+        still.metadata.deletion_timestamp.is_none(),
+        "deleting an Upsert-mode SyncSet is deleting its ConfigMap on the spoke"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_selector_syncset_follows_a_label_on_and_off_and_never_reaches_an_unlabelled_cluster(
+) -> Result<()> {
+    let hub = hub().await?;
+    let group = unique_name("hivecluster");
+    let labelled = TestCluster::register(&hub, 1, "e2e-sss-label", &[]).await?;
+    let unlabelled = TestCluster::register(&hub, 2, "e2e-sss-nolabel", &[]).await?;
+    let spoke_ns = unique_name("e2e-sss-objects");
+    let _cleanup = [
+        DeleteOnDrop::new(&labelled.kubeconfig, "namespace", None, &spoke_ns),
+        DeleteOnDrop::new(&unlabelled.kubeconfig, "namespace", None, &spoke_ns),
+    ];
+    let sss = unique_name("e2e-sss-label");
+    let (_, _sss_guard) = apply_selector_syncset(
+        &hub,
+        &sss,
+        ("cluster-group", &group),
+        json!({
+            "resourceApplyMode": "Sync",
+            "resources": [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
+                configmap(&spoke_ns, "selected", json!({"hello": "world"})),
+                {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "selected", "namespace": spoke_ns},
+                 "stringData": {"password": "s3cr3t"}},
+            ],
+        }),
+    )
+    .await?;
+
+    set_cd_labels(
+        &hub,
+        labelled.ns(),
+        &labelled.name,
+        &[("cluster-group", Some(&group))],
+    )
+    .await?;
+    let entry = labelled
+        .entry(&hub, EntryKind::SelectorSyncSet, &sss, is_success)
+        .await?;
+    // Sorted as Hive sorts them: apiVersion, kind, namespace, name.
+    assert_eq!(
+        entry.resources_to_delete,
+        vec![
+            reference("v1", "ConfigMap", &spoke_ns, "selected"),
+            reference("v1", "Namespace", "", &spoke_ns),
+            reference("v1", "Secret", &spoke_ns, "selected"),
+        ],
+        "the Sync-mode SelectorSyncSet tracks all its objects"
+    );
+    wait_for_spoke_configmap(&labelled.spoke, &spoke_ns, "selected", "synced", |_| true).await?;
+    let secret = Api::<Secret>::namespaced(labelled.spoke.clone(), &spoke_ns)
+        .get_opt("selected")
+        .await?
+        .context("the Secret resource of the SelectorSyncSet is not on the labelled cluster")?;
+    assert_eq!(
+        secret
+            .data
+            .unwrap_or_default()
+            .get("password")
+            .map(|b| b.0.clone()),
+        Some(b"s3cr3t".to_vec())
+    );
+
+    // The unlabelled cluster: its ClusterSync exists (it is reachable and synced) but has no entry, and its spoke
+    // has no trace of the objects.
+    let check_unlabelled = || async {
+        let cs = wait_for(
+            Duration::from_secs(30),
+            Duration::from_millis(250),
+            || async {
+                unlabelled
+                    .cluster_sync(&hub)
+                    .await?
+                    .context("no ClusterSync yet for the unlabelled cluster")
+            },
+        )
+        .await?;
+        let status = cs.status.clone().unwrap_or_default();
+        ensure!(
+            !EntryKind::SelectorSyncSet
+                .entries(&status)
+                .iter()
+                .any(|e| e.name == sss),
+            "the unlabelled cluster has an entry for {sss}:\n{}",
+            describe_cluster_sync(Some(&cs))
+        );
+        let ns = Api::<Namespace>::all(unlabelled.spoke.clone())
+            .get_opt(&spoke_ns)
+            .await?;
+        ensure!(
+            ns.is_none(),
+            "namespace {spoke_ns} reached the unlabelled cluster"
+        );
+        Ok::<_, anyhow::Error>(())
+    };
+    check_unlabelled().await?;
+
+    set_cd_labels(
+        &hub,
+        labelled.ns(),
+        &labelled.name,
+        &[("cluster-group", None)],
+    )
+    .await?;
+    labelled
+        .no_entry(&hub, EntryKind::SelectorSyncSet, &sss)
+        .await?;
+    let configmaps = Api::<ConfigMap>::namespaced(labelled.spoke.clone(), &spoke_ns);
+    wait_for_gone(
+        &configmaps,
+        "selected",
+        "the ConfigMap after the label was removed",
+    )
+    .await?;
+    let secrets = Api::<Secret>::namespaced(labelled.spoke.clone(), &spoke_ns);
+    wait_for_gone(
+        &secrets,
+        "selected",
+        "the Secret after the label was removed",
+    )
+    .await?;
+    let namespaces = Api::<Namespace>::all(labelled.spoke.clone());
+    wait_for_gone(
+        &namespaces,
+        &spoke_ns,
+        "the namespace after the label was removed",
+    )
+    .await?;
+
+    check_unlabelled().await
+}
+
+// ------------------------------------------------------------------------ apply semantics (DESIGN.md difference 1)
+
+/// Registers a cluster on managed-1, syncs a ConfigMap with `behavior` and data `first`, then edits the SyncSet to
+/// each of `edits` in turn, waiting for each generation to be applied. Returns the spoke ConfigMap after each step.
+async fn configmap_through_edits(
+    behavior: &str,
+    first: Value,
+    edits: &[Value],
+) -> Result<Vec<ConfigMap>> {
+    let hub = hub().await?;
+    let cluster = TestCluster::register(
+        &hub,
+        1,
+        &format!("e2e-{}", behavior.to_ascii_lowercase()),
+        &[],
+    )
+    .await?;
+    let spoke_ns =
+        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-behavior").await?;
+    let ss = unique_name(&format!("e2e-{}", behavior.to_ascii_lowercase()));
+    let spec = |d: &Value| {
+        json!({
+            "applyBehavior": behavior,
+            "resources": [configmap(&spoke_ns.name, "behaves", d.clone())],
+        })
+    };
+    let mut seen = Vec::new();
+    for (step, d) in std::iter::once(&first).chain(edits).enumerate() {
+        let generation = apply_syncset(&hub, cluster.ns(), &ss, &cluster.name, spec(d)).await?;
+        cluster
+            .entry(&hub, EntryKind::SyncSet, &ss, succeeded_at(generation))
+            .await
+            .with_context(|| {
+                format!("{behavior}: step {step} (generation {generation}) was not applied")
+            })?;
+        let cm = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), &spoke_ns.name)
+            .get("behaves")
+            .await
+            .with_context(|| {
+                format!("{behavior}: step {step}: the ConfigMap is not on the spoke")
+            })?;
+        seen.push(cm);
+    }
+    Ok(seen)
+}
+
+#[tokio::test]
+async fn apply_behavior_apply_removes_a_key_dropped_from_the_syncset_without_a_last_applied_annotation(
+) -> Result<()> {
+    let seen = configmap_through_edits(
+        "Apply",
+        json!({"foo": "bar", "keep": "x"}),
+        &[json!({"keep": "x", "foo1": "bar1"})],
+    )
+    .await?;
+    assert_eq!(seen[0].data, Some(data(&[("foo", "bar"), ("keep", "x")])));
+    assert_eq!(
+        seen[1].data,
+        Some(data(&[("foo1", "bar1"), ("keep", "x")])),
+        "Apply: a key removed from the SyncSet must be removed from the spoke object"
+    );
+    let annotations = seen[1].metadata.annotations.clone().unwrap_or_default();
+    assert!(
+        !annotations.contains_key("kubectl.kubernetes.io/last-applied-configuration"),
+        "server-side apply writes no last-applied annotation: {annotations:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn apply_behavior_create_or_update_adds_and_changes_keys_but_never_removes_one() -> Result<()>
+{
+    let seen = configmap_through_edits(
+        "CreateOrUpdate",
+        json!({"foo": "bar"}),
+        &[
+            json!({"foo": "bar", "foo2": "bar2"}),
+            json!({"foo": "bar-test", "foo3": "bar3"}),
+        ],
+    )
+    .await?;
+    assert_eq!(seen[0].data, Some(data(&[("foo", "bar")])));
+    assert_eq!(
+        seen[1].data,
+        Some(data(&[("foo", "bar"), ("foo2", "bar2")]))
+    );
+    assert_eq!(
+        seen[2].data,
+        Some(data(&[
+            ("foo", "bar-test"),
+            ("foo2", "bar2"),
+            ("foo3", "bar3")
+        ])),
+        "CreateOrUpdate (OCP-34404): keys are merged, a key removed from the SyncSet stays"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn apply_behavior_create_only_ignores_later_edits_of_the_syncset() -> Result<()> {
+    let seen = configmap_through_edits(
+        "CreateOnly",
+        json!({"foo": "bar"}),
+        &[json!({"foo": "changed", "foo2": "new"})],
+    )
+    .await?;
+    assert_eq!(seen[0].data, Some(data(&[("foo", "bar")])));
+    assert_eq!(
+        seen[1].data,
+        Some(data(&[("foo", "bar")])),
+        "CreateOnly: an edit of the SyncSet must not reach the existing spoke object"
+    );
+    Ok(())
+}
+
+// ----------------------------------------------------------------- ordering inside a syncset (DESIGN.md difference 3)
+
+#[tokio::test]
+async fn a_crd_and_its_cr_listed_before_it_succeed_in_one_pass_with_the_namespace_listed_last(
+) -> Result<()> {
+    let hub = hub().await?;
+    let cluster = TestCluster::register(&hub, 2, "e2e-crd-cr", &[]).await?;
+    let group = format!("{}.e2e.hivesync.io", unique_name("g"));
+    let crd_name = format!("gadgets.{group}");
+    let spoke_ns = unique_name("e2e-crd-cr");
+    let _cleanup = [
+        DeleteOnDrop::new(&cluster.kubeconfig, "namespace", None, &spoke_ns),
+        DeleteOnDrop::new(&cluster.kubeconfig, "crd", None, &crd_name),
+    ];
+    let ss = unique_name("e2e-crd-cr");
+    let history =
+        EntryHistory::start(&hub, cluster.ns(), &cluster.name, EntryKind::SyncSet, &ss).await?;
+
+    apply_syncset(
+        &hub,
+        cluster.ns(),
+        &ss,
+        &cluster.name,
+        json!({
+            "resourceApplyMode": "Sync",
+            "resources": [
+                {"apiVersion": format!("{group}/v1"), "kind": "Gadget",
+                 "metadata": {"name": "first-gadget", "namespace": spoke_ns},
+                 "spec": {"size": 3}},
+                minimal_crd(&group, "v1", "Gadget", "gadgets", "Namespaced"),
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
+            ],
+        }),
+    )
+    .await?;
+    let entry = cluster
+        .entry(&hub, EntryKind::SyncSet, &ss, is_success)
+        .await;
+    // Let the watch deliver what it has seen.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let states = history.states();
+    let entry = entry.with_context(|| format!("states the entry went through: {states:#?}"))?;
+    assert!(
+        states.iter().any(is_success),
+        "the ClusterSync watch recorded no Success state, so it cannot tell whether a Failure came first: {states:#?}"
+    );
+    let failures: Vec<_> = states.iter().filter(|e| is_failure(e)).collect();
+    assert!(
+        failures.is_empty(),
+        "the CRD + CR syncset went through Failure before Success (it should succeed in one pass): {failures:#?}"
+    );
+    // Sorted as Hive sorts them: apiVersion, kind, namespace, name.
+    assert_eq!(
+        entry.resources_to_delete,
+        vec![
+            reference(
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+                "",
+                &crd_name
+            ),
+            reference(&format!("{group}/v1"), "Gadget", &spoke_ns, "first-gadget"),
+            reference("v1", "Namespace", "", &spoke_ns),
+        ]
+    );
+    let gadget = custom_api(
+        &cluster.spoke,
+        &group,
+        "v1",
+        "Gadget",
+        "gadgets",
+        Some(&spoke_ns),
+    )
+    .get("first-gadget")
+    .await
+    .context("the Gadget is not on the spoke")?;
+    assert_eq!(gadget.data["spec"]["size"], json!(3));
+
+    // Sync mode cleans all three up again when the SyncSet goes.
+    delete_syncset(&hub, cluster.ns(), &ss).await?;
+    cluster.no_entry(&hub, EntryKind::SyncSet, &ss).await?;
+    let crds = Api::<CustomResourceDefinition>::all(cluster.spoke.clone());
+    wait_for_gone(&crds, &crd_name, "the CRD of the deleted SyncSet").await?;
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------ failures (§4.9, §4.10)
+
+#[tokio::test]
+async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other_syncsets_still_apply(
+) -> Result<()> {
+    let hub = hub().await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-missing-ns", &[]).await?;
+    let good_ns =
+        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-missing-ns-good").await?;
+    let missing_ns = unique_name("e2e-missing-ns-absent");
+    let _cleanup = DeleteOnDrop::new(&cluster.kubeconfig, "namespace", None, &missing_ns);
+    let bad = unique_name("e2e-bad-ns");
+    let good = unique_name("e2e-good-ns");
+
+    apply_syncset(
+        &hub,
+        cluster.ns(),
+        &bad,
+        &cluster.name,
+        json!({"resources": [configmap(&missing_ns, "nowhere", json!({"a": "b"}))]}),
+    )
+    .await?;
+    apply_syncset(
+        &hub,
+        cluster.ns(),
+        &good,
+        &cluster.name,
+        json!({"resources": [configmap(&good_ns.name, "somewhere", json!({"a": "b"}))]}),
+    )
+    .await?;
+
+    let failed = cluster
+        .entry(&hub, EntryKind::SyncSet, &bad, is_failure)
+        .await?;
+    let message = failed.failure_message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("failed to apply resource 0: "),
+        "failureMessage should start with Hive's prefix: {message:?}"
+    );
+    assert!(
+        message.contains(&missing_ns),
+        "failureMessage should name the namespace {missing_ns}: {message:?}"
+    );
+    assert!(
+        failed.first_success_time.is_none(),
+        "a syncset that never succeeded has no firstSuccessTime"
+    );
+
+    cluster
+        .entry(&hub, EntryKind::SyncSet, &good, is_success)
+        .await?;
+    wait_for_spoke_configmap(&cluster.spoke, &good_ns.name, "somewhere", "synced", |_| {
+        true
+    })
+    .await?;
+
+    let failing = format!("SyncSet {bad} is failing");
+    let cs = wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || async {
+            let cs = cluster
+                .cluster_sync(&hub)
+                .await?
+                .context("no ClusterSync")?;
+            let conditions = cs.status.clone().unwrap_or_default().conditions;
+            ensure!(
+                conditions.len() == 1
+                    && conditions[0].type_ == "Failed"
+                    && conditions[0].status == "True"
+                    && conditions[0].reason == "Failure"
+                    && conditions[0].message == failing,
+                "expected exactly the condition Failed=True/Failure/{failing:?}; status:\n{}",
+                describe_cluster_sync(Some(&cs))
+            );
+            Ok(cs)
+        },
+    )
+    .await?;
+    // (ClusterSync firstSuccessTime was set before these syncsets existed: a cluster with no syncsets has
+    // succeeded, §4.11, and once set it never changes.)
+    let first_success = cs.status.unwrap_or_default().first_success_time;
+    let condition = wait_for_cd_condition(
+        &hub,
+        cluster.ns(),
+        &cluster.name,
+        "SyncSetFailed",
+        "True",
+        Duration::from_secs(30),
+    )
+    .await?;
+    assert_eq!(
+        (condition.1.as_str(), condition.2.as_str()),
+        (
+            "SyncSetApplyFailure",
+            "One of the SyncSet applies has failed"
+        )
+    );
+
+    // Once the namespace exists, the failed syncset is retried (backoff) without any edit and everything is green.
+    ensure_namespace(&cluster.spoke, &missing_ns).await?;
+    cluster
+        .entry(&hub, EntryKind::SyncSet, &bad, is_success)
+        .await?;
+    wait_for_spoke_configmap(&cluster.spoke, &missing_ns, "nowhere", "synced", |_| true).await?;
+    wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || async {
+            let cs = cluster
+                .cluster_sync(&hub)
+                .await?
+                .context("no ClusterSync")?;
+            let status = cs.status.clone().unwrap_or_default();
+            let c = status.conditions.first();
+            ensure!(
+                c.is_some_and(|c| c.type_ == "Failed"
+                    && c.status == "False"
+                    && c.reason == "Success"
+                    && c.message
+                        == "All SyncSets and SelectorSyncSets have been applied to the cluster")
+                    && status.first_success_time.is_some()
+                && status.first_success_time == first_success,
+                "expected Failed=False/Success and firstSuccessTime unchanged ({first_success:?}); status:\n{}",
+                describe_cluster_sync(Some(&cs))
+            );
+            Ok(())
+        },
+    )
+    .await?;
+    let condition = wait_for_cd_condition(
+        &hub,
+        cluster.ns(),
+        &cluster.name,
+        "SyncSetFailed",
+        "False",
+        Duration::from_secs(30),
+    )
+    .await?;
+    assert_eq!(
+        (condition.1.as_str(), condition.2.as_str()),
+        ("SyncSetApplySuccess", "SyncSet apply is successful")
+    );
+    Ok(())
+}
+
+/// The OLM CRDs the ODH addon needs: (group, version, kind, plural).
+const OLM_KINDS: [(&str, &str, &str, &str); 3] = [
+    (
+        "operators.coreos.com",
+        "v1alpha1",
+        "CatalogSource",
+        "catalogsources",
+    ),
+    (
+        "operators.coreos.com",
+        "v1alpha2",
+        "OperatorGroup",
+        "operatorgroups",
+    ),
+    (
+        "operators.coreos.com",
+        "v1alpha1",
+        "Subscription",
+        "subscriptions",
+    ),
+];
+
+#[tokio::test]
+async fn the_odh_addon_selector_syncset_fails_without_olm_and_succeeds_once_the_olm_crds_exist(
+) -> Result<()> {
+    let hub = hub().await?;
+    let spoke_kubeconfig = managed_kubeconfig(2);
+    let spoke = reachable_client(&spoke_kubeconfig).await?;
+
+    // Only this test uses these on managed-2; start from a cluster without OLM, as a leftover of an earlier run
+    // would make the first half meaningless.
+    let crds = Api::<CustomResourceDefinition>::all(spoke.clone());
+    let namespaces = Api::<Namespace>::all(spoke.clone());
+    for (group, _, _, plural) in OLM_KINDS {
+        let name = format!("{plural}.{group}");
+        let _ = crds.delete(&name, &DeleteParams::default()).await;
+        wait_for(
+            Duration::from_secs(60),
+            Duration::from_millis(250),
+            || async {
+                ensure!(
+                    crds.get_opt(&name).await?.is_none(),
+                    "CRD {name} from an earlier run is still there"
+                );
+                Ok(())
+            },
+        )
+        .await?;
+    }
+    for ns in ["openshift-marketplace", "redhat-opendatahub"] {
+        let _ = namespaces.delete(ns, &DeleteParams::default()).await;
+        wait_for(
+            Duration::from_secs(90),
+            Duration::from_millis(500),
+            || async {
+                ensure!(
+                    namespaces.get_opt(ns).await?.is_none(),
+                    "namespace {ns} from an earlier run is still there"
+                );
+                Ok(())
+            },
+        )
+        .await?;
+    }
+    let mut _cleanup: Vec<DeleteOnDrop> = OLM_KINDS
+        .iter()
+        .map(|(group, _, _, plural)| {
+            DeleteOnDrop::new(&spoke_kubeconfig, "crd", None, &format!("{plural}.{group}"))
+        })
+        .collect();
+    _cleanup.push(DeleteOnDrop::new(
+        &spoke_kubeconfig,
+        "namespace",
+        None,
+        "openshift-marketplace",
+    ));
+    _cleanup.push(DeleteOnDrop::new(
+        &spoke_kubeconfig,
+        "namespace",
+        None,
+        "redhat-opendatahub",
+    ));
+
+    let selector_value = unique_name("odh");
+    let cluster = TestCluster::register(
+        &hub,
+        2,
+        "e2e-odh",
+        &[("api.openshift.com/addon-managed-odh", &selector_value)],
+    )
+    .await?;
+
+    let path = repo_root().join("../shared/examples/addon-managed-odh.selectorsyncset.yaml");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut sss: Value =
+        serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let name = unique_name("addon-managed-odh");
+    sss["metadata"]["name"] = json!(name);
+    sss["spec"]["clusterDeploymentSelector"]["matchLabels"] =
+        json!({"api.openshift.com/addon-managed-odh": selector_value});
+    let (_, _sss_guard) = apply_selector_syncset_object(&hub, sss).await?;
+
+    let failed = cluster
+        .entry(&hub, EntryKind::SelectorSyncSet, &name, is_failure)
+        .await?;
+    let message = failed.failure_message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("failed to apply resource ")
+            && (message.contains("CatalogSource") || message.contains("operators.coreos.com")),
+        "without OLM the addon should fail naming the missing kind: {message:?}"
+    );
+
+    for (group, version, kind, plural) in OLM_KINDS {
+        install_crd(
+            &spoke,
+            &minimal_crd(group, version, kind, plural, "Namespaced"),
+        )
+        .await?;
+    }
+    ensure_namespace(&spoke, "openshift-marketplace").await?;
+
+    let started = Instant::now();
+    wait_for_entry_within(
+        &hub,
+        cluster.ns(),
+        &cluster.name,
+        EntryKind::SelectorSyncSet,
+        &name,
+        Duration::from_secs(90),
+        is_success,
+    )
+    .await
+    .context("the addon did not reach Success after OLM's CRDs were created (no edit of the SelectorSyncSet)")?;
+    eprintln!(
+        "the addon reached Success {:?} after the OLM CRDs were created",
+        started.elapsed()
+    );
+
+    let objects = [
+        (
+            OLM_KINDS[0],
+            "openshift-marketplace",
+            "addon-managed-odh-catalog",
+        ),
+        (
+            OLM_KINDS[1],
+            "redhat-opendatahub",
+            "redhat-layered-product-og",
+        ),
+        (OLM_KINDS[2], "redhat-opendatahub", "addon-managed-odh"),
+    ];
+    for ((group, version, kind, plural), ns, obj) in objects {
+        custom_api(&spoke, group, version, kind, plural, Some(ns))
+            .get(obj)
+            .await
+            .with_context(|| format!("{kind} {ns}/{obj} is not on the spoke"))?;
+    }
+
+    // Sync mode: deleting the SelectorSyncSet takes its objects (and the namespace it created) away again.
+    delete_selector_syncset(&hub, &name).await?;
+    cluster
+        .no_entry(&hub, EntryKind::SelectorSyncSet, &name)
+        .await?;
+    Ok(())
+}
+
+// --------------------------------------------------------------------------------------------------- bad input
+
+#[tokio::test]
+async fn a_resource_of_a_kind_the_cluster_does_not_serve_fails_with_no_matches_for_kind_and_spares_other_clusters(
+) -> Result<()> {
+    let hub = hub().await?;
+    let selector = unique_name("widgets");
+    let without = TestCluster::register(
+        &hub,
+        1,
+        "e2e-widget-no",
+        &[("hivesync.e2e/widgets", &selector)],
+    )
+    .await?;
+    let with = TestCluster::register(
+        &hub,
+        2,
+        "e2e-widget-yes",
+        &[("hivesync.e2e/widgets", &selector)],
+    )
+    .await?;
+    // managed-2 serves Widget (a group of this test's own); managed-1 does not.
+    let group = format!("{}.example.com", unique_name("w"));
+    let crd_name = format!("widgets.{group}");
+    let _crd_cleanup = DeleteOnDrop::new(&with.kubeconfig, "crd", None, &crd_name);
+    install_crd(
+        &with.spoke,
+        &minimal_crd(&group, "v1", "Widget", "widgets", "Cluster"),
+    )
+    .await?;
+    let widget = unique_name("widget");
+
+    let sss = unique_name("e2e-widget");
+    let (_, _sss_guard) = apply_selector_syncset(
+        &hub,
+        &sss,
+        ("hivesync.e2e/widgets", &selector),
+        json!({
+            "resourceApplyMode": "Sync",
+            "resources": [{"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"name": widget}}],
+        }),
+    )
+    .await?;
+    // Another syncset for the cluster without Widget still applies.
+    let spoke_ns = TestNamespace::create(&without.spoke, &without.kubeconfig, "e2e-widget").await?;
+    let other = unique_name("e2e-widget-other");
+    apply_syncset(
+        &hub,
+        without.ns(),
+        &other,
+        &without.name,
+        json!({"resources": [configmap(&spoke_ns.name, "unaffected", json!({"a": "b"}))]}),
+    )
+    .await?;
+
+    let failed = without
+        .entry(&hub, EntryKind::SelectorSyncSet, &sss, is_failure)
+        .await?;
+    let message = failed.failure_message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("failed to apply resource 0: ")
+            && message.contains("no matches for kind \"Widget\""),
+        "an unserved kind should fail with `no matches for kind \"Widget\"`: {message:?}"
+    );
+    without
+        .entry(&hub, EntryKind::SyncSet, &other, is_success)
+        .await?;
+    wait_for_spoke_configmap(
+        &without.spoke,
+        &spoke_ns.name,
+        "unaffected",
+        "synced",
+        |_| true,
+    )
+    .await?;
+
+    with.entry(&hub, EntryKind::SelectorSyncSet, &sss, is_success)
+        .await?;
+    custom_api(&with.spoke, &group, "v1", "Widget", "widgets", None)
+        .get(&widget)
+        .await
+        .context("the Widget is not on the cluster that serves the kind")?;
+    Ok(())
+}
+
+/// A ClusterDeployment whose kubeconfig Secret is `secret` fails every syncset entry with a message starting with
+/// `expected`, and the ClusterSync says so; a healthy ClusterDeployment matched by the same SelectorSyncSet (and a
+/// SyncSet naming both clusters' ClusterDeployments in the same way) still gets Success.
+async fn assert_bad_kubeconfig_fails(
+    prefix: &str,
+    secrets: &[(KubeconfigSecret<'_>, String)],
+) -> Result<()> {
+    let hub = hub().await?;
+    let selector = unique_name(prefix);
+    let labels = [("hivesync.e2e/kubeconfig-case", selector.as_str())];
+    let healthy = TestCluster::register(&hub, 1, &format!("{prefix}-ok"), &labels).await?;
+    let spoke_ns = TestNamespace::create(&healthy.spoke, &healthy.kubeconfig, prefix).await?;
+
+    let mut broken = Vec::new();
+    for (secret, expected) in secrets {
+        let ns = TestNamespace::on_hub(&hub, prefix).await?;
+        let name = unique_name(prefix);
+        register_cluster_with(&hub, &ns.name, &name, *secret, &labels).await?;
+        broken.push((ns, name, expected.clone()));
+    }
+
+    let sss = unique_name(prefix);
+    let ss = unique_name(prefix);
+    let (_, _sss_guard) = apply_selector_syncset(
+        &hub,
+        &sss,
+        ("hivesync.e2e/kubeconfig-case", &selector),
+        json!({"resources": [configmap(&spoke_ns.name, "from-sss", json!({"a": "b"}))]}),
+    )
+    .await?;
+    for (ns, name, _) in &broken {
+        apply_syncset(
+            &hub,
+            &ns.name,
+            &ss,
+            name,
+            json!({"resources": [configmap(&spoke_ns.name, "from-ss", json!({"a": "b"}))]}),
+        )
+        .await?;
+    }
+
+    for (ns, name, expected) in &broken {
+        for (kind, syncset) in [
+            (EntryKind::SelectorSyncSet, sss.as_str()),
+            (EntryKind::SyncSet, ss.as_str()),
+        ] {
+            let entry = wait_for_entry(&hub, &ns.name, name, kind, syncset, is_failure).await?;
+            let message = entry.failure_message.clone().unwrap_or_default();
+            assert!(
+                message.starts_with(expected.as_str()),
+                "{name}: the {} entry {syncset} should fail with {expected:?}..., got {message:?}",
+                kind.list_name()
+            );
+        }
+        let cs = cluster_sync(&hub, &ns.name, name).await?;
+        let condition = cs
+            .as_ref()
+            .and_then(|c| c.status.as_ref())
+            .and_then(|s| s.conditions.first());
+        assert!(
+            condition.is_some_and(|c| c.status == "True"
+                && c.reason == "Failure"
+                && c.message == format!("SyncSet {ss} and SelectorSyncSet {sss} are failing")),
+            "{name}: ClusterSync Failed condition:\n{}",
+            describe_cluster_sync(cs.as_ref())
+        );
+    }
+    healthy
+        .entry(&hub, EntryKind::SelectorSyncSet, &sss, is_success)
+        .await?;
+    wait_for_spoke_configmap(&healthy.spoke, &spoke_ns.name, "from-sss", "synced", |_| {
+        true
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_missing_kubeconfig_secret_fails_every_entry_of_its_cluster_and_spares_the_others(
+) -> Result<()> {
+    assert_bad_kubeconfig_fails(
+        "e2e-kc-missing",
+        &[(
+            KubeconfigSecret::Missing,
+            "could not get admin kubeconfig secret: ".into(),
+        )],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_empty_kubeconfig_secret_fails_every_entry_of_its_cluster_and_spares_the_others(
+) -> Result<()> {
+    let expected = "kubeconfig secret does not contain necessary data".to_string();
+    assert_bad_kubeconfig_fails(
+        "e2e-kc-empty",
+        &[
+            (KubeconfigSecret::Data(b""), expected.clone()),
+            (KubeconfigSecret::NoKey, expected),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_kubeconfig_secret_that_is_not_yaml_fails_every_entry_of_its_cluster_and_spares_the_others(
+) -> Result<()> {
+    assert_bad_kubeconfig_fails(
+        "e2e-kc-notyaml",
+        &[(
+            KubeconfigSecret::Data(b"{not: [yaml"),
+            "could not parse admin kubeconfig".into(),
+        )],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_exec_kubeconfig_is_refused_on_every_entry_of_its_cluster_and_spares_the_others(
+) -> Result<()> {
+    // A working kubeconfig for managed-1, with its user swapped for an exec plugin.
+    let path = managed_kubeconfig(1);
+    let text = std::fs::read_to_string(&path)?;
+    let mut kc: serde_yaml::Value = serde_yaml::from_str(&text)?;
+    let user = "e2e-exec-user";
+    kc["users"] = serde_yaml::from_str(&format!(
+        "[{{name: {user}, user: {{exec: {{apiVersion: client.authentication.k8s.io/v1, command: /bin/false}}}}}}]"
+    ))?;
+    for context in kc["contexts"].as_sequence_mut().into_iter().flatten() {
+        context["context"]["user"] = user.into();
+    }
+    let exec = serde_yaml::to_string(&kc)?;
+    assert_bad_kubeconfig_fails(
+        "e2e-kc-exec",
+        &[(
+            KubeconfigSecret::Data(exec.as_bytes()),
+            format!("insecure exec in AuthInfos[{user}]"),
+        )],
+    )
+    .await
+}
+
+// ------------------------------------------------------------------------- a dead cluster (DESIGN.md difference 4)
+
+#[tokio::test]
+async fn a_stopped_managed_cluster_does_not_slow_the_others_and_catches_up_once_started(
+) -> Result<()> {
+    let _serial = serial().await;
+    let hub = hub().await?;
+    let selector = unique_name("e2e-dead");
+    let labels = [("hivesync.e2e/dead-cluster", selector.as_str())];
+    let dead = TestCluster::register(&hub, DISRUPTABLE, "e2e-dead", &labels).await?;
+    let alive = TestCluster::register(&hub, 1, "e2e-alive", &labels).await?;
+    let spoke_ns = unique_name("e2e-dead");
+    let _cleanup = [
+        DeleteOnDrop::new(&dead.kubeconfig, "namespace", None, &spoke_ns),
+        DeleteOnDrop::new(&alive.kubeconfig, "namespace", None, &spoke_ns),
+    ];
+
+    // Dropping the guard (a failed assertion below) starts the cluster again, before the clean-up above runs.
+    let stopped = stop_local_cluster(&local_cluster_name(&dead.kubeconfig))?;
+    let sss = unique_name("e2e-dead");
+    let started = Instant::now();
+    let (_, _sss_guard) = apply_selector_syncset(
+        &hub,
+        &sss,
+        ("hivesync.e2e/dead-cluster", &selector),
+        json!({
+            "resourceApplyMode": "Sync",
+            "resources": [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
+                configmap(&spoke_ns, "everywhere", json!({"a": "b"})),
+            ],
+        }),
+    )
+    .await?;
+    alive
+        .entry(&hub, EntryKind::SelectorSyncSet, &sss, is_success)
+        .await?;
+    let elapsed = started.elapsed();
+    eprintln!("the reachable cluster's entry reached Success {elapsed:?} after the SelectorSyncSet was created");
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "the reachable cluster took {elapsed:?} (≥ 15 s) to sync while another cluster was stopped"
+    );
+    wait_for_spoke_configmap(&alive.spoke, &spoke_ns, "everywhere", "synced", |_| true).await?;
+
+    let (_, reason, message) = wait_for_cd_condition(
+        &hub,
+        dead.ns(),
+        &dead.name,
+        "Unreachable",
+        "True",
+        Duration::from_secs(60),
+    )
+    .await?;
+    assert_eq!(
+        reason, "ErrorConnectingToCluster",
+        "Unreachable=True reason (message {message:?})"
+    );
+    let cs = dead.cluster_sync(&hub).await?;
+    let entry = cs
+        .as_ref()
+        .and_then(|c| c.status.as_ref())
+        .and_then(|s| s.selector_sync_sets.iter().find(|e| e.name == sss));
+    assert!(
+        !entry.is_some_and(is_success),
+        "the stopped cluster has a Success entry:\n{}",
+        describe_cluster_sync(cs.as_ref())
+    );
+
+    stopped.start()?;
+    wait_for_cd_condition(
+        &hub,
+        dead.ns(),
+        &dead.name,
+        "Unreachable",
+        "False",
+        Duration::from_secs(60),
+    )
+    .await?;
+    wait_for_entry_within(
+        &hub,
+        dead.ns(),
+        &dead.name,
+        EntryKind::SelectorSyncSet,
+        &sss,
+        Duration::from_secs(90),
+        is_success,
+    )
+    .await?;
+    wait_for_spoke_configmap(&dead.spoke, &spoke_ns, "everywhere", "synced", |_| true).await?;
+    Ok(())
+}

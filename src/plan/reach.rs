@@ -1,0 +1,296 @@
+//! The reachability state machine (HIVE-COMPAT.md §6), pure: what to probe, and which `Unreachable` and
+//! `ActiveAPIURLOverride` conditions follow from the results. The probe loop does the I/O and the writes.
+//!
+//! hivesync probes on its own schedule (seconds, not Hive's 2 h), so "recheck due" here means the secondary (the
+//! kubeconfig's server) may be probed again after the override failed; Hive probes it at most every 2 h.
+
+use crate::api::ClusterDeploymentCondition;
+
+pub const UNREACHABLE: &str = "Unreachable";
+pub const ACTIVE_API_URL_OVERRIDE: &str = "ActiveAPIURLOverride";
+pub const REASON_INITIALIZED: &str = "Initialized";
+pub const MESSAGE_INITIALIZED: &str = "Condition Initialized";
+pub const REASON_REACHABLE: &str = "ClusterReachable";
+pub const MESSAGE_REACHABLE: &str = "cluster is reachable";
+pub const REASON_UNREACHABLE: &str = "ErrorConnectingToCluster";
+
+/// (status, reason, message) of one condition.
+pub type Value = (&'static str, &'static str, String);
+
+/// What the conditions say before a probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Observed {
+    /// `spec.controlPlaneConfig.apiURLOverride` is set.
+    pub has_override: bool,
+    /// `Unreachable` is missing, Unknown or True.
+    pub was_unreachable: bool,
+    /// No override, or `ActiveAPIURLOverride` is True.
+    pub was_primary_active: bool,
+    /// Long enough since the secondary was last tried.
+    pub recheck_due: bool,
+}
+
+impl Observed {
+    pub fn from_conditions(
+        conditions: &[ClusterDeploymentCondition],
+        has_override: bool,
+        recheck_due: bool,
+    ) -> Self {
+        let status = |t: &str| {
+            conditions
+                .iter()
+                .find(|c| c.type_ == t)
+                .map(|c| c.status.as_str())
+        };
+        Self {
+            has_override,
+            was_unreachable: status(UNREACHABLE) != Some("False"),
+            was_primary_active: !has_override || status(ACTIVE_API_URL_OVERRIDE) == Some("True"),
+            recheck_due,
+        }
+    }
+}
+
+/// The conditions to add to a ClusterDeployment that lacks them, before any probe.
+pub fn initial_conditions(
+    conditions: &[ClusterDeploymentCondition],
+    has_override: bool,
+) -> Vec<(&'static str, Value)> {
+    let missing = |t: &str| !conditions.iter().any(|c| c.type_ == t);
+    let init = || {
+        (
+            "Unknown",
+            REASON_INITIALIZED,
+            MESSAGE_INITIALIZED.to_string(),
+        )
+    };
+    let mut out = Vec::new();
+    if has_override && missing(ACTIVE_API_URL_OVERRIDE) {
+        out.push((ACTIVE_API_URL_OVERRIDE, init()));
+    }
+    if missing(UNREACHABLE) {
+        out.push((UNREACHABLE, init()));
+    }
+    out
+}
+
+/// After probing the primary URL (the override when set, else the kubeconfig's server).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AfterPrimary {
+    Done(Verdict),
+    /// Probe the kubeconfig's server, then call `after_secondary`.
+    ProbeSecondary,
+    /// Leave `Unreachable` as it is and retry the primary with backoff (secondary tried recently).
+    RetryPrimary,
+}
+
+/// The conditions to write (None: leave that condition alone) and whether to retry soon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub unreachable: Option<Value>,
+    pub active_override: Option<Value>,
+    pub retry_soon: bool,
+}
+
+fn reachable() -> Value {
+    ("False", REASON_REACHABLE, MESSAGE_REACHABLE.to_string())
+}
+
+pub fn after_primary(o: Observed, primary: Result<(), String>) -> AfterPrimary {
+    match primary {
+        Ok(()) => AfterPrimary::Done(Verdict {
+            unreachable: Some(reachable()),
+            active_override: o
+                .has_override
+                .then(|| ("True", REASON_REACHABLE, MESSAGE_REACHABLE.to_string())),
+            retry_soon: false,
+        }),
+        Err(_)
+            if o.has_override && (o.recheck_due || o.was_primary_active || o.was_unreachable) =>
+        {
+            AfterPrimary::ProbeSecondary
+        }
+        Err(_) if o.has_override => AfterPrimary::RetryPrimary,
+        Err(e) => AfterPrimary::Done(Verdict {
+            unreachable: Some(("True", REASON_UNREACHABLE, scrub(&e))),
+            active_override: None,
+            retry_soon: true,
+        }),
+    }
+}
+
+/// After the secondary was probed because the override failed. The override's error is kept raw in
+/// `ActiveAPIURLOverride` (Hive does not scrub it).
+pub fn after_secondary(primary_error: &str, secondary: Result<(), String>) -> Verdict {
+    let override_inactive = Some(("False", REASON_UNREACHABLE, primary_error.to_string()));
+    match secondary {
+        Ok(()) => Verdict {
+            unreachable: Some(reachable()),
+            active_override: override_inactive,
+            retry_soon: true,
+        },
+        Err(e) => Verdict {
+            unreachable: Some((
+                "True",
+                REASON_UNREACHABLE,
+                scrub(&super::aggregate(&[primary_error, e.as_str()]).unwrap_or_default()),
+            )),
+            active_override: override_inactive,
+            retry_soon: true,
+        },
+    }
+}
+
+/// Hive's error scrub for the Unreachable message (the parts that apply off AWS/Azure): newline-tab runs become `, `.
+pub fn scrub(message: &str) -> String {
+    message.replace("\n\t", ", ").replace('\n', ", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(t: &str, status: &str) -> ClusterDeploymentCondition {
+        ClusterDeploymentCondition {
+            type_: t.into(),
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
+    fn observed(
+        unreachable: Option<&str>,
+        active: Option<&str>,
+        has_override: bool,
+        recheck_due: bool,
+    ) -> Observed {
+        let mut c = vec![];
+        if let Some(s) = unreachable {
+            c.push(cond(UNREACHABLE, s));
+        }
+        if let Some(s) = active {
+            c.push(cond(ACTIVE_API_URL_OVERRIDE, s));
+        }
+        Observed::from_conditions(&c, has_override, recheck_due)
+    }
+
+    fn verdict(a: AfterPrimary) -> Verdict {
+        match a {
+            AfterPrimary::Done(v) => v,
+            other => panic!("expected a verdict, got {other:?}"),
+        }
+    }
+
+    // §10.3: missing conditions are initialised to Unknown before any probe.
+    #[test]
+    fn missing_conditions_are_initialised_to_unknown() {
+        let init = initial_conditions(&[], true);
+        assert_eq!(init.len(), 2);
+        assert!(init.iter().all(|(_, v)| *v
+            == (
+                "Unknown",
+                "Initialized",
+                "Condition Initialized".to_string()
+            )));
+        assert_eq!(initial_conditions(&[], false).len(), 1);
+        assert!(initial_conditions(&[cond(UNREACHABLE, "False")], false).is_empty());
+    }
+
+    // §10.3: Unknown, True or an old False, and the probe fails → Unreachable True, retry.
+    #[test]
+    fn a_failed_probe_without_override_marks_the_cluster_unreachable() {
+        for prior in [Some("Unknown"), Some("True"), Some("False"), None] {
+            let v = verdict(after_primary(
+                observed(prior, None, false, true),
+                Err("dial tcp: connection refused\n\tmore".into()),
+            ));
+            assert_eq!(
+                v.unreachable,
+                Some((
+                    "True",
+                    REASON_UNREACHABLE,
+                    "dial tcp: connection refused, more".into()
+                ))
+            );
+            assert_eq!(v.active_override, None);
+            assert!(v.retry_soon);
+        }
+    }
+
+    // §10.3: a probe that succeeds from any prior state → False.
+    #[test]
+    fn a_successful_probe_marks_the_cluster_reachable_from_any_state() {
+        for prior in [Some("Unknown"), Some("True"), Some("False"), None] {
+            let v = verdict(after_primary(observed(prior, None, false, false), Ok(())));
+            assert_eq!(
+                v.unreachable,
+                Some(("False", "ClusterReachable", "cluster is reachable".into()))
+            );
+            assert!(!v.retry_soon);
+        }
+    }
+
+    // §10.3 with override: primary OK → ActiveAPIURLOverride True.
+    #[test]
+    fn a_working_override_is_active() {
+        let v = verdict(after_primary(
+            observed(Some("Unknown"), Some("Unknown"), true, true),
+            Ok(()),
+        ));
+        assert_eq!(
+            v.active_override,
+            Some(("True", "ClusterReachable", "cluster is reachable".into()))
+        );
+    }
+
+    // §10.3: primary fails, secondary OK → reachable, override inactive with the raw error, retry the primary.
+    #[test]
+    fn a_failed_override_falls_back_to_the_kubeconfig_server() {
+        let o = observed(Some("False"), Some("True"), true, false);
+        assert_eq!(
+            after_primary(o, Err("refused".into())),
+            AfterPrimary::ProbeSecondary,
+            "previously active primary"
+        );
+        let v = after_secondary("dial tcp 127.0.0.1:1: connect: connection refused", Ok(()));
+        assert_eq!(
+            v.unreachable,
+            Some(("False", "ClusterReachable", "cluster is reachable".into()))
+        );
+        assert_eq!(
+            v.active_override,
+            Some((
+                "False",
+                "ErrorConnectingToCluster",
+                "dial tcp 127.0.0.1:1: connect: connection refused".into()
+            ))
+        );
+        assert!(v.retry_soon);
+    }
+
+    // §10.3: primary fails with a recent "reachable via secondary" → secondary not probed, Unreachable unchanged.
+    #[test]
+    fn a_recently_confirmed_secondary_is_not_probed_again() {
+        let o = observed(Some("False"), Some("False"), true, false);
+        assert_eq!(
+            after_primary(o, Err("refused".into())),
+            AfterPrimary::RetryPrimary
+        );
+        // An older probe time → the secondary is probed again.
+        let o = observed(Some("False"), Some("False"), true, true);
+        assert_eq!(
+            after_primary(o, Err("refused".into())),
+            AfterPrimary::ProbeSecondary
+        );
+    }
+
+    #[test]
+    fn both_urls_failing_aggregates_the_errors() {
+        let v = after_secondary("a", Err("b".into()));
+        assert_eq!(
+            v.unreachable,
+            Some(("True", REASON_UNREACHABLE, "[a, b]".into()))
+        );
+        assert_eq!(v.active_override.map(|a| a.0), Some("False"));
+    }
+}
