@@ -1,114 +1,272 @@
-//! Reachability: a cheap, frequent probe (`GET /version` through the cluster's cached client, with a short timeout)
-//! keeps the ClusterDeployment `Unreachable` condition current with Hive's reasons and messages. A cluster that turns
-//! reachable is queued for a sync at once. Probes run concurrently, so a dead cluster never delays the others.
+//! The reachability loop: every installed cluster is probed (`GET /version` through its cached client, with a short
+//! timeout) on its own schedule: healthy ones every `interval`, failing ones with capped exponential backoff. The
+//! decisions (which URL, which conditions) are `plan::reach`'s; this module does the I/O and writes conditions only
+//! when they change (a healthy cluster's `lastProbeTime` is refreshed at most every `PROBE_TIME_REFRESH`). A cluster
+//! that turns reachable, or switches API URL, is queued for a sync at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use dashmap::DashMap;
+use kube::runtime::reflector::ObjectRef;
 use kube::{Client, ResourceExt};
-use tracing::{info, warn};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
 
-use crate::api::ClusterDeployment;
+use crate::api::ClusterDeploymentCondition;
 use crate::consts::RECONCILE_PAUSE_ANNOTATION;
 use crate::controller::Context;
+use crate::hub::queue::WorkQueue;
 use crate::hub::ClusterKey;
-use crate::plan::conditions::{set_cd_condition, UNREACHABLE};
+use crate::plan::conditions::set_cd_condition;
 use crate::plan::gate;
+use crate::plan::reach::{
+    self, AfterPrimary, Observed, Verdict, ACTIVE_API_URL_OVERRIDE, UNREACHABLE,
+};
 use crate::remote::ops;
 use crate::status;
 
-pub const REASON_REACHABLE: &str = "ClusterReachable";
-pub const MESSAGE_REACHABLE: &str = "cluster is reachable";
-pub const REASON_UNREACHABLE: &str = "ErrorConnectingToCluster";
+/// Probes in flight at once.
+const PROBE_WORKERS: usize = 32;
+/// A healthy cluster's `Unreachable=False` is rewritten (moving `lastProbeTime`) at most this often.
+const PROBE_TIME_REFRESH: Duration = Duration::from_secs(600);
 
-/// How many probes run at once.
-const PROBE_PARALLELISM: usize = 64;
-
-/// Probes every installed cluster each `interval`, forever.
-pub async fn run(ctx: Arc<Context>, interval: Duration) {
-    loop {
-        let cds = ctx.stores.cds.state();
-        futures::stream::iter(cds)
-            .for_each_concurrent(PROBE_PARALLELISM, |cd| {
-                let ctx = ctx.clone();
-                async move { probe_one(&ctx, &cd).await }
-            })
-            .await;
-        tokio::time::sleep(interval).await;
-    }
+#[derive(Clone, Copy, Debug)]
+pub struct ProbeSettings {
+    /// Between probes of a healthy cluster.
+    pub interval: Duration,
+    /// Cap of the backoff between probes of a failing cluster.
+    pub max_backoff: Duration,
 }
 
-/// Hive's error scrub for the Unreachable message: newline-tab runs become `, `.
-pub fn scrub(message: &str) -> String {
-    message.replace("\n\t", ", ").replace('\n', ", ")
+struct Prober {
+    ctx: Arc<Context>,
+    settings: ProbeSettings,
+    queue: Arc<WorkQueue<ClusterKey>>,
+    scheduled: DashMap<ClusterKey, ()>,
+    failures: DashMap<ClusterKey, u32>,
+    /// When the kubeconfig's server was last probed as the fallback of a failing override.
+    secondary_probed: DashMap<ClusterKey, Instant>,
 }
 
-async fn probe_one(ctx: &Context, cd: &ClusterDeployment) {
-    if cd.metadata.deletion_timestamp.is_some()
-        || !cd.spec.installed
-        || gate::parse_bool(cd.annotations().get(RECONCILE_PAUSE_ANNOTATION))
-    {
-        return;
-    }
-    let Some(meta) = &cd.spec.cluster_metadata else {
-        return;
-    };
-    let key: ClusterKey = (cd.namespace().unwrap_or_default(), cd.name_any());
-    let url = gate::active_api_url(cd);
-    let result = match ctx
-        .pool
-        .get(&key, &meta.admin_kubeconfig_secret_ref.name, url)
-        .await
-    {
-        Ok(rc) => ops::probe(&rc).await.map_err(|e| e.message),
-        Err(e) => Err(e),
-    };
-    let was_reachable = cd
-        .condition(UNREACHABLE)
-        .is_some_and(|c| c.status == "False");
-    match result {
-        Ok(()) => {
-            if !was_reachable {
-                if set_unreachable(&ctx.hub, &key, None).await {
-                    info!(namespace = %key.0, name = %key.1, "cluster is reachable");
+/// Probes every installed cluster, forever.
+pub async fn run(ctx: Arc<Context>, settings: ProbeSettings) {
+    let prober = Arc::new(Prober {
+        ctx,
+        settings,
+        queue: WorkQueue::new(),
+        scheduled: DashMap::new(),
+        failures: DashMap::new(),
+        secondary_probed: DashMap::new(),
+    });
+    for _ in 0..PROBE_WORKERS {
+        let p = prober.clone();
+        tokio::spawn(async move {
+            loop {
+                let key = p.queue.next().await;
+                let next = p.probe(&key).await;
+                p.queue.done(&key);
+                match next {
+                    Some(after) => p.queue.add_after(key, after),
+                    None => {
+                        p.scheduled.remove(&key);
+                    }
                 }
-                ctx.queue.add(key);
+            }
+        });
+    }
+    // New clusters are picked up within a second; known ones follow their own schedule.
+    loop {
+        for cd in prober.ctx.stores.cds.state() {
+            let key: ClusterKey = (cd.namespace().unwrap_or_default(), cd.name_any());
+            if prober.scheduled.insert(key.clone(), ()).is_none() {
+                prober.queue.add(key);
             }
         }
-        Err(message) => {
-            let message = scrub(&message);
-            let same = cd
-                .condition(UNREACHABLE)
-                .is_some_and(|c| c.status == "True" && c.message.as_deref() == Some(&message));
-            if !same && set_unreachable(&ctx.hub, &key, Some(&message)).await {
-                warn!(namespace = %key.0, name = %key.1, %message, "cluster is unreachable");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+impl Prober {
+    /// Probes one cluster; returns when to probe it again (None: it is gone).
+    async fn probe(&self, key: &ClusterKey) -> Option<Duration> {
+        let cd = self
+            .ctx
+            .stores
+            .cds
+            .get(&ObjectRef::new(&key.1).within(&key.0))?;
+        let idle = Some(self.settings.interval);
+        if cd.metadata.deletion_timestamp.is_some()
+            || !cd.spec.installed
+            || gate::parse_bool(cd.annotations().get(RECONCILE_PAUSE_ANNOTATION))
+        {
+            return idle;
+        }
+        let Some(meta) = &cd.spec.cluster_metadata else {
+            return idle;
+        };
+        let secret = meta.admin_kubeconfig_secret_ref.name.clone();
+        let override_url = cd
+            .spec
+            .control_plane_config
+            .as_ref()
+            .and_then(|c| c.api_url_override.clone());
+        let conditions = cd
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+
+        let init = reach::initial_conditions(&conditions, override_url.is_some());
+        if !init.is_empty() {
+            self.write(
+                key,
+                &init
+                    .iter()
+                    .map(|(t, v)| (*t, v.clone()))
+                    .collect::<Vec<_>>(),
+                &conditions,
+            )
+            .await;
+        }
+
+        let recheck_due = self
+            .secondary_probed
+            .get(key)
+            .is_none_or(|t| t.elapsed() >= self.settings.interval * 6);
+        let observed = Observed::from_conditions(&conditions, override_url.is_some(), recheck_due);
+        let primary = self.try_url(key, &secret, override_url.as_deref()).await;
+        let verdict = match reach::after_primary(observed, primary.clone()) {
+            AfterPrimary::Done(v) => v,
+            AfterPrimary::RetryPrimary => Verdict {
+                unreachable: None,
+                active_override: None,
+                retry_soon: true,
+            },
+            AfterPrimary::ProbeSecondary => {
+                self.secondary_probed.insert(key.clone(), Instant::now());
+                let secondary = self.try_url(key, &secret, None).await;
+                reach::after_secondary(
+                    primary
+                        .as_ref()
+                        .err()
+                        .map(String::as_str)
+                        .unwrap_or_default(),
+                    secondary,
+                )
+            }
+        };
+
+        let mut changes = Vec::new();
+        if let Some(v) = verdict.unreachable {
+            changes.push((UNREACHABLE, v));
+        }
+        if let Some(v) = verdict.active_override {
+            changes.push((ACTIVE_API_URL_OVERRIDE, v));
+        }
+        let became = |t: &str, status: &str| {
+            changes.iter().any(|(ct, v)| *ct == t && v.0 == status)
+                && !conditions
+                    .iter()
+                    .any(|c| c.type_ == t && c.status == status)
+        };
+        let now_reachable = became(UNREACHABLE, "False");
+        let url_switched =
+            became(ACTIVE_API_URL_OVERRIDE, "True") || became(ACTIVE_API_URL_OVERRIDE, "False");
+        if became(UNREACHABLE, "True") {
+            warn!(namespace = %key.0, name = %key.1, error = %primary.as_ref().err().cloned().unwrap_or_default(), "cluster is unreachable");
+        }
+        self.write(key, &changes, &conditions).await;
+        if now_reachable || url_switched {
+            info!(namespace = %key.0, name = %key.1, "cluster is reachable; syncing");
+            self.ctx.queue.add(key.clone());
+        }
+
+        if verdict.retry_soon {
+            let mut n = self.failures.entry(key.clone()).or_insert(0);
+            *n = (*n + 1).min(16);
+            let backoff = Duration::from_millis(500u64 << (*n - 1).min(10));
+            Some(backoff.min(self.settings.max_backoff))
+        } else {
+            self.failures.remove(key);
+            Some(self.settings.interval)
+        }
+    }
+
+    async fn try_url(
+        &self,
+        key: &ClusterKey,
+        secret: &str,
+        url: Option<&str>,
+    ) -> Result<(), String> {
+        match self.ctx.pool.get(key, secret, url).await {
+            Ok(rc) => ops::probe(&rc).await.map_err(|e| e.message),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes conditions that differ from `current` (and refreshes an old `lastProbeTime`).
+    async fn write(
+        &self,
+        key: &ClusterKey,
+        changes: &[(&'static str, reach::Value)],
+        current: &[ClusterDeploymentCondition],
+    ) {
+        let needed =
+            changes.iter().any(
+                |(t, (s, r, m))| match current.iter().find(|c| c.type_ == *t) {
+                    None => true,
+                    Some(c) => {
+                        c.status != *s
+                            || c.reason.as_deref() != Some(r)
+                            || c.message.as_deref() != Some(m.as_str())
+                            || (*t == UNREACHABLE && probe_time_stale(c))
+                    }
+                },
+            );
+        if !needed {
+            return;
+        }
+        let now = status::now();
+        let result = status::update_cd_conditions(&self.ctx.hub, &key.0, &key.1, |conds| {
+            let mut changed = false;
+            for (t, (s, r, m)) in changes {
+                let refresh =
+                    *t == UNREACHABLE && conds.iter().any(|c| c.type_ == *t && probe_time_stale(c));
+                changed |= set_cd_condition(conds, t, (s, r, m), &now, refresh);
+            }
+            changed
+        })
+        .await;
+        match result {
+            Ok(true) => {
+                debug!(namespace = %key.0, name = %key.1, "reachability conditions written")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                warn!(namespace = %key.0, name = %key.1, error = %e, "could not write reachability conditions")
             }
         }
     }
 }
 
-/// Writes `Unreachable` (False when `error` is None); returns whether it changed.
-async fn set_unreachable(hub: &Client, key: &ClusterKey, error: Option<&str>) -> bool {
-    let now = status::now();
-    let value = match error {
-        None => ("False", REASON_REACHABLE, MESSAGE_REACHABLE),
-        Some(e) => ("True", REASON_UNREACHABLE, e),
+fn probe_time_stale(c: &ClusterDeploymentCondition) -> bool {
+    let Some(t) = &c.last_probe_time else {
+        return true;
     };
-    match status::update_cd_conditions(hub, &key.0, &key.1, |c| {
-        set_cd_condition(c, UNREACHABLE, value, &now, false)
-    })
-    .await
-    {
-        Ok(changed) => changed,
-        Err(e) => {
-            warn!(namespace = %key.0, name = %key.1, error = %e, "could not write the Unreachable condition");
-            false
-        }
-    }
+    let age = jiff::Timestamp::now().duration_since(t.0);
+    Duration::try_from(age).is_ok_and(|a| a >= PROBE_TIME_REFRESH)
 }
 
 /// Called by the sync when a cluster stops answering mid-sync (DESIGN.md difference 4).
 pub async fn mark_unreachable(hub: &Client, key: &ClusterKey, message: &str) {
-    set_unreachable(hub, key, Some(&scrub(message))).await;
+    let now = status::now();
+    let value = ("True", reach::REASON_UNREACHABLE, reach::scrub(message));
+    let result = status::update_cd_conditions(hub, &key.0, &key.1, |c| {
+        set_cd_condition(c, UNREACHABLE, (value.0, value.1, &value.2), &now, false)
+    })
+    .await;
+    if let Err(e) = result {
+        warn!(namespace = %key.0, name = %key.1, error = %e, "could not write the Unreachable condition");
+    }
 }

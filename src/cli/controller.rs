@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::controller::{self, Context, Settings};
 use crate::hub::{queue::WorkQueue, secrets::SecretTracker, watch};
+use crate::reachability::ProbeSettings;
 use crate::remote::{kubeconfig::Timeouts, ClientPool};
 
 #[derive(clap::Args, Debug)]
@@ -86,7 +87,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let ctx = Arc::new(Context::new(hub, stores, pool, queue, secrets, settings));
     tokio::select! {
         _ = controller::run(ctx.clone()) => {}
-        _ = crate::reachability::run(ctx, probe_interval) => {}
+        _ = crate::reachability::run(ctx, ProbeSettings { interval: probe_interval, max_backoff: probe_interval.max(Duration::from_secs(15)) }) => {}
         r = http => { r??; }
         _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; stopping"); }
     }

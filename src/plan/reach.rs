@@ -6,7 +6,7 @@
 
 use crate::api::ClusterDeploymentCondition;
 
-pub const UNREACHABLE: &str = "Unreachable";
+pub use super::conditions::UNREACHABLE;
 pub const ACTIVE_API_URL_OVERRIDE: &str = "ActiveAPIURLOverride";
 pub const REASON_INITIALIZED: &str = "Initialized";
 pub const MESSAGE_INITIALIZED: &str = "Condition Initialized";

@@ -31,7 +31,8 @@ struct Entry {
 pub struct ClientPool {
     hub: Client,
     timeouts: Timeouts,
-    entries: DashMap<Key, Arc<Entry>>,
+    /// Per cluster and API URL (None: the kubeconfig's server), so the override and its fallback both stay warm.
+    entries: DashMap<(Key, Option<String>), Arc<Entry>>,
     /// resourceVersions of referenced hub Secrets as the Secret metadata watch last saw them.
     secrets: Arc<SecretTracker>,
 }
@@ -47,7 +48,7 @@ impl ClientPool {
     }
 
     pub fn forget(&self, cluster: &Key) {
-        self.entries.remove(cluster);
+        self.entries.retain(|(k, _), _| k != cluster);
     }
 
     /// The client for a cluster: `cluster` is the ClusterDeployment's key, `secret` the kubeconfig Secret's name in
@@ -60,13 +61,14 @@ impl ClientPool {
     ) -> Result<Arc<RemoteCluster>, String> {
         let secret_key = (cluster.0.clone(), secret.to_string());
         let observed = self.secrets.version(&secret_key);
-        if let Some(entry) = self.entries.get(cluster).map(|e| e.clone()) {
+        let entry_key = (cluster.clone(), api_url.map(String::from));
+        if let Some(entry) = self.entries.get(&entry_key).map(|e| e.clone()) {
             if entry.secret_version == observed && entry.api_url.as_deref() == api_url {
                 return entry.built.clone();
             }
         }
         let entry = Arc::new(self.build(&secret_key, api_url).await);
-        self.entries.insert(cluster.clone(), entry.clone());
+        self.entries.insert(entry_key, entry.clone());
         entry.built.clone()
     }
 
