@@ -20,6 +20,7 @@ use crate::hub::queue::WorkQueue;
 use crate::hub::secrets::SecretTracker;
 use crate::hub::watch::Stores;
 use crate::hub::ClusterKey;
+use crate::metrics;
 use crate::plan::conditions::{self, SYNCSET_FAILED};
 use crate::plan::decode::{self, Payload, SyncSetKind};
 use crate::plan::gate::{self, Gate};
@@ -49,6 +50,8 @@ pub struct Context {
     /// The ClusterSync as last written: fresher than the watch until the watch catches up.
     written: DashMap<ClusterKey, Arc<ClusterSync>>,
     backoff: DashMap<ClusterKey, u32>,
+    /// When each cluster last ended a reconcile with every syncset applied.
+    pub last_success: DashMap<ClusterKey, std::time::Instant>,
 }
 
 impl Context {
@@ -71,6 +74,7 @@ impl Context {
             applied_hashes: DashMap::new(),
             written: DashMap::new(),
             backoff: DashMap::new(),
+            last_success: DashMap::new(),
         }
     }
 }
@@ -108,17 +112,23 @@ enum Outcome {
 /// Reconciles one cluster; returns when to look again.
 #[instrument(skip(ctx), fields(namespace = %key.0, name = %key.1))]
 pub async fn reconcile(ctx: &Context, key: &ClusterKey) -> Option<Duration> {
+    let start = std::time::Instant::now();
     let Some(cd) = ctx.stores.cds.get(&ObjectRef::new(&key.1).within(&key.0)) else {
         forget(ctx, key);
+        observe_reconcile("no-op", start);
         return None;
     };
-    let outcome = match sync_cluster(ctx, key, &cd).await {
+    // Hive's outcome labels: skipped-sync (gated), clustersync-created, full-sync (anything past the gates).
+    let mut label = "skipped-sync";
+    let outcome = match sync_cluster(ctx, key, &cd, &mut label).await {
         Ok(o) => o,
         Err(e) => {
             warn!(error = %e, "reconcile failed; retrying with backoff");
             Outcome::Retry
         }
     };
+    observe_reconcile(label, start);
+    metrics::QUEUE_DEPTH.set(ctx.queue.len() as i64);
     match outcome {
         Outcome::Idle => None,
         Outcome::After(d) => {
@@ -133,7 +143,15 @@ pub async fn reconcile(ctx: &Context, key: &ClusterKey) -> Option<Duration> {
     }
 }
 
+fn observe_reconcile(outcome: &str, start: std::time::Instant) {
+    metrics::RECONCILE_SECONDS
+        .with_label_values(&[metrics::CONTROLLER, outcome])
+        .observe(start.elapsed().as_secs_f64());
+}
+
 fn forget(ctx: &Context, key: &ClusterKey) {
+    ctx.last_success.remove(key);
+    let _ = metrics::LAST_SUCCESS_AGE.remove_label_values(&[&key.0, &key.1]);
     ctx.pool.forget(key);
     ctx.written.remove(key);
     ctx.backoff.remove(key);
@@ -149,6 +167,7 @@ async fn sync_cluster(
     ctx: &Context,
     key: &ClusterKey,
     cd: &ClusterDeployment,
+    label: &mut &'static str,
 ) -> anyhow::Result<Outcome> {
     match gate::gate(cd) {
         Gate::Sync => {}
@@ -204,9 +223,13 @@ async fn sync_cluster(
         return Ok(Outcome::Idle);
     }
 
+    *label = "full-sync";
     let cs = match latest_cluster_sync(ctx, key) {
         Some(cs) => cs,
-        None => Arc::new(status::create_cluster_sync(&ctx.hub, cd).await?),
+        None => {
+            *label = "clustersync-created";
+            Arc::new(status::create_cluster_sync(&ctx.hub, cd).await?)
+        }
     };
     let lease = ctx
         .stores
@@ -289,7 +312,12 @@ async fn sync_cluster(
         .collect();
     new.first_success_time =
         conditions::first_success_time(old.first_success_time.as_ref(), installed, &entries, &now);
+    observe_first_successes(ctx, cd, &old, &new);
     let cs = write_status(ctx, key, cs, &old, new.clone()).await?;
+    if new.conditions.first().is_some_and(|c| c.status == "False") {
+        ctx.last_success
+            .insert(key.clone(), std::time::Instant::now());
+    }
     if full {
         status::renew_lease(&ctx.hub, &cs, lease.as_deref()).await?;
         info!(applied = finished.applied.len(), "full re-apply done");
@@ -309,6 +337,190 @@ async fn sync_cluster(
     Ok(Outcome::After(after.max(Duration::from_secs(1))))
 }
 
+/// Hive's first-apply metrics: per SyncSet (by its metrics-group annotation), per SelectorSyncSet (only while the
+/// cluster has not had its first full success), and the cluster's first success after install.
+fn observe_first_successes(
+    ctx: &Context,
+    cd: &ClusterDeployment,
+    old: &ClusterSyncStatus,
+    new: &ClusterSyncStatus,
+) {
+    let status = cd.status.as_ref();
+    let installed = status
+        .and_then(|s| s.installed_timestamp.as_ref())
+        .map(|t| t.0);
+    let reachable_since = cd
+        .condition(conditions::UNREACHABLE)
+        .and_then(|c| c.last_transition_time.as_ref())
+        .map(|t| t.0);
+    let now = jiff::Timestamp::now();
+    let newly = |old: &[SyncStatus], e: &SyncStatus| {
+        e.first_success_time.is_some()
+            && !old
+                .iter()
+                .any(|o| o.name == e.name && o.first_success_time.is_some())
+    };
+    let seconds_since = |created: Option<jiff::Timestamp>| {
+        let start = [created, installed, reachable_since]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(now);
+        now.duration_since(start).as_secs_f64().max(0.0)
+    };
+    let ns = cd.namespace().unwrap_or_default();
+    for e in new.sync_sets.iter().filter(|e| newly(&old.sync_sets, e)) {
+        let ss = ctx
+            .stores
+            .sync_sets
+            .get(&ObjectRef::new(&e.name).within(&ns));
+        let group = ss
+            .as_ref()
+            .and_then(|s| {
+                s.annotations()
+                    .get("hive.openshift.io/syncset-metrics-group")
+                    .cloned()
+            })
+            .filter(|g| !g.is_empty())
+            .unwrap_or_else(|| "none".into());
+        let created = ss
+            .and_then(|s| s.metadata.creation_timestamp.clone())
+            .map(|t| t.0);
+        metrics::SYNCSET_FIRST_APPLY_SECONDS
+            .with_label_values(&[&group])
+            .observe(seconds_since(created));
+    }
+    if old.first_success_time.is_none() {
+        for e in new
+            .selector_sync_sets
+            .iter()
+            .filter(|e| newly(&old.selector_sync_sets, e))
+        {
+            let sss = ctx.stores.selector_sync_sets.get(&ObjectRef::new(&e.name));
+            let created = sss
+                .and_then(|s| s.metadata.creation_timestamp.clone())
+                .map(|t| t.0);
+            metrics::SELECTORSYNCSET_FIRST_APPLY_SECONDS
+                .with_label_values(&[&e.name])
+                .observe(seconds_since(created));
+        }
+    }
+    if let (None, Some(first), Some(installed)) =
+        (&old.first_success_time, &new.first_success_time, installed)
+    {
+        metrics::CLUSTERSYNC_FIRST_SUCCESS_SECONDS
+            .observe(first.0.duration_since(installed).as_secs_f64().max(0.0));
+    }
+}
+
+/// Recomputes the fleet gauges from the watch caches (Hive's metrics controller does this every 2 minutes).
+pub async fn publish_gauges(ctx: Arc<Context>, every: Duration) {
+    let mut known_sss: Vec<String> = Vec::new();
+    let mut known_paused: Vec<[String; 3]> = Vec::new();
+    loop {
+        let mut sss_total: HashMap<String, i64> = HashMap::new();
+        let mut sss_unapplied: HashMap<String, i64> = HashMap::new();
+        let (mut ss_total, mut ss_unapplied) = (0, 0);
+        for cs in ctx.stores.cluster_syncs.state() {
+            let Some(st) = &cs.status else { continue };
+            for e in &st.selector_sync_sets {
+                *sss_total.entry(e.name.clone()).or_default() += 1;
+                if e.result != SyncSetResult::Success {
+                    *sss_unapplied.entry(e.name.clone()).or_default() += 1;
+                }
+            }
+            ss_total += st.sync_sets.len() as i64;
+            ss_unapplied += st
+                .sync_sets
+                .iter()
+                .filter(|e| e.result != SyncSetResult::Success)
+                .count() as i64;
+        }
+        for name in known_sss.drain(..) {
+            if !sss_total.contains_key(&name) {
+                let _ = metrics::SSS_CLUSTERS.remove_label_values(&[&name]);
+            }
+            if !sss_unapplied.contains_key(&name) {
+                let _ = metrics::SSS_CLUSTERS_UNAPPLIED.remove_label_values(&[&name]);
+            }
+        }
+        for (name, n) in &sss_total {
+            metrics::SSS_CLUSTERS.with_label_values(&[name]).set(*n);
+            known_sss.push(name.clone());
+        }
+        for (name, n) in &sss_unapplied {
+            metrics::SSS_CLUSTERS_UNAPPLIED
+                .with_label_values(&[name])
+                .set(*n);
+        }
+        metrics::SYNCSETS_TOTAL.set(ss_total);
+        metrics::SYNCSETS_UNAPPLIED.set(ss_unapplied);
+
+        let (mut reachable, mut unreachable, mut unknown) = (0, 0, 0);
+        let mut paused = Vec::new();
+        for cd in ctx.stores.cds.state() {
+            match cd
+                .condition(conditions::UNREACHABLE)
+                .map(|c| c.status.as_str())
+            {
+                Some("False") => reachable += 1,
+                Some("True") => unreachable += 1,
+                _ => unknown += 1,
+            }
+            if crate::controller::syncset_paused(&cd) {
+                let cluster_type = cd
+                    .labels()
+                    .get("hive.openshift.io/cluster-type")
+                    .cloned()
+                    .unwrap_or_else(|| "unspecified".into());
+                paused.push([
+                    cd.name_any(),
+                    cd.namespace().unwrap_or_default(),
+                    cluster_type,
+                ]);
+            }
+        }
+        metrics::CLUSTERS
+            .with_label_values(&["reachable"])
+            .set(reachable);
+        metrics::CLUSTERS
+            .with_label_values(&["unreachable"])
+            .set(unreachable);
+        metrics::CLUSTERS
+            .with_label_values(&["unknown"])
+            .set(unknown);
+        for old in known_paused.drain(..) {
+            if !paused.contains(&old) {
+                let _ = metrics::SYNCSET_PAUSED.remove_label_values(&[&old[0], &old[1], &old[2]]);
+            }
+        }
+        for p in &paused {
+            metrics::SYNCSET_PAUSED
+                .with_label_values(&[&p[0], &p[1], &p[2]])
+                .set(1.0);
+        }
+        known_paused = paused;
+        for entry in ctx.last_success.iter() {
+            let (ns, name) = entry.key();
+            metrics::LAST_SUCCESS_AGE
+                .with_label_values(&[ns, name])
+                .set(entry.value().elapsed().as_secs_f64());
+        }
+        metrics::QUEUE_DEPTH.set(ctx.queue.len() as i64);
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Whether `hive.openshift.io/syncset-pause` is set.
+pub fn syncset_paused(cd: &ClusterDeployment) -> bool {
+    matches!(
+        gate::gate(cd),
+        Gate::Paused {
+            syncset_pause: true
+        }
+    )
+}
+
 /// Runs one operation against the managed cluster (and the hub, for a secret's source).
 async fn execute(
     ctx: &Context,
@@ -317,15 +529,13 @@ async fn execute(
     op: &Op,
 ) -> Result<(), ExecError> {
     match op {
-        Op::Apply { object, behavior } => ops::apply(rc, object, *behavior).await.map_err(ExecError::from),
+        Op::Apply { object, behavior } => metered_apply(rc, object, *behavior).await,
         Op::ApplySecret { source: (ns, name), target, behavior } => {
             let source = Api::<Secret>::namespaced(ctx.hub.clone(), ns).get(name).await.map_err(|e| {
                 info!(secret = %name, namespace = %ns, "cannot read secret");
                 ExecError { read: true, unreachable: false, message: ops::describe_error(&e) }
             })?;
-            ops::apply(rc, &decode::target_secret(&source, target), *behavior)
-                .await
-                .map_err(ExecError::from)?;
+            metered_apply(rc, &decode::target_secret(&source, target), *behavior).await?;
             ctx.secrets.record_use((ns.clone(), name.clone()), key, source.metadata.resource_version);
             Ok(())
         }
@@ -335,6 +545,25 @@ async fn execute(
         }),
         Op::Delete(r) => ops::delete(rc, r).await.map_err(ExecError::from),
     }
+}
+
+/// One resource or secret apply, counted in Hive's `hive_syncsetinstance_*` metrics.
+async fn metered_apply(
+    rc: &RemoteCluster,
+    object: &serde_json::Value,
+    behavior: decode::ApplyBehavior,
+) -> Result<(), ExecError> {
+    let start = std::time::Instant::now();
+    let result = ops::apply(rc, object, behavior).await;
+    let labels = [
+        behavior.metric_label(),
+        if result.is_ok() { "success" } else { "error" },
+    ];
+    metrics::RESOURCES_APPLIED.with_label_values(&labels).inc();
+    metrics::RESOURCE_APPLY_SECONDS
+        .with_label_values(&labels)
+        .observe(start.elapsed().as_secs_f64());
+    result.map_err(ExecError::from)
 }
 
 struct ExecError {

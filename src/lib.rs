@@ -8,6 +8,7 @@ pub mod cli;
 pub mod controller;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod plan;
 pub mod reachability;
 pub mod remote;

@@ -29,7 +29,12 @@ pub struct Args {
     #[arg(long, env = "HIVESYNC_REMOTE_TIMEOUT", default_value = "20s", value_parser = super::duration::parse_go_duration)]
     pub remote_timeout: Duration,
     /// Address of /metrics, /healthz and /readyz.
-    #[arg(long, env = "HIVESYNC_METRICS_ADDRESS", default_value = "0.0.0.0:2112")]
+    #[arg(
+        long = "metrics-bind-address",
+        alias = "metrics-address",
+        env = "HIVESYNC_METRICS_ADDRESS",
+        default_value = "0.0.0.0:2112"
+    )]
     pub metrics_address: SocketAddr,
 }
 
@@ -43,7 +48,7 @@ pub async fn hub_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<
         }
         None => kube::Config::infer().await?,
     };
-    Ok(kube::Client::try_from(config)?)
+    Ok(crate::metrics::client(config, false)?)
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -60,6 +65,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("the hub API server is not reachable: {e}"))?;
 
+    crate::metrics::init();
     let ready = Arc::new(AtomicBool::new(false));
     let http = tokio::spawn(crate::http::serve(metrics_address, ready.clone()));
 
@@ -87,6 +93,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let ctx = Arc::new(Context::new(hub, stores, pool, queue, secrets, settings));
     tokio::select! {
         _ = controller::run(ctx.clone()) => {}
+        _ = controller::publish_gauges(ctx.clone(), Duration::from_secs(30)) => {}
         _ = crate::reachability::run(ctx, ProbeSettings { interval: probe_interval, max_backoff: probe_interval.max(Duration::from_secs(15)) }) => {}
         r = http => { r??; }
         _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; stopping"); }

@@ -13,6 +13,7 @@ pub mod gate;
 pub mod identity;
 pub mod reach;
 pub mod run;
+pub mod select;
 
 /// Kubernetes `utilerrors.NewAggregate` formatting: one message alone, several as `[a, b, ...]`.
 pub fn aggregate<S: AsRef<str>>(messages: &[S]) -> Option<String> {

@@ -33,6 +33,7 @@ pub struct ClientPool {
     timeouts: Timeouts,
     /// Per cluster and API URL (None: the kubeconfig's server), so the override and its fallback both stay warm.
     entries: DashMap<(Key, Option<String>), Arc<Entry>>,
+    building: DashMap<(Key, Option<String>), Arc<tokio::sync::Mutex<()>>>,
     /// resourceVersions of referenced hub Secrets as the Secret metadata watch last saw them.
     secrets: Arc<SecretTracker>,
 }
@@ -43,12 +44,14 @@ impl ClientPool {
             hub,
             timeouts,
             entries: DashMap::new(),
+            building: DashMap::new(),
             secrets,
         }
     }
 
     pub fn forget(&self, cluster: &Key) {
         self.entries.retain(|(k, _), _| k != cluster);
+        self.building.retain(|(k, _), _| k != cluster);
     }
 
     /// The client for a cluster: `cluster` is the ClusterDeployment's key, `secret` the kubeconfig Secret's name in
@@ -62,8 +65,17 @@ impl ClientPool {
         let secret_key = (cluster.0.clone(), secret.to_string());
         let observed = self.secrets.version(&secret_key);
         let entry_key = (cluster.clone(), api_url.map(String::from));
+        let fresh = |e: &Entry| e.secret_version == observed && e.api_url.as_deref() == api_url;
         if let Some(entry) = self.entries.get(&entry_key).map(|e| e.clone()) {
-            if entry.secret_version == observed && entry.api_url.as_deref() == api_url {
+            if fresh(&entry) {
+                return entry.built.clone();
+            }
+        }
+        // One build per cluster and URL at a time: the probe and the sync often ask together.
+        let lock = self.building.entry(entry_key.clone()).or_default().clone();
+        let _guard = lock.lock().await;
+        if let Some(entry) = self.entries.get(&entry_key).map(|e| e.clone()) {
+            if fresh(&entry) {
                 return entry.built.clone();
             }
         }
@@ -93,7 +105,7 @@ impl ClientPool {
             .and_then(|d| d.get(KUBECONFIG_SECRET_KEY))
             .map(|b| b.0.as_slice());
         let built = match client_config(data, api_url, self.timeouts).await {
-            Ok(config) => Client::try_from(config)
+            Ok(config) => crate::metrics::client(config, true)
                 .map(|client| {
                     Arc::new(RemoteCluster {
                         client,

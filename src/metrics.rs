@@ -1,0 +1,253 @@
+//! Prometheus metrics: Hive's names, types, labels and buckets where hivesync means the same thing
+//! (HIVE-COMPAT.md §8), so existing dashboards and alerts keep working, plus `hivesync_*` for what Hive lacks.
+//! Everything is registered in the process-wide default registry that `/metrics` serves.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::LazyLock;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use prometheus::{
+    register_gauge, register_gauge_vec, register_histogram, register_histogram_vec,
+    register_int_counter_vec, register_int_gauge, register_int_gauge_vec, Gauge, GaugeVec,
+    Histogram, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+};
+
+/// The `controller` label of the shared Hive metrics.
+pub const CONTROLLER: &str = "clustersync";
+
+macro_rules! lazy {
+    ($name:ident: $ty:ty = $init:expr) => {
+        pub static $name: LazyLock<$ty> =
+            LazyLock::new(|| $init.expect(concat!("registering ", stringify!($name))));
+    };
+}
+
+lazy!(RESOURCES_APPLIED: IntCounterVec = register_int_counter_vec!(
+    "hive_syncsetinstance_resources_applied_total",
+    "Number of resources and secrets applied, by apply type and result",
+    &["type", "result"]
+));
+lazy!(RESOURCE_APPLY_SECONDS: HistogramVec = register_histogram_vec!(
+    "hive_syncsetinstance_apply_duration_seconds",
+    "Time to apply one resource or secret",
+    &["type", "result"],
+    vec![0.5, 1.0, 3.0, 5.0, 10.0, 20.0, 30.0]
+));
+lazy!(SYNCSET_FIRST_APPLY_SECONDS: HistogramVec = register_histogram_vec!(
+    "hive_syncset_apply_duration_seconds",
+    "Time from SyncSet creation (or cluster install / reachability) to its first successful apply on a cluster",
+    &["group"],
+    vec![5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0]
+));
+lazy!(SELECTORSYNCSET_FIRST_APPLY_SECONDS: HistogramVec = register_histogram_vec!(
+    "hive_selectorsyncset_apply_duration_seconds",
+    "Time to the first successful apply of a SelectorSyncSet on a new cluster",
+    &["name"],
+    vec![5.0, 10.0, 30.0, 60.0, 300.0, 600.0, 1800.0, 3600.0]
+));
+lazy!(CLUSTERSYNC_FIRST_SUCCESS_SECONDS: Histogram = register_histogram!(
+    "hive_clustersync_first_success_duration_seconds",
+    "ClusterSync firstSuccessTime minus the ClusterDeployment's installedTimestamp",
+    vec![60.0, 300.0, 600.0, 1200.0, 1800.0, 2400.0, 3000.0, 3600.0]
+));
+lazy!(RECONCILE_SECONDS: HistogramVec = register_histogram_vec!(
+    "hive_controller_reconcile_seconds",
+    "Distribution of reconcile times",
+    &["controller", "outcome"],
+    vec![0.001, 0.01, 0.1, 1.0, 10.0, 30.0, 60.0, 120.0]
+));
+lazy!(CLIENT_REQUESTS: IntCounterVec = register_int_counter_vec!(
+    "hive_kube_client_requests_total",
+    "Kubernetes API requests, hub (remote=false) and managed clusters (remote=true)",
+    &["controller", "method", "resource", "remote", "status"]
+));
+lazy!(CLIENT_REQUEST_SECONDS: HistogramVec = register_histogram_vec!(
+    "hive_kube_client_request_seconds",
+    "Kubernetes API request latency",
+    &["controller", "method", "resource", "remote", "status"],
+    vec![0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 120.0]
+));
+lazy!(SSS_CLUSTERS: IntGaugeVec = register_int_gauge_vec!(
+    "hive_selectorsyncset_clusters_total",
+    "Number of ClusterSyncs with an entry for this SelectorSyncSet",
+    &["name"]
+));
+lazy!(SSS_CLUSTERS_UNAPPLIED: IntGaugeVec = register_int_gauge_vec!(
+    "hive_selectorsyncset_clusters_unapplied_total",
+    "Number of ClusterSyncs whose entry for this SelectorSyncSet is not Success",
+    &["name"]
+));
+lazy!(SYNCSETS_TOTAL: IntGauge = register_int_gauge!(
+    "hive_syncsets_total",
+    "SyncSet entries across all ClusterSyncs"
+));
+lazy!(SYNCSETS_UNAPPLIED: IntGauge = register_int_gauge!(
+    "hive_syncsets_unapplied_total",
+    "SyncSet entries across all ClusterSyncs that are not Success"
+));
+lazy!(SYNCSET_PAUSED: GaugeVec = register_gauge_vec!(
+    "hive_cluster_deployment_syncset_paused",
+    "ClusterDeployments with hive.openshift.io/syncset-pause set",
+    &["cluster_deployment", "namespace", "cluster_type"]
+));
+lazy!(CLUSTERS: IntGaugeVec = register_int_gauge_vec!(
+    "hivesync_clusters",
+    "ClusterDeployments by reachability (the Unreachable condition: reachable, unreachable, unknown)",
+    &["reachability"]
+));
+lazy!(QUEUE_DEPTH: IntGauge = register_int_gauge!(
+    "hivesync_queue_depth",
+    "Clusters waiting for a sync worker"
+));
+lazy!(LAST_SUCCESS_AGE: GaugeVec = register_gauge_vec!(
+    "hivesync_cluster_last_success_age_seconds",
+    "Seconds since the cluster's last reconcile that ended with every syncset applied",
+    &["namespace", "name"]
+));
+lazy!(BUILD: Gauge = register_gauge!("hivesync_build_info", "Always 1"));
+
+/// The `resource` label Hive uses: `core/v1/configmaps`, `<group>/<version>/<resource>`; None when the path is not
+/// an API resource path (such paths are not counted, as in Hive).
+pub fn resource_label(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (group, version, rest) = match parts.as_slice() {
+        ["api", version, rest @ ..] => ("core", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return None,
+    };
+    let resource = match rest {
+        ["namespaces", _, resource, ..] => *resource,
+        [resource, ..] => *resource,
+        [] => return None,
+    };
+    Some(format!("{group}/{version}/{resource}"))
+}
+
+/// A tower layer counting and timing every request of a kube client.
+#[derive(Clone, Copy)]
+pub struct ClientMetricsLayer {
+    pub remote: bool,
+}
+
+impl<S> tower::Layer<S> for ClientMetricsLayer {
+    type Service = ClientMetrics<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        ClientMetrics {
+            inner,
+            remote: self.remote,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ClientMetrics<S> {
+    inner: S,
+    remote: bool,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B, RB> tower::Service<http::Request<B>> for ClientMetrics<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<RB>>,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<S::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let labels = resource_label(req.uri().path()).map(|r| (req.method().to_string(), r));
+        let remote = if self.remote { "true" } else { "false" };
+        let start = Instant::now();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let result = fut.await;
+            if let Some((method, resource)) = labels {
+                let status = match &result {
+                    Ok(r) => format!(
+                        "{} {}",
+                        r.status().as_u16(),
+                        r.status().canonical_reason().unwrap_or_default()
+                    ),
+                    Err(_) => "error".to_string(),
+                };
+                let l = [
+                    CONTROLLER,
+                    method.as_str(),
+                    resource.as_str(),
+                    remote,
+                    status.as_str(),
+                ];
+                CLIENT_REQUESTS.with_label_values(&l).inc();
+                CLIENT_REQUEST_SECONDS
+                    .with_label_values(&l)
+                    .observe(start.elapsed().as_secs_f64());
+            }
+            result
+        })
+    }
+}
+
+/// Builds a client whose requests are counted in `hive_kube_client_*{remote}`.
+pub fn client(config: kube::Config, remote: bool) -> kube::Result<kube::Client> {
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&ClientMetricsLayer { remote })
+        .build())
+}
+
+/// Touches every metric so `/metrics` lists them from the start.
+pub fn init() {
+    BUILD.set(1.0);
+    LazyLock::force(&RESOURCES_APPLIED);
+    LazyLock::force(&RESOURCE_APPLY_SECONDS);
+    LazyLock::force(&SYNCSET_FIRST_APPLY_SECONDS);
+    LazyLock::force(&SELECTORSYNCSET_FIRST_APPLY_SECONDS);
+    LazyLock::force(&CLUSTERSYNC_FIRST_SUCCESS_SECONDS);
+    LazyLock::force(&RECONCILE_SECONDS);
+    LazyLock::force(&CLIENT_REQUESTS);
+    LazyLock::force(&CLIENT_REQUEST_SECONDS);
+    LazyLock::force(&SSS_CLUSTERS);
+    LazyLock::force(&SSS_CLUSTERS_UNAPPLIED);
+    LazyLock::force(&SYNCSETS_TOTAL);
+    LazyLock::force(&SYNCSETS_UNAPPLIED);
+    LazyLock::force(&SYNCSET_PAUSED);
+    LazyLock::force(&CLUSTERS);
+    LazyLock::force(&QUEUE_DEPTH);
+    LazyLock::force(&LAST_SUCCESS_AGE);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource_label;
+
+    #[test]
+    fn resource_labels_follow_hive() {
+        assert_eq!(
+            resource_label("/api/v1/namespaces/ns/configmaps/x").as_deref(),
+            Some("core/v1/configmaps")
+        );
+        assert_eq!(
+            resource_label("/api/v1/namespaces").as_deref(),
+            Some("core/v1/namespaces")
+        );
+        assert_eq!(
+            resource_label("/apis/hive.openshift.io/v1/namespaces/n/clusterdeployments/c/status")
+                .as_deref(),
+            Some("hive.openshift.io/v1/clusterdeployments")
+        );
+        assert_eq!(
+            resource_label("/apis/apps/v1/deployments").as_deref(),
+            Some("apps/v1/deployments")
+        );
+        assert_eq!(resource_label("/version"), None);
+        assert_eq!(resource_label("/apis/apps/v1"), None);
+    }
+}
