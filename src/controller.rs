@@ -42,6 +42,7 @@ pub struct Context {
     pub pool: Arc<ClientPool>,
     pub queue: Arc<WorkQueue<ClusterKey>>,
     pub secrets: Arc<SecretTracker>,
+    pub events: crate::events::Events,
     pub settings: Settings,
     /// Decoded payloads shared by every cluster: syncset UID → (generation, payload).
     payloads: DashMap<String, (i64, Arc<Payload>)>,
@@ -64,6 +65,10 @@ impl Context {
         settings: Settings,
     ) -> Self {
         Self {
+            events: crate::events::Events::new(
+                hub.clone(),
+                std::env::var("HIVESYNC_POD_NAME").ok(),
+            ),
             hub,
             stores,
             pool,
@@ -313,6 +318,9 @@ async fn sync_cluster(
     new.first_success_time =
         conditions::first_success_time(old.first_success_time.as_ref(), installed, &entries, &now);
     observe_first_successes(ctx, cd, &old, &new);
+    for (warning, reason, note) in crate::events::entry_events(&old, &new) {
+        ctx.events.publish(cd, warning, reason, note).await;
+    }
     let cs = write_status(ctx, key, cs, &old, new.clone()).await?;
     if new.conditions.first().is_some_and(|c| c.status == "False") {
         ctx.last_success

@@ -174,7 +174,27 @@ impl Prober {
         let url_switched =
             became(ACTIVE_API_URL_OVERRIDE, "True") || became(ACTIVE_API_URL_OVERRIDE, "False");
         if became(UNREACHABLE, "True") {
-            warn!(namespace = %key.0, name = %key.1, error = %primary.as_ref().err().cloned().unwrap_or_default(), "cluster is unreachable");
+            let error = primary.as_ref().err().cloned().unwrap_or_default();
+            warn!(namespace = %key.0, name = %key.1, %error, "cluster is unreachable");
+            self.ctx
+                .events
+                .publish(&cd, true, "ClusterUnreachable", error)
+                .await;
+        }
+        if now_reachable
+            && conditions
+                .iter()
+                .any(|c| c.type_ == UNREACHABLE && c.status == "True")
+        {
+            self.ctx
+                .events
+                .publish(
+                    &cd,
+                    false,
+                    "ClusterReachable",
+                    "cluster is reachable again".into(),
+                )
+                .await;
         }
         self.write(key, &changes, &conditions).await;
         if now_reachable || url_switched {
