@@ -43,6 +43,8 @@ pub struct Context {
     pub queue: Arc<WorkQueue<ClusterKey>>,
     pub secrets: Arc<SecretTracker>,
     pub events: crate::events::Events,
+    /// The shards this replica serves (everything when sharding is off).
+    pub ownership: crate::leader::Ownership,
     pub settings: Settings,
     /// Decoded payloads shared by every cluster: syncset UID → (generation, payload).
     payloads: DashMap<String, (i64, Arc<Payload>)>,
@@ -69,6 +71,7 @@ impl Context {
                 hub.clone(),
                 std::env::var("HIVESYNC_POD_NAME").ok(),
             ),
+            ownership: crate::leader::Ownership::all(),
             hub,
             stores,
             pool,
@@ -174,6 +177,10 @@ async fn sync_cluster(
     cd: &ClusterDeployment,
     label: &mut &'static str,
 ) -> anyhow::Result<Outcome> {
+    if !ctx.ownership.owns(cd.metadata.uid.as_deref()) {
+        debug!("another replica's shard");
+        return Ok(Outcome::Idle);
+    }
     match gate::gate(cd) {
         Gate::Sync => {}
         Gate::Paused { syncset_pause } => {
@@ -608,10 +615,11 @@ async fn write_status(
     old: &ClusterSyncStatus,
     mut new: ClusterSyncStatus,
 ) -> anyhow::Result<Arc<ClusterSync>> {
+    // Unlike Hive, a re-shard alone updates controlledByReplica, so it never stays stale.
+    new.controlled_by_replica = ctx.settings.replica.or(old.controlled_by_replica);
     if new == *old {
         return Ok(cs);
     }
-    new.controlled_by_replica = ctx.settings.replica.or(old.controlled_by_replica);
     let written = Arc::new(status::write_cluster_sync_status(&ctx.hub, &cs, new).await?);
     ctx.written.insert(key.clone(), written.clone());
     Ok(written)

@@ -9,6 +9,7 @@ pub mod controller;
 pub mod events;
 pub mod http;
 pub mod hub;
+pub mod leader;
 pub mod metrics;
 pub mod plan;
 pub mod reachability;

@@ -96,6 +96,9 @@ impl Prober {
             .cds
             .get(&ObjectRef::new(&key.1).within(&key.0))?;
         let idle = Some(self.settings.interval);
+        if !self.ctx.ownership.owns(cd.metadata.uid.as_deref()) {
+            return idle;
+        }
         if cd.metadata.deletion_timestamp.is_some()
             || !cd.spec.installed
             || gate::parse_bool(cd.annotations().get(RECONCILE_PAUSE_ANNOTATION))

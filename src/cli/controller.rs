@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::controller::{self, Context, Settings};
 use crate::hub::{queue::WorkQueue, secrets::SecretTracker, watch};
+use crate::leader::{LeaseSettings, Ownership};
 use crate::reachability::ProbeSettings;
 use crate::remote::{kubeconfig::Timeouts, ClientPool};
 
@@ -36,6 +37,24 @@ pub struct Args {
         default_value = "0.0.0.0:2112"
     )]
     pub metrics_address: SocketAddr,
+    /// Run only while holding the leader Lease; standbys keep their caches warm and take over.
+    #[arg(long, env = "HIVESYNC_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Split clusters into this many shards by ClusterDeployment UID (Hive's rule), one Lease per shard. 0: off.
+    #[arg(long, env = "HIVESYNC_SHARDS", default_value_t = 0)]
+    pub shards: u32,
+    /// Namespace of the leader and shard Leases.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "hivesync")]
+    pub lease_namespace: String,
+    /// Name of the leader Lease (shard Leases are `<name>-shard-<i>`).
+    #[arg(long, default_value = "hivesync")]
+    pub lease_name: String,
+    /// Lease duration: how long a dead holder keeps its lease before another replica takes over.
+    #[arg(long, default_value = "15s", value_parser = super::duration::parse_go_duration)]
+    pub lease_duration: Duration,
+    /// This replica's identity (default: the pod name; its trailing ordinal picks its preferred shard).
+    #[arg(long, env = "HIVESYNC_POD_NAME")]
+    pub identity: Option<String>,
 }
 
 pub async fn hub_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
@@ -59,7 +78,24 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         probe_interval,
         remote_timeout,
         metrics_address,
+        leader_elect,
+        shards,
+        lease_namespace,
+        lease_name,
+        lease_duration,
+        identity,
     } = args;
+    let identity = identity.unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    });
+    let lease = LeaseSettings {
+        namespace: lease_namespace,
+        name: lease_name,
+        identity: identity.clone(),
+        duration: lease_duration,
+        renew_every: (lease_duration / 3).max(Duration::from_secs(1)),
+    };
     let hub = hub_client(kubeconfig.as_deref()).await?;
     hub.apiserver_version()
         .await
@@ -85,12 +121,57 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         probe_interval = ?probe_interval,
         "hub caches synced; syncing"
     );
+    let ordinal = crate::leader::ordinal_of(&identity);
     let settings = Settings {
         reapply_interval,
         concurrency,
-        replica: None,
+        replica: if shards > 0 {
+            ordinal.map(i64::from)
+        } else {
+            None
+        },
     };
-    let ctx = Arc::new(Context::new(hub, stores, pool, queue, secrets, settings));
+    let mut ctx = Context::new(hub.clone(), stores, pool, queue, secrets, settings);
+    if leader_elect {
+        tracing::info!(lease = %lease.name, %identity, "waiting to become the leader (caches stay warm)");
+        crate::leader::lead(hub.clone(), lease.clone()).await;
+    }
+    if shards > 0 {
+        ctx.ownership = Ownership::sharded(shards);
+    }
+    let ctx = Arc::new(ctx);
+    if shards > 0 {
+        let (c, o) = (ctx.clone(), ctx.ownership.clone());
+        tokio::spawn(crate::leader::hold_shards(
+            hub.clone(),
+            lease,
+            shards,
+            ordinal,
+            o,
+            move |shard| {
+                // Newly served clusters are synced at once.
+                for cd in c.stores.cds.state() {
+                    if crate::leader::shard_of(
+                        cd.metadata.uid.as_deref().unwrap_or_default(),
+                        shards,
+                    ) == shard
+                    {
+                        c.queue.add((
+                            cd.metadata.namespace.clone().unwrap_or_default(),
+                            cd.metadata.name.clone().unwrap_or_default(),
+                        ));
+                    }
+                }
+            },
+        ));
+    } else if leader_elect {
+        for cd in ctx.stores.cds.state() {
+            ctx.queue.add((
+                cd.metadata.namespace.clone().unwrap_or_default(),
+                cd.metadata.name.clone().unwrap_or_default(),
+            ));
+        }
+    }
     tokio::select! {
         _ = controller::run(ctx.clone()) => {}
         _ = controller::publish_gauges(ctx.clone(), Duration::from_secs(30)) => {}
