@@ -51,6 +51,11 @@ pub fn gate(cd: &ClusterDeployment) -> Gate {
     Gate::Sync
 }
 
+/// Hive's scale-test annotation: all spoke I/O is faked, no kubeconfig is needed.
+pub fn fake_cluster(cd: &ClusterDeployment) -> bool {
+    parse_bool(cd.annotations().get(crate::consts::FAKE_CLUSTER_ANNOTATION))
+}
+
 /// The `Unreachable` condition must exist and be False; missing or Unknown counts as unreachable.
 pub fn reachable(cd: &ClusterDeployment) -> bool {
     cd.condition(UNREACHABLE)
