@@ -48,6 +48,8 @@ pub struct Context {
     pub settings: Settings,
     /// Decoded payloads shared by every cluster: syncset UID → (generation, payload).
     payloads: DashMap<String, (i64, Arc<Payload>)>,
+    /// Templated payloads, per (syncset UID, cluster): (generation, hash of the cluster's labels, payload).
+    templated: DashMap<(String, ClusterKey), (i64, u64, Arc<Payload>)>,
     /// The content hash last applied per (cluster, kind, syncset name).
     applied_hashes: DashMap<(ClusterKey, SyncSetKind, String), String>,
     /// The ClusterSync as last written: fresher than the watch until the watch catches up.
@@ -79,6 +81,7 @@ impl Context {
             secrets,
             settings,
             payloads: DashMap::new(),
+            templated: DashMap::new(),
             applied_hashes: DashMap::new(),
             written: DashMap::new(),
             backoff: DashMap::new(),
@@ -164,6 +167,7 @@ fn forget(ctx: &Context, key: &ClusterKey) {
     ctx.written.remove(key);
     ctx.backoff.remove(key);
     ctx.applied_hashes.retain(|(k, _, _), _| k != key);
+    ctx.templated.retain(|(_, k), _| k != key);
     ctx.secrets.forget_cluster(key);
 }
 
@@ -710,8 +714,8 @@ fn matching(
             .iter()
             .filter(|ss| syncset_targets(ss, cd))
             .map(|ss| {
-                let payload = shared_payload(ctx, ss.meta(), || {
-                    decode::decode(kind, ss.namespace().as_deref(), &ss.spec.common)
+                let payload = payload_for(ctx, key, cd, ss.meta(), &ss.spec.common, |labels| {
+                    decode::decode_for(kind, ss.namespace().as_deref(), &ss.spec.common, labels)
                 });
                 target(ss.meta(), payload)
             })
@@ -730,9 +734,10 @@ fn matching(
                         .then(|| target(sss.meta(), Arc::new(Payload::invalid(message))));
                 }
                 selector_syncset_targets(sss, cd).then(|| {
-                    let payload = shared_payload(ctx, sss.meta(), || {
-                        decode::decode(kind, None, &sss.spec.common)
-                    });
+                    let payload =
+                        payload_for(ctx, key, cd, sss.meta(), &sss.spec.common, |labels| {
+                            decode::decode_for(kind, None, &sss.spec.common, labels)
+                        });
                     target(sss.meta(), payload)
                 })
             })
@@ -741,10 +746,15 @@ fn matching(
 }
 
 /// The decoded payload of a syncset at its current generation, decoded once for all clusters.
-fn shared_payload(
+/// A templated syncset is decoded per cluster and re-decoded when the cluster's labels change; an untemplated one
+/// is decoded once for all clusters.
+fn payload_for(
     ctx: &Context,
+    key: &ClusterKey,
+    cd: &ClusterDeployment,
     meta: &ObjectMeta,
-    decode: impl FnOnce() -> Payload,
+    spec: &crate::api::SyncSetCommonSpec,
+    decode: impl FnOnce(&std::collections::BTreeMap<String, String>) -> Payload,
 ) -> Arc<Payload> {
     let uid = meta
         .uid
@@ -752,13 +762,32 @@ fn shared_payload(
         .or_else(|| meta.name.clone())
         .unwrap_or_default();
     let generation = meta.generation.unwrap_or(0);
-    if let Some(entry) = ctx.payloads.get(&uid) {
-        if entry.0 == generation {
-            return entry.1.clone();
+    if !decode::is_templated(spec) {
+        if let Some(entry) = ctx.payloads.get(&uid) {
+            if entry.0 == generation {
+                return entry.1.clone();
+            }
+        }
+        let payload = Arc::new(decode(&Default::default()));
+        ctx.payloads.insert(uid, (generation, payload.clone()));
+        return payload;
+    }
+    let labels = cd.labels();
+    let labels_hash = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        labels.hash(&mut h);
+        h.finish()
+    };
+    let cache_key = (uid, key.clone());
+    if let Some(entry) = ctx.templated.get(&cache_key) {
+        if entry.0 == generation && entry.1 == labels_hash {
+            return entry.2.clone();
         }
     }
-    let payload = Arc::new(decode());
-    ctx.payloads.insert(uid, (generation, payload.clone()));
+    let payload = Arc::new(decode(labels));
+    ctx.templated
+        .insert(cache_key, (generation, labels_hash, payload.clone()));
     payload
 }
 

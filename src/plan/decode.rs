@@ -141,6 +141,8 @@ pub struct Payload {
     pub references: Vec<SyncResourceReference>,
     /// Decode errors: when set, nothing of this syncset is applied and no fast requeue is asked for.
     pub decode_error: Option<String>,
+    /// Patch template errors: those patches are skipped, and the syncset fails once the rest ran.
+    pub patch_template_errors: Vec<String>,
     /// Hash of the spec: a change means the syncset must be re-applied even at the same generation.
     pub hash: String,
 }
@@ -157,6 +159,7 @@ impl Payload {
             patches: vec![],
             references: vec![],
             decode_error: Some(message),
+            patch_template_errors: vec![],
             hash: String::new(),
         }
     }
@@ -164,10 +167,39 @@ impl Payload {
 
 /// Decodes a syncset's spec. `namespace` is the SyncSet's namespace (None for a SelectorSyncSet).
 pub fn decode(kind: SyncSetKind, namespace: Option<&str>, spec: &SyncSetCommonSpec) -> Payload {
+    decode_for(kind, namespace, spec, &BTreeMap::new())
+}
+
+/// Whether the payload depends on the target cluster's labels (`enableResourceTemplates` / `enablePatchTemplates`),
+/// so it must be decoded per cluster instead of once for all.
+pub fn is_templated(spec: &SyncSetCommonSpec) -> bool {
+    spec.enable_resource_templates || spec.enable_patch_templates
+}
+
+/// Decodes a syncset's spec for a cluster with these labels (Hive's templates read them with `fromCDLabel`).
+/// Resource template errors fail the whole syncset before anything is applied; a patch whose template fails is
+/// skipped and the syncset fails after the other patches ran (HIVE-COMPAT.md §1.6).
+pub fn decode_for(
+    kind: SyncSetKind,
+    namespace: Option<&str>,
+    spec: &SyncSetCommonSpec,
+    labels: &BTreeMap<String, String>,
+) -> Payload {
     let mut errors = Vec::new();
     let mut decoded = Vec::new();
     for (index, raw) in spec.resources.iter().enumerate() {
-        match decode_resource(raw) {
+        let rendered = if spec.enable_resource_templates {
+            match super::template::render_value(raw, labels) {
+                Ok(v) => v,
+                Err(e) => {
+                    errors.push(format!("failed to parameterize resource {index}: {e}"));
+                    continue;
+                }
+            }
+        } else {
+            raw.clone()
+        };
+        match decode_resource(&rendered) {
             Ok(mut object) => {
                 set_managed_label(&mut object);
                 decoded.push(DesiredObject {
@@ -199,24 +231,54 @@ pub fn decode(kind: SyncSetKind, namespace: Option<&str>, spec: &SyncSetCommonSp
         name: s.target.name.clone(),
     }));
 
+    let mut patch_template_errors = Vec::new();
     let patches = spec
         .patches
         .iter()
         .enumerate()
-        .map(|(index, p)| PatchOp {
-            index,
-            api_version: p.api_version.clone(),
-            kind: p.kind.clone(),
-            namespace: if p.namespace.is_empty() {
-                "default".into()
+        .filter_map(|(index, p)| {
+            let patch = if spec.enable_patch_templates {
+                match super::template::render_patch(&p.patch, labels) {
+                    Ok(rendered) => rendered,
+                    Err(e) => {
+                        patch_template_errors
+                            .push(format!("failed to parameterize patch {index}: {e}"));
+                        return None;
+                    }
+                }
             } else {
-                p.namespace.clone()
-            },
-            name: p.name.clone(),
-            patch: p.patch.clone(),
-            patch_type: PatchType::parse(&p.patch_type),
+                p.patch.clone()
+            };
+            Some(PatchOp {
+                index,
+                api_version: p.api_version.clone(),
+                kind: p.kind.clone(),
+                namespace: if p.namespace.is_empty() {
+                    "default".into()
+                } else {
+                    p.namespace.clone()
+                },
+                name: p.name.clone(),
+                patch,
+                patch_type: PatchType::parse(&p.patch_type),
+            })
         })
-        .collect();
+        .collect::<Vec<_>>();
+
+    let hash = if is_templated(spec) {
+        // What is sent depends on the labels: hash the rendered payload, so a label change re-applies it.
+        let rendered: Vec<&Value> = decoded.iter().map(|d| &d.object).collect();
+        let patch_bodies: Vec<&str> = patches.iter().map(|p| p.patch.as_str()).collect();
+        let extra = serde_json::to_vec(&(rendered, patch_bodies, &patch_template_errors))
+            .unwrap_or_default();
+        format!(
+            "{}-{}",
+            hash_of(spec),
+            hex::encode(&Sha256::digest(&extra)[..8])
+        )
+    } else {
+        hash_of(spec)
+    };
 
     Payload {
         behavior: ApplyBehavior::parse(&spec.apply_behavior),
@@ -226,7 +288,8 @@ pub fn decode(kind: SyncSetKind, namespace: Option<&str>, spec: &SyncSetCommonSp
         patches,
         references,
         decode_error: super::aggregate(&errors),
-        hash: hash_of(spec),
+        patch_template_errors,
+        hash,
     }
 }
 

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod reach;
 pub mod run;
 pub mod select;
+pub mod template;
 
 /// Kubernetes `utilerrors.NewAggregate` formatting: one message alone, several as `[a, b, ...]`.
 pub fn aggregate<S: AsRef<str>>(messages: &[S]) -> Option<String> {

@@ -441,7 +441,12 @@ impl ApplyRun {
                         *i += 1;
                         return Some(Op::Patch(patch.clone()));
                     }
-                    None => self.enter_deletes(),
+                    None => {
+                        // Patches whose template failed were skipped; the syncset fails with their errors
+                        // (no fast requeue: only an edit can fix them).
+                        self.outcome.apply_error = super::aggregate(&p.patch_template_errors);
+                        self.enter_deletes();
+                    }
                 },
                 Phase::Deletes(queue) => {
                     let r = queue.pop_front()?;

@@ -587,3 +587,110 @@ fn an_object_another_syncset_still_declares_is_not_deleted_when_one_drops_it() {
     );
     assert_eq!(f.sync_sets[1].resources_to_delete, [cm_ref("shared")]);
 }
+
+fn labels(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn templated(spec: serde_json::Value, l: &[(&str, &str)]) -> Target {
+    let spec: SyncSetCommonSpec = serde_json::from_value(spec).unwrap();
+    let payload = crate::plan::decode::decode_for(SelectorSyncSet, None, &spec, &labels(l));
+    Target {
+        name: "t".into(),
+        generation: 1,
+        payload: Arc::new(payload),
+        hash_changed: false,
+    }
+}
+
+// #32: templates off send strings unchanged; on, fromCDLabel values are substituted (missing → ""), non-string
+// schema fields become strings, and patches are rendered whole.
+#[test]
+fn templates_render_labels_into_resources_and_patches_only_when_enabled() {
+    let resource = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "{{ fromCDLabel \"team\" }}-ns"},
+        "data": {"region": "{{ fromCDLabel \"region\" }}", "missing": "[{{ fromCDLabel \"nope\" }}]"},
+        "spec": {"failureThreshold": "{{ fromCDLabel \"n\" }}"}});
+    let patch = json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "p", "namespace": "ns",
+        "patch": "{\"data\":{\"r\":\"{{ fromCDLabel \"region\" }}\"}}", "patchType": "merge"});
+    let l = [("team", "blue"), ("region", "eu"), ("n", "4")];
+    let off = templated(
+        json!({"resources": [resource.clone()], "patches": [patch.clone()]}),
+        &l,
+    );
+    assert_eq!(
+        off.payload.objects[0].object["data"]["region"],
+        "{{ fromCDLabel \"region\" }}"
+    );
+    let on = templated(
+        json!({"enableResourceTemplates": true, "enablePatchTemplates": true, "resources": [resource], "patches": [patch]}),
+        &l,
+    );
+    let o = &on.payload.objects[0].object;
+    assert_eq!(o["metadata"]["namespace"], "blue-ns");
+    assert_eq!(o["data"]["region"], "eu");
+    assert_eq!(o["data"]["missing"], "[]");
+    assert_eq!(
+        o["spec"]["failureThreshold"], "4",
+        "a template yields a string"
+    );
+    assert_eq!(
+        on.payload.references[0].namespace, "blue-ns",
+        "identity is taken after templating"
+    );
+    assert_eq!(on.payload.patches[0].patch, "{\"data\":{\"r\":\"eu\"}}");
+}
+
+#[test]
+fn a_label_change_changes_a_templated_payload_s_hash() {
+    let spec = json!({"enableResourceTemplates": true, "resources": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}, "data": {"v": "{{ fromCDLabel \"v\" }}"}}]});
+    let a = templated(spec.clone(), &[("v", "1")]);
+    let b = templated(spec.clone(), &[("v", "2")]);
+    let c = templated(spec, &[("v", "1"), ("unrelated", "x")]);
+    assert_ne!(a.payload.hash, b.payload.hash);
+    assert_eq!(
+        a.payload.hash, c.payload.hash,
+        "labels the templates do not read change nothing sent"
+    );
+}
+
+// §1.6: a resource template error fails the syncset before anything is applied, without a fast requeue.
+#[test]
+fn a_resource_template_error_applies_nothing() {
+    let spec = json!({"enableResourceTemplates": true, "resources": [cm("ok"),
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bad", "namespace": "ns"}, "data": {"x": "{{ nope }}"}}]});
+    let (ops, f) = drive(
+        ClusterRun::new(vec![], vec![templated(spec, &[])], &[], &[], false, t(1)),
+        ok,
+    );
+    assert!(ops.is_empty());
+    let msg = f.selector_sync_sets[0].failure_message.clone().unwrap();
+    assert!(
+        msg.starts_with("failed to parameterize resource 1: Failed to apply template to value "),
+        "{msg}"
+    );
+    assert!(msg.contains("function \"nope\" not defined"), "{msg}");
+    assert!(!f.requeue);
+}
+
+// §1.6: a patch template error skips that patch, runs the others, then fails the syncset.
+#[test]
+fn a_patch_template_error_skips_that_patch_and_fails_after_the_rest() {
+    let p = |name: &str, body: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": name, "namespace": "ns", "patch": body, "patchType": "merge"});
+    let spec = json!({"enablePatchTemplates": true, "patches": [p("p0", "{{ bad"), p("p1", "{}")]});
+    let (ops, f) = drive(
+        ClusterRun::new(vec![], vec![templated(spec, &[])], &[], &[], false, t(1)),
+        ok,
+    );
+    assert_eq!(ops, ["patch p1"]);
+    let msg = f.selector_sync_sets[0].failure_message.clone().unwrap();
+    assert!(
+        msg.starts_with("failed to parameterize patch 0: failed to parse template string"),
+        "{msg}"
+    );
+    assert!(!f.requeue);
+}

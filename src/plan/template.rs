@@ -14,7 +14,7 @@
 //! `fmt` (flags, width, precision, `[n]` argument indexes, `%!v(MISSING)`-style errors).
 //!
 //! Not supported: complex-number literals (a parse error here). Guard rails Go does not have: nesting deeper than
-//! [`MAX_NESTING`] fails to parse, and execution is capped in steps, template-call depth and output size.
+//! 100 levels fails to parse, and execution is capped in steps, template-call depth and output size.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -24,7 +24,7 @@ use serde_json::Value as Json;
 /// The name Hive gives its template (`template.New("cdParams")`); it appears in every error message.
 const TEMPLATE_NAME: &str = "cdParams";
 /// Maximum nesting of control structures and parentheses (Go allows 10000 parentheses; we keep the stack small).
-pub const MAX_NESTING: usize = 100;
+const MAX_NESTING: usize = 100;
 /// Maximum depth of `{{template}}` calls plus control structures at execution time.
 const MAX_EXEC_DEPTH: usize = 200;
 /// Maximum number of executed actions/commands per string.
@@ -83,14 +83,20 @@ pub fn render_value(value: &Json, labels: &BTreeMap<String, String>) -> Result<J
             for key in sorted_keys(map) {
                 if let Some(v) = map.get_mut(&key) {
                     if let Err(e) = apply_in_place(v, labels) {
-                        return Err(format!("Failed to apply template to value {}: {e}", go_sharp_v(v, 0)));
+                        return Err(format!(
+                            "Failed to apply template to value {}: {e}",
+                            go_sharp_v(v, 0)
+                        ));
                     }
                 }
             }
         }
         other => {
             if let Err(e) = apply_in_place(other, labels) {
-                return Err(format!("Failed to apply template to value {}: {e}", go_sharp_v(other, 0)));
+                return Err(format!(
+                    "Failed to apply template to value {}: {e}",
+                    go_sharp_v(other, 0)
+                ));
             }
         }
     }
@@ -117,7 +123,9 @@ fn apply_to_string(s: &str, labels: &BTreeMap<String, String>) -> Result<String,
     }
     render(s, labels).map_err(|e| match e {
         TemplateError::Parse(m) => format!("failed to parse template string {}: {m}", go_quote(s)),
-        TemplateError::Exec(m) => format!("failed to execute template on string {}: {m}", go_quote(s)),
+        TemplateError::Exec(m) => {
+            format!("failed to execute template on string {}: {m}", go_quote(s))
+        }
     })
 }
 
@@ -164,7 +172,13 @@ fn go_sharp_v(v: &Json, depth: usize) -> String {
         Json::Object(map) => {
             let inner: Vec<String> = sorted_keys(map)
                 .iter()
-                .map(|k| format!("{}:{}", go_quote(k), go_sharp_v(&map[k.as_str()], depth + 1)))
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        go_quote(k),
+                        go_sharp_v(&map[k.as_str()], depth + 1)
+                    )
+                })
                 .collect();
             format!("map[string]interface {{}}{{{}}}", inner.join(", "))
         }
@@ -266,7 +280,8 @@ fn go_quote_rune(r: char, ascii_only: bool) -> String {
 
 /// Go's `strconv.CanBackquote`.
 fn can_backquote(s: &str) -> bool {
-    s.chars().all(|c| !((c < ' ' && c != '\t') || c == '`' || c == '\u{7f}' || c == '\u{feff}'))
+    s.chars()
+        .all(|c| !((c < ' ' && c != '\t') || c == '`' || c == '\u{7f}' || c == '\u{feff}'))
 }
 
 /// Go's `%#U` of a rune (`U+00E9 'é'`).
@@ -385,7 +400,8 @@ fn go_unquote(lit: &str) -> Result<String, String> {
             let mut rest = inner.as_bytes();
             let mut out: Vec<u8> = Vec::with_capacity(rest.len());
             while !rest.is_empty() {
-                let (v, multibyte, tail) = unquote_char(rest, b'"').map_err(|_| SYNTAX.to_string())?;
+                let (v, multibyte, tail) =
+                    unquote_char(rest, b'"').map_err(|_| SYNTAX.to_string())?;
                 if v < 0x80 || !multibyte {
                     out.push(v as u8);
                 } else {
@@ -588,7 +604,11 @@ impl<'a> Lexer<'a> {
 
     fn backup(&mut self) {
         if !self.at_eof && self.pos > 0 {
-            if let Some(c) = self.input.get(..self.pos).and_then(|s| s.chars().next_back()) {
+            if let Some(c) = self
+                .input
+                .get(..self.pos)
+                .and_then(|s| s.chars().next_back())
+            {
                 self.pos -= c.len_utf8();
                 if c == '\n' {
                     self.line -= 1;
@@ -605,7 +625,11 @@ impl<'a> Lexer<'a> {
         let item = Item {
             typ,
             pos: self.start,
-            val: self.input.get(self.start..self.pos).unwrap_or("").to_owned(),
+            val: self
+                .input
+                .get(self.start..self.pos)
+                .unwrap_or("")
+                .to_owned(),
             line: self.start_line,
         };
         self.start = self.pos;
@@ -645,7 +669,12 @@ impl<'a> Lexer<'a> {
     }
 
     fn errorf(&mut self, msg: impl Into<String>) -> Option<St> {
-        self.item = Some(Item { typ: T::Error, pos: self.start, val: msg.into(), line: self.start_line });
+        self.item = Some(Item {
+            typ: T::Error,
+            pos: self.start,
+            val: msg.into(),
+            line: self.start_line,
+        });
         self.start = 0;
         self.pos = 0;
         self.input = "";
@@ -653,8 +682,17 @@ impl<'a> Lexer<'a> {
     }
 
     fn next_item(&mut self) -> Item {
-        self.item = Some(Item { typ: T::Eof, pos: self.pos, val: "EOF".to_owned(), line: self.start_line });
-        let mut st = if self.inside_action { St::InsideAction } else { St::Text };
+        self.item = Some(Item {
+            typ: T::Eof,
+            pos: self.pos,
+            val: "EOF".to_owned(),
+            line: self.start_line,
+        });
+        let mut st = if self.inside_action {
+            St::InsideAction
+        } else {
+            St::Text
+        };
         loop {
             let next = match st {
                 St::Text => self.lex_text(),
@@ -727,7 +765,13 @@ impl<'a> Lexer<'a> {
         self.pos += 2;
         let trim = has_left_trim_marker(self.rest().as_bytes());
         let after = if trim { 2 } else { 0 };
-        if self.input.as_bytes().get(self.pos + after..).unwrap_or(&[]).starts_with(b"/*") {
+        if self
+            .input
+            .as_bytes()
+            .get(self.pos + after..)
+            .unwrap_or(&[])
+            .starts_with(b"/*")
+        {
             self.pos += after;
             self.ignore();
             return Some(St::Comment);
@@ -840,7 +884,10 @@ impl<'a> Lexer<'a> {
                 self.emit(T::RightParen)
             }
             c if c.is_ascii() && is_go_print(c) => self.emit(T::Char),
-            c => self.errorf(format!("unrecognized character in action: {}", go_sharp_u(c))),
+            c => self.errorf(format!(
+                "unrecognized character in action: {}",
+                go_sharp_u(c)
+            )),
         }
     }
 
@@ -906,7 +953,11 @@ impl<'a> Lexer<'a> {
 
     fn lex_field_or_variable(&mut self, typ: T) -> Option<St> {
         if self.at_terminator() {
-            return self.emit(if typ == T::Variable { T::Variable } else { T::Dot });
+            return self.emit(if typ == T::Variable {
+                T::Variable
+            } else {
+                T::Dot
+            });
         }
         let mut r;
         loop {
@@ -947,7 +998,9 @@ impl<'a> Lexer<'a> {
             return self.errorf(format!("bad number syntax: {text}"));
         }
         if matches!(self.peek(), Some('+' | '-')) {
-            if !self.scan_number() || self.input.as_bytes().get(self.pos.wrapping_sub(1)) != Some(&b'i') {
+            if !self.scan_number()
+                || self.input.as_bytes().get(self.pos.wrapping_sub(1)) != Some(&b'i')
+            {
                 let text = go_quote(&self.input[self.start..self.pos]);
                 return self.errorf(format!("bad number syntax: {text}"));
             }
@@ -1047,16 +1100,43 @@ struct Number {
 
 #[derive(Clone, Debug)]
 enum Arg {
-    Identifier { pos: usize, name: String },
-    Dot { pos: usize },
-    Nil { pos: usize },
-    Bool { pos: usize, val: bool },
-    Number { pos: usize, num: Number },
-    Str { pos: usize, quoted: String, text: String },
-    Field { pos: usize, ident: Vec<String> },
-    Variable { pos: usize, ident: Vec<String> },
+    Identifier {
+        pos: usize,
+        name: String,
+    },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
+    Bool {
+        pos: usize,
+        val: bool,
+    },
+    Number {
+        pos: usize,
+        num: Number,
+    },
+    Str {
+        pos: usize,
+        quoted: String,
+        text: String,
+    },
+    Field {
+        pos: usize,
+        ident: Vec<String>,
+    },
+    Variable {
+        pos: usize,
+        ident: Vec<String>,
+    },
     Pipe(Box<Pipe>),
-    Chain { pos: usize, node: Box<Arg>, field: Vec<String> },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        field: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -1083,14 +1163,28 @@ struct Branch {
 
 #[derive(Clone, Debug)]
 enum Node {
-    Text { pos: usize, text: String },
-    Action { pos: usize, pipe: Pipe },
+    Text {
+        pos: usize,
+        text: String,
+    },
+    Action {
+        pos: usize,
+        pipe: Pipe,
+    },
     If(Box<Branch>),
     With(Box<Branch>),
     Range(Box<Branch>),
-    Break { pos: usize },
-    Continue { pos: usize },
-    Template { pos: usize, name: String, pipe: Option<Pipe> },
+    Break {
+        pos: usize,
+    },
+    Continue {
+        pos: usize,
+    },
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
 }
 
 impl Arg {
@@ -1213,7 +1307,8 @@ impl Node {
 
 /// Go's `parse.IsEmptyTree` for a list: only whitespace text.
 fn is_empty_tree(list: &[Node]) -> bool {
-    list.iter().all(|n| matches!(n, Node::Text { text, .. } if text.trim().is_empty()))
+    list.iter()
+        .all(|n| matches!(n, Node::Text { text, .. } if text.trim().is_empty()))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1411,10 +1506,18 @@ fn go_parse_float(s: &str) -> Option<f64> {
 
 /// `parse.newNumber`. Complex numbers are not supported.
 fn new_number(text: &str, typ: T) -> Result<Number, String> {
-    let mut n = Number { text: text.to_owned(), is_int: false, is_uint: false, is_float: false, int: 0, float: 0.0 };
+    let mut n = Number {
+        text: text.to_owned(),
+        is_int: false,
+        is_uint: false,
+        is_float: false,
+        int: 0,
+        float: 0.0,
+    };
     if typ == T::CharConstant {
         let bytes = text.as_bytes();
-        let (v, _, tail) = unquote_char(bytes.get(1..).unwrap_or(&[]), b'\'').map_err(|_| "invalid syntax")?;
+        let (v, _, tail) =
+            unquote_char(bytes.get(1..).unwrap_or(&[]), b'\'').map_err(|_| "invalid syntax")?;
         if tail != b"'" {
             return Err(format!("malformed character constant: {text}"));
         }
@@ -1425,8 +1528,13 @@ fn new_number(text: &str, typ: T) -> Result<Number, String> {
         n.float = f64::from(v);
         return Ok(n);
     }
-    if typ == T::Complex || (text.ends_with('i') && go_parse_float(&text[..text.len() - 1]).is_some()) {
-        return Err(format!("complex numbers are not supported: {}", go_quote(text)));
+    if typ == T::Complex
+        || (text.ends_with('i') && go_parse_float(&text[..text.len() - 1]).is_some())
+    {
+        return Err(format!(
+            "complex numbers are not supported: {}",
+            go_quote(text)
+        ));
     }
     let u = go_parse_uint(text);
     n.is_uint = u.is_some();
@@ -1449,7 +1557,7 @@ fn new_number(text: &str, typ: T) -> Result<Number, String> {
         }
         n.is_float = true;
         n.float = f;
-        if f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
+        if f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
             n.is_int = true;
             n.int = f as i64;
         }
@@ -1520,7 +1628,12 @@ struct TreeState {
 
 impl TreeState {
     fn new() -> Self {
-        TreeState { token0_line: 0, vars: vec!["$".to_owned()], action_line: 0, range_depth: 0 }
+        TreeState {
+            token0_line: 0,
+            vars: vec!["$".to_owned()],
+            action_line: 0,
+            range_depth: 0,
+        }
     }
 }
 
@@ -1539,7 +1652,15 @@ type PResult<T> = Result<T, String>;
 
 fn parse(text: &str) -> PResult<Trees> {
     let (items, tail) = lex(text);
-    let mut p = Parser { items, tail, idx: 0, pulled: 0, st: TreeState::new(), trees: HashMap::new(), depth: 0 };
+    let mut p = Parser {
+        items,
+        tail,
+        idx: 0,
+        pulled: 0,
+        st: TreeState::new(),
+        trees: HashMap::new(),
+        depth: 0,
+    };
     let root = p.parse_top()?;
     p.add(TEMPLATE_NAME.to_owned(), root)?;
     Ok(p.trees)
@@ -1585,14 +1706,20 @@ impl Parser {
     }
 
     fn errorf<R>(&self, msg: impl fmt::Display) -> PResult<R> {
-        Err(format!("template: {TEMPLATE_NAME}:{}: {msg}", self.st.token0_line))
+        Err(format!(
+            "template: {TEMPLATE_NAME}:{}: {msg}",
+            self.st.token0_line
+        ))
     }
 
     fn unexpected<R>(&self, token: &Item, context: &str) -> PResult<R> {
         if token.typ == T::Error {
             let mut extra = String::new();
             if self.st.action_line != 0 && self.st.action_line != token.line {
-                extra = format!(" in action started at {TEMPLATE_NAME}:{}", self.st.action_line);
+                extra = format!(
+                    " in action started at {TEMPLATE_NAME}:{}",
+                    self.st.action_line
+                );
                 if token.val.ends_with(" action") {
                     extra = extra[" in action".len()..].to_owned();
                 }
@@ -1622,7 +1749,10 @@ impl Parser {
         match self.trees.get(&name) {
             Some(existing) if !is_empty_tree(existing) => {
                 if !is_empty_tree(&root) {
-                    return self.errorf(format!("template: multiple definition of template {}", go_quote(&name)));
+                    return self.errorf(format!(
+                        "template: multiple definition of template {}",
+                        go_quote(&name)
+                    ));
                 }
             }
             _ => {
@@ -1696,7 +1826,10 @@ impl Parser {
     fn text_or_action(&mut self) -> PResult<Parsed> {
         let token = self.next_non_space();
         match token.typ {
-            T::Text => Ok(Parsed::Node(Node::Text { pos: token.pos, text: token.val })),
+            T::Text => Ok(Parsed::Node(Node::Text {
+                pos: token.pos,
+                text: token.val,
+            })),
             T::LeftDelim => {
                 self.st.action_line = token.line;
                 let result = self.action();
@@ -1712,7 +1845,11 @@ impl Parser {
         let node = match token.typ {
             T::Block => self.block_control()?,
             T::Break | T::Continue => {
-                let what = if token.typ == T::Break { "{{break}}" } else { "{{continue}}" };
+                let what = if token.typ == T::Break {
+                    "{{break}}"
+                } else {
+                    "{{continue}}"
+                };
                 let next = self.next_non_space();
                 if next.typ != T::RightDelim {
                     return self.unexpected(&next, what);
@@ -1745,7 +1882,10 @@ impl Parser {
                 self.backup();
                 let first = self.peek();
                 let pipe = self.pipeline("command", T::RightDelim)?;
-                Node::Action { pos: first.pos, pipe }
+                Node::Action {
+                    pos: first.pos,
+                    pipe,
+                }
             }
         };
         Ok(Parsed::Node(node))
@@ -1753,7 +1893,12 @@ impl Parser {
 
     fn pipeline(&mut self, context: &str, end: T) -> PResult<Pipe> {
         let first = self.peek_non_space();
-        let mut pipe = Pipe { pos: first.pos, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        let mut pipe = Pipe {
+            pos: first.pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
         loop {
             let v = self.peek_non_space();
             if v.typ != T::Variable {
@@ -1819,9 +1964,18 @@ impl Parser {
         for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
             if matches!(
                 c.args.first(),
-                Some(Arg::Bool { .. } | Arg::Dot { .. } | Arg::Nil { .. } | Arg::Number { .. } | Arg::Str { .. })
+                Some(
+                    Arg::Bool { .. }
+                        | Arg::Dot { .. }
+                        | Arg::Nil { .. }
+                        | Arg::Number { .. }
+                        | Arg::Str { .. }
+                )
             ) {
-                return self.errorf(format!("non executable command in pipeline stage {}", i + 1));
+                return self.errorf(format!(
+                    "non executable command in pipeline stage {}",
+                    i + 1
+                ));
             }
         }
         Ok(())
@@ -1861,7 +2015,12 @@ impl Parser {
                 else_list = Some(list);
             }
         }
-        Ok(Branch { pos: pipe.pos, pipe, list, else_list })
+        Ok(Branch {
+            pos: pipe.pos,
+            pipe,
+            list,
+            else_list,
+        })
     }
 
     fn template_name(&self, token: &Item, context: &str) -> PResult<String> {
@@ -1892,7 +2051,11 @@ impl Parser {
         let added = self.add(name.clone(), root);
         self.st = parent;
         added?;
-        Ok(Node::Template { pos: token.pos, name, pipe: Some(pipe) })
+        Ok(Node::Template {
+            pos: token.pos,
+            name,
+            pipe: Some(pipe),
+        })
     }
 
     fn template_control(&mut self) -> PResult<Node> {
@@ -1904,7 +2067,11 @@ impl Parser {
             self.backup();
             pipe = Some(self.pipeline(CONTEXT, T::RightDelim)?);
         }
-        Ok(Node::Template { pos: token.pos, name, pipe })
+        Ok(Node::Template {
+            pos: token.pos,
+            name,
+            pipe,
+        })
     }
 
     fn command(&mut self) -> PResult<Command> {
@@ -1931,7 +2098,9 @@ impl Parser {
     }
 
     fn operand(&mut self) -> PResult<Option<Arg>> {
-        let Some(node) = self.term()? else { return Ok(None) };
+        let Some(node) = self.term()? else {
+            return Ok(None);
+        };
         if self.peek().typ != T::Field {
             return Ok(Some(node));
         }
@@ -1950,10 +2119,21 @@ impl Parser {
                 ident.extend(fields);
                 Arg::Variable { pos, ident }
             }
-            Arg::Bool { .. } | Arg::Str { .. } | Arg::Number { .. } | Arg::Nil { .. } | Arg::Dot { .. } => {
-                return self.errorf(format!("unexpected . after term {}", go_quote(&node.to_string())));
+            Arg::Bool { .. }
+            | Arg::Str { .. }
+            | Arg::Number { .. }
+            | Arg::Nil { .. }
+            | Arg::Dot { .. } => {
+                return self.errorf(format!(
+                    "unexpected . after term {}",
+                    go_quote(&node.to_string())
+                ));
             }
-            other => Arg::Chain { pos, node: Box::new(other), field: fields },
+            other => Arg::Chain {
+                pos,
+                node: Box::new(other),
+                field: fields,
+            },
         }))
     }
 
@@ -1965,7 +2145,10 @@ impl Parser {
                 if !FUNCTIONS.contains(&token.val.as_str()) {
                     return self.errorf(format!("function {} not defined", go_quote(&token.val)));
                 }
-                Arg::Identifier { pos, name: token.val }
+                Arg::Identifier {
+                    pos,
+                    name: token.val,
+                }
             }
             T::Dot => Arg::Dot { pos },
             T::Nil => Arg::Nil { pos },
@@ -1973,10 +2156,19 @@ impl Parser {
                 if !self.st.vars.contains(&token.val) {
                     return self.errorf(format!("undefined variable {}", go_quote(&token.val)));
                 }
-                Arg::Variable { pos, ident: vec![token.val] }
+                Arg::Variable {
+                    pos,
+                    ident: vec![token.val],
+                }
             }
-            T::Field => Arg::Field { pos, ident: vec![token.val.get(1..).unwrap_or("").to_owned()] },
-            T::Bool => Arg::Bool { pos, val: token.val == "true" },
+            T::Field => Arg::Field {
+                pos,
+                ident: vec![token.val.get(1..).unwrap_or("").to_owned()],
+            },
+            T::Bool => Arg::Bool {
+                pos,
+                val: token.val == "true",
+            },
             T::CharConstant | T::Complex | T::Number => match new_number(&token.val, token.typ) {
                 Ok(num) => Arg::Number { pos, num },
                 Err(e) => return self.errorf(e),
@@ -1988,7 +2180,11 @@ impl Parser {
                 Arg::Pipe(Box::new(pipe?))
             }
             T::Str | T::RawString => match go_unquote(&token.val) {
-                Ok(text) => Arg::Str { pos, quoted: token.val, text },
+                Ok(text) => Arg::Str {
+                    pos,
+                    quoted: token.val,
+                    text,
+                },
                 Err(e) => return self.errorf(e),
             },
             _ => {
@@ -2118,10 +2314,14 @@ impl Func {
             Func::And | Func::Or | Func::Call | Func::Index | Func::Slice | Func::Eq => {
                 (&[Param::Value], Some(Param::Value))
             }
-            Func::Html | Func::Js | Func::UrlQuery | Func::Print | Func::Println => (&[], Some(Param::Any)),
+            Func::Html | Func::Js | Func::UrlQuery | Func::Print | Func::Println => {
+                (&[], Some(Param::Any))
+            }
             Func::Printf => (&[Param::Str], Some(Param::Any)),
             Func::Len | Func::Not => (&[Param::Value], None),
-            Func::Ne | Func::Lt | Func::Le | Func::Gt | Func::Ge => (&[Param::Value, Param::Value], None),
+            Func::Ne | Func::Lt | Func::Le | Func::Gt | Func::Ge => {
+                (&[Param::Value, Param::Value], None)
+            }
         }
     }
 }
@@ -2154,7 +2354,9 @@ fn builtin_eq(a: &Val, rest: &[Val]) -> Result<bool, String> {
     for b in rest {
         let equal = if basic_kind(a) != basic_kind(b) {
             match (a, b) {
-                (Val::Int(x), Val::Uint8(y)) | (Val::Uint8(y), Val::Int(x)) => *x >= 0 && *x as u64 == u64::from(*y),
+                (Val::Int(x), Val::Uint8(y)) | (Val::Uint8(y), Val::Int(x)) => {
+                    *x >= 0 && *x as u64 == u64::from(*y)
+                }
                 _ if *a != Val::Invalid && *b != Val::Invalid => {
                     return Err(format!(
                         "incompatible types for comparison: {} and {}",
@@ -2187,7 +2389,13 @@ fn builtin_lt(a: &Val, b: &Val) -> Result<bool, String> {
         (Val::Float(x), Val::Float(y)) => x < y,
         (Val::Str(x), Val::Str(y)) => x < y,
         (Val::Bool(_), Val::Bool(_)) => return Err(BAD_TYPE.into()),
-        _ => return Err(format!("incompatible types for comparison: {} and {}", type_name(a), type_name(b))),
+        _ => {
+            return Err(format!(
+                "incompatible types for comparison: {} and {}",
+                type_name(a),
+                type_name(b)
+            ))
+        }
     })
 }
 
@@ -2203,7 +2411,12 @@ fn index_arg(index: &Val, cap: usize) -> Result<usize, String> {
         Val::Int(i) => *i,
         Val::Uint8(u) => i64::from(*u),
         Val::Invalid => return Err("cannot index slice/array with nil".into()),
-        other => return Err(format!("cannot index slice/array with type {}", type_name(other))),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                type_name(other)
+            ))
+        }
     };
     if x < 0 || x as u64 > cap as u64 {
         return Err(format!("index out of range: {x}"));
@@ -2251,7 +2464,9 @@ fn builtin_slice(item: &Val, indexes: &[Val]) -> Result<Val, String> {
     if idx[0] > idx[1] {
         return Err(format!("invalid slice index: {} > {}", idx[0], idx[1]));
     }
-    Ok(Val::Str(String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned()))
+    Ok(Val::Str(
+        String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned(),
+    ))
 }
 
 /// `evalArgs` for `html`, `js` and `urlquery`: one string as is, otherwise `fmt.Sprint` (nil prints `<no value>`).
@@ -2261,7 +2476,13 @@ fn eval_args(args: &[Val]) -> Result<String, String> {
     }
     let printable: Vec<Val> = args
         .iter()
-        .map(|a| if *a == Val::Invalid { Val::Str("<no value>".into()) } else { a.clone() })
+        .map(|a| {
+            if *a == Val::Invalid {
+                Val::Str("<no value>".into())
+            } else {
+                a.clone()
+            }
+        })
         .collect();
     go_sprint(&printable, false)
 }
@@ -2305,7 +2526,9 @@ fn url_query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -2408,7 +2631,11 @@ fn fmt_f(out: &mut String, neg: bool, d: &Decimal, prec: i64) {
         out.push('.');
         for i in 1..=prec {
             let j = d.dp + i - 1;
-            out.push(if (0..nd).contains(&j) { d.d[j as usize] as char } else { '0' });
+            out.push(if (0..nd).contains(&j) {
+                d.d[j as usize] as char
+            } else {
+                '0'
+            });
         }
     }
 }
@@ -2432,7 +2659,11 @@ fn go_format_float(v: f64, fmt: char, prec: i64) -> String {
             mant |= 1 << 52;
         }
         exp -= 1023;
-        return if fmt == 'b' { go_fmt_b(neg, mant, exp) } else { go_fmt_x(prec, fmt, neg, mant, exp) };
+        return if fmt == 'b' {
+            go_fmt_b(neg, mant, exp)
+        } else {
+            go_fmt_x(prec, fmt, neg, mant, exp)
+        };
     }
     let a = v.abs();
     let mut out = String::new();
@@ -2445,7 +2676,7 @@ fn go_format_float(v: f64, fmt: char, prec: i64) -> String {
             'f' => fmt_f(&mut out, neg, &d, (nd - d.dp).max(0)),
             _ => {
                 let exp = d.dp - 1;
-                if exp < -4 || exp >= 6 {
+                if !(-4..6).contains(&exp) {
                     fmt_e(&mut out, neg, &d, nd - 1, upper_e);
                 } else {
                     fmt_f(&mut out, neg, &d, (nd - d.dp).max(0));
@@ -2491,7 +2722,11 @@ fn go_format_float(v: f64, fmt: char, prec: i64) -> String {
 
 fn go_fmt_b(neg: bool, mant: u64, exp: i64) -> String {
     let exp = exp - 52;
-    format!("{}{mant}p{}{exp}", if neg { "-" } else { "" }, if exp >= 0 { "+" } else { "" })
+    format!(
+        "{}{mant}p{}{exp}",
+        if neg { "-" } else { "" },
+        if exp >= 0 { "+" } else { "" }
+    )
 }
 
 fn go_fmt_x(prec: i64, fmt: char, neg: bool, mut mant: u64, mut exp: i64) -> String {
@@ -2516,7 +2751,11 @@ fn go_fmt_x(prec: i64, fmt: char, neg: bool, mut mant: u64, mut exp: i64) -> Str
             exp += 1;
         }
     }
-    let hex: &[u8; 16] = if fmt == 'X' { b"0123456789ABCDEF" } else { LOWER_HEX };
+    let hex: &[u8; 16] = if fmt == 'X' {
+        b"0123456789ABCDEF"
+    } else {
+        LOWER_HEX
+    };
     let mut out = String::new();
     if neg {
         out.push('-');
@@ -2576,7 +2815,11 @@ struct Printer {
 
 impl Printer {
     fn new() -> Self {
-        Printer { buf: String::new(), f: Flags::default(), overflow: false }
+        Printer {
+            buf: String::new(),
+            f: Flags::default(),
+            overflow: false,
+        }
     }
 
     fn write(&mut self, s: &str) {
@@ -2607,7 +2850,11 @@ impl Printer {
             self.overflow = true;
             return;
         }
-        let pad = if self.f.zero && !self.f.minus { '0' } else { ' ' };
+        let pad = if self.f.zero && !self.f.minus {
+            '0'
+        } else {
+            ' '
+        };
         self.buf.extend(std::iter::repeat_n(pad, n as usize));
     }
 
@@ -2781,7 +3028,10 @@ impl Printer {
     }
 
     fn rune_of(c: u64) -> char {
-        u32::try_from(c).ok().and_then(char::from_u32).unwrap_or('\u{FFFD}')
+        u32::try_from(c)
+            .ok()
+            .and_then(char::from_u32)
+            .unwrap_or('\u{FFFD}')
     }
 
     fn fmt_c(&mut self, c: u64) {
@@ -2796,9 +3046,17 @@ impl Printer {
     }
 
     fn fmt_float(&mut self, v: f64, verb: char, prec: i64) {
-        let prec = if self.f.prec_present { self.f.prec } else { prec };
+        let prec = if self.f.prec_present {
+            self.f.prec
+        } else {
+            prec
+        };
         let s = go_format_float(v, verb, prec);
-        let mut num: Vec<u8> = if s.starts_with(['-', '+']) { s.into_bytes() } else { [b"+", s.as_bytes()].concat() };
+        let mut num: Vec<u8> = if s.starts_with(['-', '+']) {
+            s.into_bytes()
+        } else {
+            [b"+", s.as_bytes()].concat()
+        };
         if self.f.space && num[0] == b'+' && !self.f.plus {
             num[0] = b' ';
         }
@@ -2974,7 +3232,9 @@ fn parse_num(s: &[u8], start: usize, end: usize) -> (i64, bool, usize) {
 }
 
 fn int_from_arg(args: &[Val], arg_num: usize) -> (i64, bool, usize) {
-    let Some(arg) = args.get(arg_num) else { return (0, false, arg_num) };
+    let Some(arg) = args.get(arg_num) else {
+        return (0, false, arg_num);
+    };
     let (num, is_int) = match arg {
         Val::Int(i) => (*i, true),
         Val::Uint8(u) => (i64::from(*u), true),
@@ -2996,33 +3256,34 @@ fn go_sprintf(format: &str, args: &[Val]) -> Result<String, String> {
     let mut i = 0usize;
 
     // `argNumber`: an optional `[n]` argument index at s[i..].
-    let arg_number = |arg_num: usize, i: usize, good: &mut bool, reordered: &mut bool| -> (usize, usize, bool) {
-        if i >= end || s[i] != b'[' {
-            return (arg_num, i, false);
-        }
-        *reordered = true;
-        let f = &s[i..];
-        let (index, wid, ok) = 'parse: {
-            if f.len() < 3 {
-                break 'parse (0i64, 1usize, false);
+    let arg_number =
+        |arg_num: usize, i: usize, good: &mut bool, reordered: &mut bool| -> (usize, usize, bool) {
+            if i >= end || s[i] != b'[' {
+                return (arg_num, i, false);
             }
-            for j in 1..f.len() {
-                if f[j] == b']' {
-                    let (width, ok, newi) = parse_num(f, 1, j);
-                    if !ok || newi != j {
-                        break 'parse (0, j + 1, false);
-                    }
-                    break 'parse (width - 1, j + 1, true);
+            *reordered = true;
+            let f = &s[i..];
+            let (index, wid, ok) = 'parse: {
+                if f.len() < 3 {
+                    break 'parse (0i64, 1usize, false);
                 }
+                for j in 1..f.len() {
+                    if f[j] == b']' {
+                        let (width, ok, newi) = parse_num(f, 1, j);
+                        if !ok || newi != j {
+                            break 'parse (0, j + 1, false);
+                        }
+                        break 'parse (width - 1, j + 1, true);
+                    }
+                }
+                (0, 1, false)
+            };
+            if ok && index >= 0 && (index as usize) < args.len() {
+                return (index as usize, i + wid, true);
             }
-            (0, 1, false)
+            *good = false;
+            (arg_num, i + wid, ok)
         };
-        if ok && index >= 0 && (index as usize) < args.len() {
-            return (index as usize, i + wid, true);
-        }
-        *good = false;
-        (arg_num, i + wid, ok)
-    };
 
     'format: while i < end {
         let mut good_arg_num = true;
@@ -3126,8 +3387,15 @@ fn go_sprintf(format: &str, args: &[Val]) -> Result<String, String> {
             p.write("%!(NOVERB)");
             break;
         }
-        let verb = format.get(i..).and_then(|r| r.chars().next()).unwrap_or('\u{FFFD}');
-        i += if format.is_char_boundary(i) { verb.len_utf8() } else { 1 };
+        let verb = format
+            .get(i..)
+            .and_then(|r| r.chars().next())
+            .unwrap_or('\u{FFFD}');
+        i += if format.is_char_boundary(i) {
+            verb.len_utf8()
+        } else {
+            1
+        };
 
         if verb == '%' {
             p.write("%");
@@ -3247,7 +3515,9 @@ struct Exec<'t, 'l> {
 
 fn execute(text: &str, trees: &Trees, labels: &BTreeMap<String, String>) -> EResult<String> {
     let Some((name, root)) = trees.get_key_value(TEMPLATE_NAME) else {
-        return Err(format!("template: {TEMPLATE_NAME}: \"{TEMPLATE_NAME}\" is an incomplete or empty template"));
+        return Err(format!(
+            "template: {TEMPLATE_NAME}: \"{TEMPLATE_NAME}\" is an incomplete or empty template"
+        ));
     };
     let mut exec = Exec {
         text,
@@ -3323,10 +3593,13 @@ impl<'t> Exec<'t, '_> {
             }
             Node::Break { .. } => Ok(Flow::Break),
             Node::Continue { .. } => Ok(Flow::Continue),
-            Node::If(b) => self.nested(|e| e.walk_if_or_with(false, dot, b)),
-            Node::With(b) => self.nested(|e| e.walk_if_or_with(true, dot, b)),
-            Node::Range(b) => self.nested(|e| e.walk_range(dot, node, b)),
-            Node::Template { name, pipe, .. } => self.nested(|e| e.walk_template(dot, node, name, pipe.as_ref())),
+            Node::If(b) => self.nested(true, |e| e.walk_if_or_with(false, dot, b)),
+            Node::With(b) => self.nested(true, |e| e.walk_if_or_with(true, dot, b)),
+            Node::Range(b) => self.nested(true, |e| e.walk_range(dot, node, b)),
+            // Variables declared in a {{template}} pipeline persist, as in Go.
+            Node::Template { name, pipe, .. } => {
+                self.nested(false, |e| e.walk_template(dot, node, name, pipe.as_ref()))
+            }
             Node::Text { text, .. } => {
                 self.write(text)?;
                 Ok(Flow::Normal)
@@ -3334,14 +3607,19 @@ impl<'t> Exec<'t, '_> {
         }
     }
 
-    fn nested(&mut self, f: impl FnOnce(&mut Self) -> EResult<Flow>) -> EResult<Flow> {
+    /// Runs a control structure or template call one level deeper; `pop` drops the variables it declared.
+    fn nested(&mut self, pop: bool, f: impl FnOnce(&mut Self) -> EResult<Flow>) -> EResult<Flow> {
         if self.depth >= MAX_EXEC_DEPTH {
-            return self.errorf(format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})"));
+            return self.errorf(format!(
+                "exceeded maximum template depth ({MAX_EXEC_DEPTH})"
+            ));
         }
         self.depth += 1;
         let mark = self.vars.len();
         let result = f(self);
-        self.vars.truncate(mark);
+        if pop {
+            self.vars.truncate(mark);
+        }
         self.depth -= 1;
         result
     }
@@ -3375,14 +3653,24 @@ impl<'t> Exec<'t, '_> {
             Val::Int(n) => Some(*n),
             Val::Uint8(n) => Some(i64::from(*n)),
             Val::Invalid => None,
-            other => return self.errorf(format!("range can't iterate over {}", print_plain(other))),
+            other => {
+                return self.errorf(format!("range can't iterate over {}", print_plain(other)))
+            }
         };
         if let Some(count) = count {
             if b.pipe.decl.len() > 1 {
-                return self.errorf(format!("can't use {} to iterate over more than one variable", print_plain(&val)));
+                return self.errorf(format!(
+                    "can't use {} to iterate over more than one variable",
+                    print_plain(&val)
+                ));
             }
             for i in 0..count.max(0) {
-                let elem = if matches!(val, Val::Uint8(_)) { Val::Uint8(i as u8) } else { Val::Int(i) };
+                self.tick()?;
+                let elem = if matches!(val, Val::Uint8(_)) {
+                    Val::Uint8(i as u8)
+                } else {
+                    Val::Int(i)
+                };
                 if let Some(first) = b.pipe.decl.first() {
                     if b.pipe.is_assign {
                         self.set_var(first, elem.clone())?;
@@ -3410,7 +3698,13 @@ impl<'t> Exec<'t, '_> {
         }
     }
 
-    fn walk_template(&mut self, dot: &Val, node: &'t Node, name: &str, pipe: Option<&'t Pipe>) -> EResult<Flow> {
+    fn walk_template(
+        &mut self,
+        dot: &Val,
+        node: &'t Node,
+        name: &str,
+        pipe: Option<&'t Pipe>,
+    ) -> EResult<Flow> {
         self.at = Some(At::Node(node));
         let Some((tree_name, root)) = self.trees.get_key_value(name) else {
             return self.errorf(format!("template {} not defined", go_quote(name)));
@@ -3425,7 +3719,9 @@ impl<'t> Exec<'t, '_> {
     }
 
     fn eval_pipeline(&mut self, dot: &Val, pipe: Option<&'t Pipe>) -> EResult<Val> {
-        let Some(pipe) = pipe else { return Ok(Val::Invalid) };
+        let Some(pipe) = pipe else {
+            return Ok(Val::Invalid);
+        };
         self.at = Some(At::Pipe(pipe));
         let mut value: Option<Val> = None;
         for cmd in &pipe.cmds {
@@ -3467,7 +3763,12 @@ impl<'t> Exec<'t, '_> {
         Ok(())
     }
 
-    fn eval_command(&mut self, dot: &Val, cmd: &'t Command, final_val: Option<Val>) -> EResult<Val> {
+    fn eval_command(
+        &mut self,
+        dot: &Val,
+        cmd: &'t Command,
+        final_val: Option<Val>,
+    ) -> EResult<Val> {
         self.tick()?;
         let Some(first) = cmd.args.first() else {
             return self.errorf("empty command");
@@ -3475,7 +3776,9 @@ impl<'t> Exec<'t, '_> {
         match first {
             Arg::Field { ident, .. } => return self.eval_field_chain(first, dot.clone(), ident),
             Arg::Chain { .. } => return self.eval_chain_node(dot, first),
-            Arg::Identifier { .. } => return self.eval_function(dot, first, At::Cmd(cmd), &cmd.args, final_val),
+            Arg::Identifier { .. } => {
+                return self.eval_function(dot, first, At::Cmd(cmd), &cmd.args, final_val)
+            }
             Arg::Pipe(p) => {
                 self.not_a_function(&cmd.args, first, &final_val)?;
                 return self.eval_pipeline(dot, Some(p));
@@ -3491,7 +3794,10 @@ impl<'t> Exec<'t, '_> {
             Arg::Nil { .. } => self.errorf("nil is not a command"),
             Arg::Number { num, .. } => self.ideal_constant(first, num),
             Arg::Str { text, .. } => Ok(Val::Str(text.clone())),
-            _ => self.errorf(format!("can't evaluate command {}", go_quote(&first.to_string()))),
+            _ => self.errorf(format!(
+                "can't evaluate command {}",
+                go_quote(&first.to_string())
+            )),
         }
     }
 
@@ -3516,7 +3822,7 @@ impl<'t> Exec<'t, '_> {
     }
 
     /// Fields of nil are nil (`<no value>`); fields of anything else (strings, numbers) are an error.
-    fn eval_field_chain(&mut self, node: &'t Arg, mut receiver: Val, ident: &[String]) -> EResult<Val> {
+    fn eval_field_chain(&mut self, node: &'t Arg, receiver: Val, ident: &[String]) -> EResult<Val> {
         if matches!(node, Arg::Field { .. }) {
             self.at = Some(At::Arg(node));
         }
@@ -3524,15 +3830,19 @@ impl<'t> Exec<'t, '_> {
             if receiver == Val::Invalid {
                 continue;
             }
-            return self.errorf(format!("can't evaluate field {name} in type {}", type_name(&receiver)));
+            return self.errorf(format!(
+                "can't evaluate field {name} in type {}",
+                type_name(&receiver)
+            ));
         }
-        receiver = if receiver == Val::Invalid { Val::Invalid } else { receiver };
         Ok(receiver)
     }
 
     fn eval_chain_node(&mut self, dot: &Val, chain: &'t Arg) -> EResult<Val> {
         self.at = Some(At::Arg(chain));
-        let Arg::Chain { node, field, .. } = chain else { return Ok(Val::Invalid) };
+        let Arg::Chain { node, field, .. } = chain else {
+            return Ok(Val::Invalid);
+        };
         if matches!(node.as_ref(), Arg::Nil { .. }) {
             return self.errorf(format!("indirection through explicit nil in {chain}"));
         }
@@ -3540,9 +3850,16 @@ impl<'t> Exec<'t, '_> {
         self.eval_field_chain(chain, receiver, field)
     }
 
-    fn eval_variable_node(&mut self, var: &'t Arg, args: &[Arg], final_val: &Option<Val>) -> EResult<Val> {
+    fn eval_variable_node(
+        &mut self,
+        var: &'t Arg,
+        args: &[Arg],
+        final_val: &Option<Val>,
+    ) -> EResult<Val> {
         self.at = Some(At::Arg(var));
-        let Arg::Variable { ident, .. } = var else { return Ok(Val::Invalid) };
+        let Arg::Variable { ident, .. } = var else {
+            return Ok(Val::Invalid);
+        };
         let value = self.var_value(&ident[0])?;
         if ident.len() == 1 {
             self.not_a_function(args, var, final_val)?;
@@ -3560,11 +3877,20 @@ impl<'t> Exec<'t, '_> {
         final_val: Option<Val>,
     ) -> EResult<Val> {
         self.at = Some(At::Arg(ident));
-        let Arg::Identifier { name, .. } = ident else { return Ok(Val::Invalid) };
+        let Arg::Identifier { name, .. } = ident else {
+            return Ok(Val::Invalid);
+        };
         let Some(func) = Func::lookup(name) else {
             return self.errorf(format!("{} is not a defined function", go_quote(name)));
         };
-        self.eval_call(dot, func, cmd, name, args.get(1..).unwrap_or(&[]), final_val)
+        self.eval_call(
+            dot,
+            func,
+            cmd,
+            name,
+            args.get(1..).unwrap_or(&[]),
+            final_val,
+        )
     }
 
     fn eval_call(
@@ -3589,7 +3915,10 @@ impl<'t> Exec<'t, '_> {
             fixed.len()
         } else {
             if num_in != fixed.len() {
-                return self.errorf(format!("wrong number of args for {name}: want {} got {num_in}", fixed.len()));
+                return self.errorf(format!(
+                    "wrong number of args for {name}: want {} got {num_in}",
+                    fixed.len()
+                ));
             }
             args.len()
         };
@@ -3622,7 +3951,7 @@ impl<'t> Exec<'t, '_> {
         }
         if let Some(f) = final_val.clone() {
             let typ = match variadic {
-                Some(elem) if num_in - 1 >= num_fixed => elem,
+                Some(elem) if num_in > num_fixed => elem,
                 _ => fixed.get(num_in - 1).copied().unwrap_or(Param::Any),
             };
             argv.push(self.validate_type(f, Some(typ))?);
@@ -3661,7 +3990,9 @@ impl<'t> Exec<'t, '_> {
             _ => String::new(),
         };
         Ok(match func {
-            Func::FromCdLabel => Val::Str(self.labels.get(&str_arg(0)).cloned().unwrap_or_default()),
+            Func::FromCdLabel => {
+                Val::Str(self.labels.get(&str_arg(0)).cloned().unwrap_or_default())
+            }
             Func::Printf => Val::Str(go_sprintf(&str_arg(0), argv.get(1..).unwrap_or(&[]))?),
             Func::Print => Val::Str(go_sprint(argv, false)?),
             Func::Println => Val::Str(go_sprint(argv, true)?),
@@ -3670,7 +4001,9 @@ impl<'t> Exec<'t, '_> {
             Func::UrlQuery => Val::Str(url_query_escape(&eval_args(argv)?)),
             Func::Len => match arg(0) {
                 Val::Str(s) => Val::Int(s.len() as i64),
-                Val::Invalid => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
+                Val::Invalid => {
+                    return Err("reflect: call of reflect.Value.Type on zero Value".into())
+                }
                 other => return Err(format!("len of type {}", type_name(&other))),
             },
             Func::Index => builtin_index(&arg(0), argv.get(1..).unwrap_or(&[]))?,
@@ -3691,7 +4024,10 @@ impl<'t> Exec<'t, '_> {
         match (value, typ) {
             (Val::Invalid, Some(Param::Str)) => self.errorf("invalid value; expected string"),
             (v @ Val::Str(_), _) => Ok(v),
-            (v, Some(Param::Str)) => self.errorf(format!("wrong type for value; expected string; got {}", type_name(&v))),
+            (v, Some(Param::Str)) => self.errorf(format!(
+                "wrong type for value; expected string; got {}",
+                type_name(&v)
+            )),
             (v, _) => Ok(v),
         }
     }
@@ -3738,10 +4074,1162 @@ impl<'t> Exec<'t, '_> {
             Arg::Bool { val, .. } => Ok(Val::Bool(*val)),
             Arg::Number { num, .. } => self.ideal_constant(node, num),
             Arg::Str { text, .. } => Ok(Val::Str(text.clone())),
-            other => self.errorf(format!("can't handle assignment of {other} to empty interface argument")),
+            other => self.errorf(format!(
+                "can't handle assignment of {other} to empty interface argument"
+            )),
         }
     }
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    //! Expected strings in the generated-looking tests were produced by Go 1.26 `text/template` with Hive's setup
+    //! (`template.New("cdParams").Funcs(fromCDLabel)`, `Execute(buf, nil)`) and the labels below.
+    use super::*;
+    use serde_json::json;
+
+    fn labels() -> BTreeMap<String, String> {
+        [
+            ("env", "prod"),
+            ("n", "4"),
+            ("region", "us-east-1"),
+            ("empty", ""),
+            ("name", "cluster-a"),
+            ("pct", "50%"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    #[track_caller]
+    fn ok(template: &str) -> String {
+        match render(template, &labels()) {
+            Ok(out) => out,
+            Err(e) => panic!("{template:?} failed: {e:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn parse_err(template: &str) -> String {
+        match render(template, &labels()) {
+            Err(TemplateError::Parse(m)) => m,
+            other => panic!("{template:?}: expected a parse error, got {other:?}"),
+        }
+    }
+
+    #[track_caller]
+    fn exec_err(template: &str) -> String {
+        match render(template, &labels()) {
+            Err(TemplateError::Exec(m)) => m,
+            other => panic!("{template:?}: expected an execution error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn from_cd_label_substitutes_label_values() {
+        assert_eq!(ok(r#"{{ fromCDLabel "env" }}"#), "prod");
+        assert_eq!(
+            ok(r#"cm-{{ fromCDLabel "name" }}-{{ fromCDLabel "region" }}"#),
+            "cm-cluster-a-us-east-1"
+        );
+        assert_eq!(ok(r#"{{fromCDLabel "n"}}"#), "4");
+    }
+
+    #[test]
+    fn from_cd_label_missing_or_empty_label_is_empty_string() {
+        assert_eq!(ok(r#"[{{ fromCDLabel "missing" }}]"#), "[]");
+        assert_eq!(ok(r#"[{{ fromCDLabel "empty" }}]"#), "[]");
+        assert_eq!(ok(r#"[{{ fromCDLabel "" }}]"#), "[]");
+    }
+
+    #[test]
+    fn from_cd_label_in_pipelines() {
+        assert_eq!(ok(r#"{{ fromCDLabel "env" | printf "%s-y" }}"#), "prod-y");
+        assert_eq!(ok(r#"{{ "env" | fromCDLabel }}"#), "prod");
+        assert_eq!(ok(r#"{{ fromCDLabel (fromCDLabel "key-of-key") }}"#), "");
+        assert_eq!(ok(r#"{{ fromCDLabel "env" | len }}"#), "4");
+    }
+
+    #[test]
+    fn dot_and_dollar_are_nil_and_never_expose_labels() {
+        assert_eq!(ok("{{ . }}"), "<no value>");
+        assert_eq!(ok("{{ $ }}"), "<no value>");
+        assert_eq!(ok("{{ .Foo }}"), "<no value>");
+        assert_eq!(ok("{{ .Foo.Bar }}"), "<no value>");
+        assert_eq!(ok("{{ $.env }}"), "<no value>");
+        assert_eq!(ok(r#"{{ printf "%v" . }}"#), "<nil>");
+        assert_eq!(ok(r#"{{ .Foo "arg" }}"#), "<no value>");
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(
+            ok(r#"{{ "s" }}|{{ `raw\n` }}|{{ 42 }}|{{ -7 }}|{{ true }}|{{ false }}"#),
+            r#"s|raw\n|42|-7|true|false"#
+        );
+        assert_eq!(
+            ok("{{ 0x1F }} {{ 0o17 }} {{ 017 }} {{ 0b101 }} {{ 1_000 }}"),
+            "31 15 15 5 1000"
+        );
+        assert_eq!(
+            ok(r#"{{ 'a' }} {{ '\n' }} {{ '\x41' }} {{ 'é' }}"#),
+            "97 10 65 233"
+        );
+        assert_eq!(
+            ok("{{ 1.5 }} {{ 1e3 }} {{ 1.0 }} {{ 1e21 }} {{ 1e-7 }} {{ 0x1p4 }}"),
+            "1.5 1000 1 1e+21 1e-07 16"
+        );
+        assert_eq!(ok(r#"{{ "\x41\101\u00e9\U0001F600\t|" }}"#), "AAé😀\t|");
+    }
+
+    #[test]
+    fn text_without_actions_is_unchanged() {
+        assert_eq!(ok("plain"), "plain");
+        assert_eq!(ok("a }} b"), "a }} b");
+        assert_eq!(ok("{ {"), "{ {");
+        assert_eq!(ok("multi\nline\ttext"), "multi\nline\ttext");
+        assert_eq!(ok("{{/* only a comment */}}"), "");
+    }
+
+    #[test]
+    fn trim_markers() {
+        assert_eq!(ok(r#"a  {{- "b" -}}  c"#), "abc");
+        assert_eq!(
+            ok("a\n\t{{- \"b\" }}\n c"),
+            r#"ab
+ c"#
+        );
+        assert_eq!(
+            ok(r#"a {{ "b" -}}
+
+ c"#),
+            "a bc"
+        );
+        assert_eq!(ok(r#"{{- "x" -}}"#), "x");
+        assert_eq!(ok("a {{- /* c */ -}} b"), "ab");
+        assert_eq!(ok("{{-3}}"), "-3");
+        assert_eq!(ok("{{- 3}}"), "3");
+        assert_eq!(ok("{{3 -}}"), "3");
+        assert_eq!(
+            ok(r#"x
+  {{- if true }}
+  y
+  {{- end }}
+z"#),
+            r#"x
+  y
+z"#
+        );
+    }
+
+    #[test]
+    fn comments() {
+        assert_eq!(ok("a{{/* c */}}b"), "ab");
+        assert_eq!(
+            ok(r#"a{{- /* multi
+line */ -}}  b"#),
+            "ab"
+        );
+        assert_eq!(ok("{{/**/}}"), "");
+    }
+
+    #[test]
+    fn if_else_if_else() {
+        assert_eq!(ok("{{ if true }}yes{{ end }}"), "yes");
+        assert_eq!(ok("{{ if false }}yes{{ else }}no{{ end }}"), "no");
+        assert_eq!(
+            ok(
+                r#"{{ if eq (fromCDLabel "env") "dev" }}d{{ else if eq (fromCDLabel "env") "prod" }}p{{ else }}x{{ end }}"#
+            ),
+            "p"
+        );
+        assert_eq!(
+            ok(
+                r#"{{ if eq (fromCDLabel "env") "dev" }}d{{ else if eq (fromCDLabel "env") "qa" }}q{{ else }}other{{ end }}"#
+            ),
+            "other"
+        );
+        assert_eq!(
+            ok(r#"{{ if fromCDLabel "empty" }}set{{ else }}unset{{ end }}"#),
+            "unset"
+        );
+    }
+
+    #[test]
+    fn nested_if() {
+        assert_eq!(
+            ok("{{ if true }}a{{ if false }}b{{ else }}c{{ if 1 }}d{{ end }}{{ end }}e{{ end }}"),
+            "acde"
+        );
+        assert_eq!(
+            ok(
+                r#"{{ if not (eq (fromCDLabel "env") "prod") }}np{{ else }}{{ if eq (fromCDLabel "n") "4" }}prod-4{{ end }}{{ end }}"#
+            ),
+            "prod-4"
+        );
+    }
+
+    #[test]
+    fn truthiness() {
+        assert_eq!(
+            ok(
+                r#"{{ if "" }}T{{ else }}F{{ end }}{{ if "x" }}T{{ else }}F{{ end }}{{ if 0 }}T{{ else }}F{{ end }}{{ if 1 }}T{{ else }}F{{ end }}{{ if 0.0 }}T{{ else }}F{{ end }}{{ if . }}T{{ else }}F{{ end }}{{ if (index "\x00" 0) }}T{{ else }}F{{ end }}"#
+            ),
+            "FTFTFFF"
+        );
+    }
+
+    #[test]
+    fn with_and_else_with() {
+        assert_eq!(
+            ok(r#"{{ with fromCDLabel "env" }}[{{ . }}]{{ end }}"#),
+            "[prod]"
+        );
+        assert_eq!(
+            ok(r#"{{ with fromCDLabel "empty" }}[{{ . }}]{{ else }}none{{ end }}"#),
+            "none"
+        );
+        assert_eq!(
+            ok(
+                r#"{{ with fromCDLabel "empty" }}a{{ else with fromCDLabel "env" }}b-{{ . }}{{ end }}"#
+            ),
+            "b-prod"
+        );
+        assert_eq!(
+            ok(r#"{{ with $x := fromCDLabel "env" }}{{ $x }}{{ end }}"#),
+            "prod"
+        );
+    }
+
+    #[test]
+    fn variables() {
+        assert_eq!(ok(r#"{{ $x := "a" }}{{ $x }}"#), "a");
+        assert_eq!(ok(r#"{{ $x := "a" }}{{ $x = "b" }}{{ $x }}"#), "b");
+        assert_eq!(
+            ok("{{ $x := 1 }}{{ if 1 }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x }}"),
+            "21"
+        );
+        assert_eq!(
+            ok("{{ $x := 1 }}{{ if 1 }}{{ $x = 2 }}{{ end }}{{ $x }}"),
+            "2"
+        );
+        assert_eq!(
+            ok(r#"{{ $env := fromCDLabel "env" }}{{ if eq $env "prod" }}{{ $env }}!{{ end }}"#),
+            "prod!"
+        );
+        assert_eq!(
+            ok(r#"{{ if $x := fromCDLabel "env" }}{{ $x }}{{ else }}{{ $x }}none{{ end }}"#),
+            "prod"
+        );
+    }
+
+    #[test]
+    fn range_over_integers_with_break_and_continue() {
+        assert_eq!(ok("{{ range 3 }}{{ . }},{{ end }}"), "0,1,2,");
+        assert_eq!(ok("{{ range $i := 4 }}{{ $i }}{{ end }}"), "0123");
+        assert_eq!(ok("{{ range 0 }}x{{ else }}empty{{ end }}"), "empty");
+        assert_eq!(ok("{{ range . }}x{{ else }}nil{{ end }}"), "nil");
+        assert_eq!(
+            ok("{{ range 5 }}{{ if eq . 3 }}{{ break }}{{ end }}{{ . }}{{ end }}"),
+            "012"
+        );
+        assert_eq!(
+            ok("{{ range 5 }}{{ if eq . 3 }}{{ continue }}{{ end }}{{ . }}{{ end }}"),
+            "0124"
+        );
+        assert_eq!(ok(r#"{{ range len "abcd" }}{{ . }}{{ end }}"#), "0123");
+    }
+
+    #[test]
+    fn define_template_and_block() {
+        assert_eq!(
+            ok(r#"{{ define "a" }}A{{ end }}{{ template "a" }}{{ template "a" }}"#),
+            "AA"
+        );
+        assert_eq!(
+            ok(r#"{{ define "a" }}<{{ . }}>{{ end }}{{ template "a" fromCDLabel "env" }}"#),
+            "<prod>"
+        );
+        assert_eq!(ok(r#"{{ block "b" "x" }}[{{ . }}]{{ end }}"#), "[x]");
+        assert_eq!(ok(r#"{{ define "cdParams" }}X{{ end }}"#), "X");
+    }
+
+    #[test]
+    fn printf_verbs() {
+        assert_eq!(
+            ok(r#"{{ printf "%s|%d|%v|%q" "a" 42 "v" "q" }}"#),
+            r#"a|42|v|"q""#
+        );
+        assert_eq!(
+            ok(r#"{{ printf "%v|%v|%v|%v|%v" 1 "s" true 2.5 nil }}"#),
+            "1|s|true|2.5|<nil>"
+        );
+        assert_eq!(
+            ok(r#"{{ printf "%05d|%-5d|%+d|% d|%x|%X|%o|%b|%#x" 42 42 42 42 255 255 8 5 255 }}"#),
+            "00042|42   |+42| 42|ff|FF|10|101|0xff"
+        );
+        assert_eq!(
+            ok(r#"{{ printf "%5s|%-5s|%.2s|%q" "ab" "ab" "abcdef" "tab\there" }}"#),
+            r#"   ab|ab   |ab|"tab\there""#
+        );
+        assert_eq!(
+            ok(r#"{{ printf "%t|%c|%U|%x" true 65 0x1F600 "hi" }}"#),
+            "true|A|U+1F600|6869"
+        );
+        assert_eq!(
+            ok(
+                r#"{{ printf "%f|%.2f|%e|%g|%8.3f|%v" 3.14159 3.14159 1234.5678 0.000012345 2.5 1e6 }}"#
+            ),
+            "3.141590|3.14|1.234568e+03|1.2345e-05|   2.500|1e+06"
+        );
+        assert_eq!(ok(r#"{{ printf "%[2]s-%[1]s" "a" "b" }}"#), "b-a");
+        assert_eq!(
+            ok(r#"{{ printf "%*d|%-*d|%.*f" 4 7 3 8 1 2.25 }}"#),
+            "   7|8  |2.2"
+        );
+        assert_eq!(
+            ok(r#"{{ printf "%%|%T|%T|%T" 1 "s" (index "a" 0) }}"#),
+            "%|int|string|uint8"
+        );
+        assert_eq!(ok(r#"{{ printf "%s" (fromCDLabel "pct") }}"#), "50%");
+    }
+
+    #[test]
+    fn printf_error_markers_like_go_fmt() {
+        assert_eq!(ok(r#"{{ printf "%d" "abc" }}"#), "%!d(string=abc)");
+        assert_eq!(ok(r#"{{ printf "%s" 5 }}"#), "%!s(int=5)");
+        assert_eq!(ok(r#"{{ printf "%s %s" "a" }}"#), "a %!s(MISSING)");
+        assert_eq!(ok(r#"{{ printf "%s" "a" "b" }}"#), "a%!(EXTRA string=b)");
+        assert_eq!(ok(r#"{{ printf "%z" 3 }}"#), "%!z(int=3)");
+        assert_eq!(ok(r#"{{ printf "%" }}"#), "%!(NOVERB)");
+        assert_eq!(ok(r#"{{ printf "%[3]s" "a" }}"#), "%!s(BADINDEX)");
+        assert_eq!(ok(r#"{{ printf "%d" nil }}"#), "%!d(<nil>)");
+        assert_eq!(ok(r#"{{ printf (fromCDLabel "pct") }}"#), "50%!(NOVERB)");
+    }
+
+    #[test]
+    fn print_println_html_js_urlquery() {
+        assert_eq!(ok(r#"{{ print 1 2 "a" "b" 3 nil }}"#), "1 2ab3 <nil>");
+        assert_eq!(
+            ok(r#"{{ println 1 "a" }}"#),
+            r#"1 a
+"#
+        );
+        assert_eq!(
+            ok(r#"{{ html "<a href='x'>&\"" }}"#),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&#34;"
+        );
+        assert_eq!(
+            ok(r#"{{ js "a'b\"c<d>e&f=g\\h" }}"#),
+            r#"a\'b\"c\u003Cd\u003Ee\u0026f\u003Dg\\h"#
+        );
+        assert_eq!(
+            ok(r#"{{ urlquery "a b&c=d/é~" }}"#),
+            "a+b%26c%3Dd%2F%C3%A9~"
+        );
+        assert_eq!(ok("{{ html nil }}"), "&lt;no value&gt;");
+    }
+
+    #[test]
+    fn comparisons() {
+        assert_eq!(
+            ok(
+                r#"{{ eq 1 1 }} {{ eq 1 2 }} {{ eq "a" "a" }} {{ eq 1 2 3 1 }} {{ eq . . }} {{ eq "a" . }}"#
+            ),
+            "true false true true true false"
+        );
+        assert_eq!(ok(r#"{{ ne 1 2 }} {{ ne "a" "a" }}"#), "true false");
+        assert_eq!(
+            ok(
+                r#"{{ lt 1 2 }} {{ le 2 2 }} {{ gt 3 2 }} {{ ge 1 2 }} {{ lt "a" "b" }} {{ lt 1.5 2.5 }}"#
+            ),
+            "true true true false true true"
+        );
+        assert_eq!(
+            ok(r#"{{ eq (index "a" 0) 97 }} {{ lt -1 (index "a" 0) }} {{ gt (index "a" 0) 100 }}"#),
+            "true true false"
+        );
+    }
+
+    #[test]
+    fn and_or_not() {
+        assert_eq!(
+            ok(r#"{{ and 1 2 }}|{{ and 0 2 }}|{{ and "" "x" }}|{{ and 1 }}"#),
+            "2|0||1"
+        );
+        assert_eq!(
+            ok(r#"{{ or 0 "" }}|{{ or 0 "x" }}|{{ or . }}|{{ or "a" (len 3) }}"#),
+            "|x|<no value>|a"
+        );
+        assert_eq!(
+            ok(r#"{{ not true }} {{ not "" }} {{ not 0 }} {{ not . }}"#),
+            "false true true true"
+        );
+        assert_eq!(ok(r#"{{ "x" | and 1 }}|{{ "" | or 0 }}"#), "x|");
+        assert_eq!(
+            ok(r#"{{ or (fromCDLabel "missing") "default" }}"#),
+            "default"
+        );
+    }
+
+    #[test]
+    fn index_slice_len() {
+        assert_eq!(
+            ok(
+                r#"{{ index "abc" 1 }} {{ index "abc" }} {{ printf "%c" (index (fromCDLabel "env") 0) }}"#
+            ),
+            "98 abc p"
+        );
+        assert_eq!(
+            ok(r#"{{ slice "abcdef" 1 3 }} {{ slice "abcdef" 2 }} {{ slice "abcdef" }}"#),
+            "bc cdef abcdef"
+        );
+        assert_eq!(
+            ok(r#"{{ len "héllo" }} {{ len (fromCDLabel "region") }} {{ len "" }}"#),
+            "6 9 0"
+        );
+    }
+
+    #[test]
+    fn pipelines_and_parentheses() {
+        assert_eq!(ok(r#"{{ 1 | printf "%d" | printf "%s!" }}"#), "1!");
+        assert_eq!(ok(r#"{{ "abc" | len }}"#), "3");
+        assert_eq!(ok(r#"{{ len (printf "%d" 12345) }}"#), "5");
+        assert_eq!(ok(r#"{{ (fromCDLabel "env") }}"#), "prod");
+        assert_eq!(ok("{{ 2 | eq 2 }}"), "true");
+        assert_eq!(ok(r#"{{ "a" | printf "%s%s" "b" }}"#), "ba");
+        assert_eq!(ok(r#"{{ "a" | }}"#), "a");
+    }
+
+    #[test]
+    fn parse_error_unclosed_action() {
+        assert_eq!(
+            parse_err(r#"{{ fromCDLabel "env""#),
+            "template: cdParams:1: unclosed action"
+        );
+        assert_eq!(parse_err("{{"), "template: cdParams:1: unclosed action");
+        assert_eq!(
+            parse_err(
+                r#"line1
+{{ "x" 
+"#
+            ),
+            "template: cdParams:3: unclosed action started at cdParams:2"
+        );
+        assert_eq!(
+            parse_err(
+                r#"{{ if
+"#
+            ),
+            "template: cdParams:2: unclosed action started at cdParams:1"
+        );
+    }
+
+    #[test]
+    fn parse_error_unknown_function() {
+        assert_eq!(
+            parse_err("{{ foo }}"),
+            r#"template: cdParams:1: function "foo" not defined"#
+        );
+        assert_eq!(
+            parse_err(r#"{{ fromCdLabel "env" }}"#),
+            r#"template: cdParams:1: function "fromCdLabel" not defined"#
+        );
+        assert_eq!(
+            parse_err("{{ if bar }}{{ end }}"),
+            r#"template: cdParams:1: function "bar" not defined"#
+        );
+    }
+
+    #[test]
+    fn parse_error_bad_pipeline() {
+        assert_eq!(
+            parse_err(r#"{{ "a" | "b" }}"#),
+            "template: cdParams:1: non executable command in pipeline stage 2"
+        );
+        assert_eq!(
+            parse_err(r#"{{ fromCDLabel "env" | 3 }}"#),
+            "template: cdParams:1: non executable command in pipeline stage 2"
+        );
+        assert_eq!(
+            parse_err(r#"{{ | "a" }}"#),
+            r#"template: cdParams:1: unexpected "|" in command"#
+        );
+        assert_eq!(
+            parse_err("{{ }}"),
+            "template: cdParams:1: missing value for command"
+        );
+        assert_eq!(
+            parse_err("{{ ( ) }}"),
+            "template: cdParams:1: missing value for parenthesized pipeline"
+        );
+        assert_eq!(
+            parse_err(r#"{{ "a" "b" | len }}x{{ 1 | nil }}"#),
+            "template: cdParams:1: non executable command in pipeline stage 2"
+        );
+    }
+
+    #[test]
+    fn parse_error_unbalanced_control_structures() {
+        assert_eq!(
+            parse_err("{{ if true }}x"),
+            "template: cdParams:1: unexpected EOF"
+        );
+        assert_eq!(
+            parse_err("{{ end }}"),
+            "template: cdParams:1: unexpected {{end}}"
+        );
+        assert_eq!(
+            parse_err("{{ else }}"),
+            "template: cdParams:1: unexpected {{else}}"
+        );
+        assert_eq!(
+            parse_err("{{ if true }}x{{ else }}y{{ else }}z{{ end }}"),
+            "template: cdParams:1: expected end; found {{else}}"
+        );
+        assert_eq!(
+            parse_err("{{ range 1 }}{{ end }}{{ break }}"),
+            "template: cdParams:1: {{break}} outside {{range}}"
+        );
+        assert_eq!(
+            parse_err("{{ with }}{{ end }}"),
+            "template: cdParams:1: missing value for with"
+        );
+    }
+
+    #[test]
+    fn parse_error_bad_tokens() {
+        assert_eq!(
+            parse_err(r#"{{ "unterminated }}"#),
+            "template: cdParams:1: unterminated quoted string"
+        );
+        assert_eq!(
+            parse_err("{{ `unterminated }}"),
+            "template: cdParams:1: unterminated raw quoted string"
+        );
+        assert_eq!(
+            parse_err("{{ 'ab' }}"),
+            "template: cdParams:1: malformed character constant: 'ab'"
+        );
+        assert_eq!(
+            parse_err("{{ 1a }}"),
+            r#"template: cdParams:1: bad number syntax: "1a""#
+        );
+        assert_eq!(
+            parse_err("{{ 08 }}"),
+            r#"template: cdParams:1: integer overflow: "08""#
+        );
+        assert_eq!(
+            exec_err("{{ 9223372036854775808 }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <9223372036854775808>: 9223372036854775808 overflows int"#
+        );
+        assert_eq!(
+            parse_err("{{ foo€ }}"),
+            "template: cdParams:1: bad character U+20AC '€'"
+        );
+        assert_eq!(
+            parse_err("{{ € }}"),
+            "template: cdParams:1: unrecognized character in action: U+20AC '€'"
+        );
+        assert_eq!(
+            parse_err(r#"{{ ("a" }}"#),
+            "template: cdParams:1: unclosed left paren"
+        );
+        assert_eq!(
+            parse_err(r#"{{ "a") }}"#),
+            "template: cdParams:1: unexpected right paren"
+        );
+        assert_eq!(
+            parse_err(r#"{{ "\q" }}"#),
+            "template: cdParams:1: invalid syntax"
+        );
+        assert_eq!(
+            parse_err("{{ $x }}"),
+            r#"template: cdParams:1: undefined variable "$x""#
+        );
+        assert_eq!(
+            parse_err(r#"{{ "a".Foo }}"#),
+            r#"template: cdParams:1: unexpected . after term "\"a\"""#
+        );
+        assert_eq!(
+            parse_err("a {{/* unclosed"),
+            "template: cdParams:1: unclosed comment"
+        );
+        assert_eq!(
+            parse_err(r#"{{/* c */ "x" }}"#),
+            "template: cdParams:1: comment ends before closing delimiter"
+        );
+        assert_eq!(
+            parse_err("{{ x := 1 }}"),
+            r#"template: cdParams:1: function "x" not defined"#
+        );
+    }
+
+    #[test]
+    fn parse_error_template_definitions() {
+        assert_eq!(
+            parse_err(r#"{{ define "a" }}1{{ end }}{{ define "a" }}2{{ end }}"#),
+            r#"template: cdParams:1: template: multiple definition of template "a""#
+        );
+        assert_eq!(
+            parse_err(r#"{{ if true }}{{ define "a" }}{{ end }}{{ end }}"#),
+            "template: cdParams:1: unexpected <define> in command"
+        );
+        assert_eq!(
+            parse_err(r#"{{ define "a" }}x{{ else }}y{{ end }}"#),
+            "template: cdParams:1: unexpected {{else}} in define clause"
+        );
+        assert_eq!(
+            parse_err("{{ define 3 }}{{ end }}"),
+            r#"template: cdParams:1: unexpected "3" in define clause"#
+        );
+    }
+
+    #[test]
+    fn exec_error_wrong_number_of_args() {
+        assert_eq!(
+            exec_err("{{ fromCDLabel }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <fromCDLabel>: wrong number of args for fromCDLabel: want 1 got 0"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ fromCDLabel "a" "b" }}"#),
+            r#"template: cdParams:1:3: executing "cdParams" at <fromCDLabel>: wrong number of args for fromCDLabel: want 1 got 2"#
+        );
+        assert_eq!(
+            exec_err("{{ len }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <len>: wrong number of args for len: want 1 got 0"#
+        );
+        assert_eq!(
+            exec_err("{{ printf }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <printf>: wrong number of args for printf: want at least 1 got 0"#
+        );
+        assert_eq!(
+            exec_err("{{ eq 1 }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <eq 1>: error calling eq: missing argument for comparison"#
+        );
+        assert_eq!(
+            exec_err("{{ and }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <and>: wrong number of args for and: want at least 1 got 0"#
+        );
+        assert_eq!(
+            exec_err("{{ not 1 2 }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <not>: wrong number of args for not: want 1 got 2"#
+        );
+    }
+
+    #[test]
+    fn exec_error_wrong_argument_types() {
+        assert_eq!(
+            exec_err("{{ fromCDLabel 3 }}"),
+            r#"template: cdParams:1:15: executing "cdParams" at <3>: expected string; found 3"#
+        );
+        assert_eq!(
+            exec_err("{{ fromCDLabel nil }}"),
+            r#"template: cdParams:1:15: executing "cdParams" at <nil>: cannot assign nil to string"#
+        );
+        assert_eq!(
+            exec_err("{{ fromCDLabel . }}"),
+            r#"template: cdParams:1:15: executing "cdParams" at <.>: invalid value; expected string"#
+        );
+        assert_eq!(
+            exec_err("{{ 3 | fromCDLabel }}"),
+            r#"template: cdParams:1:7: executing "cdParams" at <fromCDLabel>: wrong type for value; expected string; got int"#
+        );
+        assert_eq!(
+            exec_err("{{ printf 3 }}"),
+            r#"template: cdParams:1:10: executing "cdParams" at <3>: expected string; found 3"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ fromCDLabel (len "ab") }}"#),
+            r#"template: cdParams:1:20: executing "cdParams" at <"ab">: wrong type for value; expected string; got int"#
+        );
+    }
+
+    #[test]
+    fn exec_error_from_builtins() {
+        assert_eq!(
+            exec_err(r#"{{ eq 1 "a" }}"#),
+            r#"template: cdParams:1:3: executing "cdParams" at <eq 1 "a">: error calling eq: incompatible types for comparison: int and string"#
+        );
+        assert_eq!(
+            exec_err("{{ lt true false }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <lt true false>: error calling lt: invalid type for comparison"#
+        );
+        assert_eq!(
+            exec_err("{{ lt . 1 }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <lt . 1>: error calling lt: invalid type for comparison"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ index "abc" 3 }}"#),
+            r#"template: cdParams:1:3: executing "cdParams" at <index "abc" 3>: error calling index: reflect: string index out of range"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ index "abc" 4 }}"#),
+            r#"template: cdParams:1:3: executing "cdParams" at <index "abc" 4>: error calling index: index out of range: 4"#
+        );
+        assert_eq!(
+            exec_err("{{ index 5 1 }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <index 5 1>: error calling index: can't index item of type int"#
+        );
+        assert_eq!(
+            exec_err("{{ index . 1 }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <index . 1>: error calling index: index of untyped nil"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ slice "abcdef" 3 1 }}"#),
+            r#"template: cdParams:1:3: executing "cdParams" at <slice "abcdef" 3 1>: error calling slice: invalid slice index: 3 > 1"#
+        );
+        assert_eq!(
+            exec_err("{{ len 3 }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <len 3>: error calling len: len of type int"#
+        );
+        assert_eq!(
+            exec_err("{{ len . }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <len .>: error calling len: reflect: call of reflect.Value.Type on zero Value"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ call "x" }}"#),
+            r#"template: cdParams:1:3: executing "cdParams" at <call "x">: error calling call: non-function "x" of type string"#
+        );
+        assert_eq!(
+            exec_err("{{ call . }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <call .>: error calling call: call of nil"#
+        );
+        assert_eq!(
+            exec_err(
+                r#"ab
+ cd{{ index "x" 5 }}"#
+            ),
+            r#"template: cdParams:2:6: executing "cdParams" at <index "x" 5>: error calling index: index out of range: 5"#
+        );
+    }
+
+    #[test]
+    fn exec_error_non_function_and_nil_commands() {
+        assert_eq!(
+            exec_err(r#"{{ "a" "b" }}"#),
+            r#"template: cdParams:1:3: executing "cdParams" at <"a">: can't give argument to non-function "a""#
+        );
+        assert_eq!(
+            exec_err("{{ nil }}"),
+            r#"template: cdParams:1:3: executing "cdParams" at <nil>: nil is not a command"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ $ "a" }}"#),
+            r#"template: cdParams:1:3: executing "cdParams" at <$>: can't give argument to non-function $"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ ("x") "y" }}"#),
+            r#"template: cdParams:1:3: executing "cdParams" at <("x") "y">: can't give argument to non-function "x""#
+        );
+        assert_eq!(
+            exec_err(r#"{{ with "x" }}{{ .Foo }}{{ end }}"#),
+            r#"template: cdParams:1:17: executing "cdParams" at <.Foo>: can't evaluate field Foo in type string"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ range "abc" }}x{{ end }}"#),
+            r#"template: cdParams:1:9: executing "cdParams" at <"abc">: range can't iterate over abc"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ template "nope" }}"#),
+            r#"template: cdParams:1:12: executing "cdParams" at <{{template "nope"}}>: template "nope" not defined"#
+        );
+        assert_eq!(
+            exec_err(r#"{{ define "a" }}{{ len 3 }}{{ end }}{{ template "a" }}"#),
+            r#"template: cdParams:1:19: executing "a" at <len 3>: error calling len: len of type int"#
+        );
+    }
+
+    // ----- Hive resource and patch templating (HIVE-COMPAT.md §1.6, §10.1 #32) -----
+
+    #[test]
+    fn render_value_templates_every_string_value_but_never_keys() {
+        let resource = json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "cm-{{ fromCDLabel \"name\" }}",
+                "namespace": "{{ fromCDLabel \"env\" }}",
+                "labels": {"{{ key }}": "{{ fromCDLabel \"region\" }}"}
+            },
+            "data": {"missing": "{{ fromCDLabel \"missing\" }}", "plain": "plain"}
+        });
+        let rendered = render_value(&resource, &labels()).unwrap();
+        assert_eq!(
+            rendered,
+            json!({
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "cm-cluster-a", "namespace": "prod", "labels": {"{{ key }}": "us-east-1"}},
+                "data": {"missing": "", "plain": "plain"}
+            })
+        );
+    }
+
+    #[test]
+    fn render_value_non_string_schema_field_yields_a_string() {
+        let resource = json!({"spec": {"replicas": 3, "probe": {"failureThreshold": "{{ fromCDLabel \"n\" }}", "periodSeconds": 10}}});
+        let rendered = render_value(&resource, &labels()).unwrap();
+        assert_eq!(rendered["spec"]["probe"]["failureThreshold"], json!("4"));
+        assert_eq!(rendered["spec"]["probe"]["periodSeconds"], json!(10));
+        assert_eq!(rendered["spec"]["replicas"], json!(3));
+    }
+
+    #[test]
+    fn render_value_recurses_through_lists_and_leaves_other_values_alone() {
+        let resource = json!({
+            "apiVersion": "{{ fromCDLabel \"env\" }}.example.com/v1",
+            "args": ["--env={{ fromCDLabel \"env\" }}", true, null, 1.5, "", ["{{ 1 }}"]],
+            "empty": "",
+            "null": null,
+            "obj": {}
+        });
+        let rendered = render_value(&resource, &labels()).unwrap();
+        assert_eq!(
+            rendered,
+            json!({
+                "apiVersion": "prod.example.com/v1",
+                "args": ["--env=prod", true, null, 1.5, "", ["1"]],
+                "empty": "",
+                "null": null,
+                "obj": {}
+            })
+        );
+    }
+
+    #[test]
+    fn render_value_without_templates_is_identity() {
+        let resource = json!({"kind": "Secret", "data": {"a": "b"}, "n": [1, 2, {"x": "y"}]});
+        assert_eq!(render_value(&resource, &labels()).unwrap(), resource);
+    }
+
+    #[test]
+    fn render_value_parse_error_wording_matches_hive() {
+        let err = render_value(&json!({"kind": "{{ bad"}), &labels()).unwrap_err();
+        assert_eq!(
+            err,
+            r#"Failed to apply template to value "{{ bad": failed to parse template string "{{ bad": template: cdParams:1: function "bad" not defined"#
+        );
+    }
+
+    #[test]
+    fn render_value_exec_error_wording_matches_hive() {
+        let err = render_value(&json!({"kind": "{{ fromCDLabel }}"}), &labels()).unwrap_err();
+        assert_eq!(
+            err,
+            r#"Failed to apply template to value "{{ fromCDLabel }}": failed to execute template on string "{{ fromCDLabel }}": template: cdParams:1:3: executing "cdParams" at <fromCDLabel>: wrong number of args for fromCDLabel: want 1 got 0"#
+        );
+    }
+
+    #[test]
+    fn render_value_error_shows_the_top_level_value_with_earlier_strings_rendered() {
+        // Hive prints `%#v` of the top-level field's value, after rendering what came before the failure.
+        let resource = json!({"spec": {"list": ["{{ fromCDLabel \"env\" }}", "{{ index \"x\" 9 }}", "{{ fromCDLabel \"n\" }}"]}});
+        let err = render_value(&resource, &labels()).unwrap_err();
+        assert_eq!(
+            err,
+            r#"Failed to apply template to value map[string]interface {}{"list":[]interface {}{"prod", "{{ index \"x\" 9 }}", "{{ fromCDLabel \"n\" }}"}}: failed to execute template on string "{{ index \"x\" 9 }}": template: cdParams:1:3: executing "cdParams" at <index "x" 9>: error calling index: index out of range: 9"#
+        );
+    }
+
+    #[test]
+    fn render_value_error_formats_values_like_go_sharp_v() {
+        let resource = json!({"metadata": {"name": "{{ foo }}", "labels": null, "n": 1, "f": 2.5, "t": true, "big": 1e21}});
+        let err = render_value(&resource, &labels()).unwrap_err();
+        assert_eq!(
+            err,
+            r#"Failed to apply template to value map[string]interface {}{"big":1e+21, "f":2.5, "labels":interface {}(nil), "n":1, "name":"{{ foo }}", "t":true}: failed to parse template string "{{ foo }}": template: cdParams:1: function "foo" not defined"#
+        );
+    }
+
+    #[test]
+    fn go_sharp_v_matches_go() {
+        let v = json!({"a": [1, 2.5, "x\t\"", null, {"b": true}], "c": 1e21, "d": [], "e": {}});
+        assert_eq!(
+            go_sharp_v(&v, 0),
+            r#"map[string]interface {}{"a":[]interface {}{1, 2.5, "x\t\"", interface {}(nil), map[string]interface {}{"b":true}}, "c":1e+21, "d":[]interface {}{}, "e":map[string]interface {}{}}"#
+        );
+        assert_eq!(go_sharp_v(&json!(null), 0), "<nil>");
+        assert_eq!(go_sharp_v(&json!("é\u{a0}"), 0), r#""é\u00a0""#);
+    }
+
+    #[test]
+    fn render_patch_renders_the_whole_string() {
+        let patch = r#"{"data": {"env": "{{ fromCDLabel "env" }}", "n": {{ fromCDLabel "n" }}}}"#;
+        assert_eq!(
+            render_patch(patch, &labels()).unwrap(),
+            r#"{"data": {"env": "prod", "n": 4}}"#
+        );
+        assert_eq!(render_patch("", &labels()).unwrap(), "");
+        assert_eq!(
+            render_patch(r#"{"a": 1}"#, &labels()).unwrap(),
+            r#"{"a": 1}"#
+        );
+    }
+
+    #[test]
+    fn render_patch_error_wording_matches_hive() {
+        assert_eq!(
+            render_patch(r#"{"a": "{{ nope }}"}"#, &labels()).unwrap_err(),
+            r#"failed to parse template string "{\"a\": \"{{ nope }}\"}": template: cdParams:1: function "nope" not defined"#
+        );
+        assert_eq!(
+            render_patch("{{ len 3 }}", &labels()).unwrap_err(),
+            r#"failed to execute template on string "{{ len 3 }}": template: cdParams:1:3: executing "cdParams" at <len 3>: error calling len: len of type int"#
+        );
+    }
+
+    #[test]
+    fn labels_are_read_per_call() {
+        let mut other = BTreeMap::new();
+        other.insert("env".to_owned(), "staging".to_owned());
+        assert_eq!(
+            render(r#"{{ fromCDLabel "env" }}"#, &other).unwrap(),
+            "staging"
+        );
+        assert_eq!(
+            render(r#"{{ fromCDLabel "env" }}"#, &labels()).unwrap(),
+            "prod"
+        );
+        assert_eq!(
+            render(r#"{{ fromCDLabel "env" }}"#, &BTreeMap::new()).unwrap(),
+            ""
+        );
+    }
+
+    #[test]
+    fn template_error_displays_the_go_message() {
+        let err = render("{{ foo }}", &labels()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"template: cdParams:1: function "foo" not defined"#
+        );
+        assert_eq!(err.message(), err.to_string());
+    }
+
+    // ----- Documented divergences and guard rails -----
+
+    #[test]
+    fn complex_literals_are_rejected() {
+        assert_eq!(
+            parse_err("{{ 1+2i }}"),
+            r#"template: cdParams:1: complex numbers are not supported: "1+2i""#
+        );
+    }
+
+    #[test]
+    fn nesting_is_limited_without_overflowing_the_stack() {
+        let depth_ok = MAX_NESTING - 1;
+        let parens = format!(
+            "{{{{ {}1{} }}}}",
+            "(".repeat(depth_ok),
+            ")".repeat(depth_ok)
+        );
+        assert_eq!(ok(&parens), "1");
+        let too_deep = format!(
+            "{{{{ {}1{} }}}}",
+            "(".repeat(MAX_NESTING + 1),
+            ")".repeat(MAX_NESTING + 1)
+        );
+        assert_eq!(
+            parse_err(&too_deep),
+            "template: cdParams:1: max expression depth exceeded"
+        );
+        let ifs = format!(
+            "{}x{}",
+            "{{ if 1 }}".repeat(depth_ok),
+            "{{ end }}".repeat(depth_ok)
+        );
+        assert_eq!(ok(&ifs), "x");
+        let ifs = format!(
+            "{}x{}",
+            "{{ if 1 }}".repeat(MAX_NESTING + 1),
+            "{{ end }}".repeat(MAX_NESTING + 1)
+        );
+        assert_eq!(
+            parse_err(&ifs),
+            "template: cdParams:1: max expression depth exceeded"
+        );
+    }
+
+    #[test]
+    fn execution_is_bounded() {
+        let recursive = r#"{{ define "r" }}{{ template "r" }}{{ end }}{{ template "r" }}"#;
+        assert!(exec_err(recursive).ends_with(&format!(
+            "exceeded maximum template depth ({MAX_EXEC_DEPTH})"
+        )));
+        assert!(exec_err("{{ range 100000000 }}{{ end }}")
+            .ends_with("template execution exceeds 1000000 steps"));
+        assert!(exec_err(r#"{{ printf "%10000000d" 1 }}"#)
+            .ends_with("error calling printf: formatted output exceeds 4194304 bytes"));
+        let doubling = format!(
+            r#"{{{{ $x := "{}" }}}}{}"#,
+            "a".repeat(1024),
+            r#"{{ $x = printf "%s%s" $x $x }}"#.repeat(20)
+        );
+        assert!(exec_err(&doubling).ends_with("formatted output exceeds 4194304 bytes"));
+    }
+
+    /// A tiny deterministic PRNG so the fuzz test needs no extra dependency.
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn fuzz_random_and_garbled_templates_never_panic() {
+        const FRAGMENTS: &[&str] = &[
+            "{{",
+            "}}",
+            "{{-",
+            "-}}",
+            " ",
+            "\"",
+            "`",
+            "'",
+            "(",
+            ")",
+            "|",
+            "$",
+            "$x",
+            ":=",
+            "=",
+            ".",
+            ".Foo",
+            ",",
+            "fromCDLabel",
+            "\"env\"",
+            "printf",
+            "\"%s\"",
+            "\"%d\"",
+            "\"%v\"",
+            "%",
+            "if",
+            "else",
+            "end",
+            "range",
+            "with",
+            "define",
+            "template",
+            "block",
+            "break",
+            "continue",
+            "nil",
+            "true",
+            "1",
+            "0",
+            "-1",
+            "3.5",
+            "1e3",
+            "0x1F",
+            "'a'",
+            "eq",
+            "lt",
+            "and",
+            "or",
+            "not",
+            "len",
+            "index",
+            "slice",
+            "print",
+            "html",
+            "js",
+            "urlquery",
+            "call",
+            "foo",
+            "\n",
+            "/*",
+            "*/",
+            "é",
+            "€",
+            "\\",
+            "x",
+            "{{ if true }}",
+            "{{ end }}",
+            "{{ range 3 }}",
+            "{{ $x := 1 }}",
+            "{{ . }}",
+            "{{ fromCDLabel \"env\" }}",
+            "\u{0}",
+            "\u{a0}",
+            "😀",
+            "\r",
+        ];
+        const CHARS: &[char] = &[
+            '{', '}', '-', '"', '`', '\'', '(', ')', '|', '$', ':', '=', '.', ',', '/', '*', '\\',
+            ' ', '\t', '\n', '0', '1', '9', 'a', 'x', 'e', 'p', 'i', '_', '+', '%', 'é', '€',
+            '\u{7f}', '\u{1}', '😀',
+        ];
+        let labels = labels();
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        for round in 0..6000 {
+            let mut s = String::new();
+            let n = 1 + rng.below(24);
+            for _ in 0..n {
+                if round % 2 == 0 {
+                    s.push_str(FRAGMENTS[rng.below(FRAGMENTS.len())]);
+                } else {
+                    s.push(CHARS[rng.below(CHARS.len())]);
+                }
+            }
+            let first = render(&s, &labels);
+            assert_eq!(
+                first,
+                render(&s, &labels),
+                "non-deterministic result for {s:?}"
+            );
+            let _ = render_value(&json!({"k": s, "l": [s]}), &labels);
+            let _ = render_patch(&s, &labels);
+        }
+    }
+
+    #[test]
+    fn fuzz_random_printf_formats_never_panic() {
+        const PIECES: &[&str] = &[
+            "%", "#", "0", "+", "-", " ", "[", "]", "1", "2", "9", ".", "*", "v", "s", "d", "q",
+            "x", "X", "o", "O", "b", "c", "U", "t", "f", "F", "e", "E", "g", "G", "T", "p", "w",
+            "z", "é", "|",
+        ];
+        const ARGS: &[&str] = &[
+            "1",
+            "-1",
+            "0",
+            "255",
+            "3.25",
+            "-0.5",
+            "1e20",
+            "5e-324",
+            "\"abc\"",
+            "\"héllo\"",
+            "\"\"",
+            "true",
+            "nil",
+            "'x'",
+            "(index \"é\" 0)",
+            ".",
+        ];
+        let labels = labels();
+        let mut rng = XorShift(42);
+        for _ in 0..3000 {
+            let format: String = (0..1 + rng.below(10))
+                .map(|_| PIECES[rng.below(PIECES.len())])
+                .collect();
+            let args: Vec<&str> = (0..rng.below(4))
+                .map(|_| ARGS[rng.below(ARGS.len())])
+                .collect();
+            let template = format!("{{{{ printf {} {} }}}}", go_quote(&format), args.join(" "));
+            assert!(render(&template, &labels).is_ok(), "{template}");
+        }
+    }
+}
