@@ -97,13 +97,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         renew_every: (lease_duration / 3).max(Duration::from_secs(1)),
     };
     let hub = hub_client(kubeconfig.as_deref()).await?;
-    hub.apiserver_version()
-        .await
-        .map_err(|e| anyhow::anyhow!("the hub API server is not reachable: {e}"))?;
-
     crate::metrics::init();
+    // Health first: /healthz answers while the hub is still unreachable, /readyz only once the caches are synced.
     let ready = Arc::new(AtomicBool::new(false));
     let http = tokio::spawn(crate::http::serve(metrics_address, ready.clone()));
+    let mut delay = Duration::from_millis(500);
+    while let Err(e) = hub.apiserver_version().await {
+        tracing::warn!(error = %e, "the hub API server is not reachable yet; retrying");
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
 
     let timeouts = Timeouts {
         connect: remote_timeout.min(Duration::from_secs(5)),

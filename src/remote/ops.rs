@@ -32,12 +32,23 @@ impl OpError {
     }
 }
 
-/// The API server's own message for API errors; the error text otherwise.
+/// The API server's own message for API errors; otherwise the error with its causes (`client error (Connect):
+/// tcp connect error: Connection refused (os error 111)`), so a condition says why a call failed.
 pub fn describe_error(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
+    if let kube::Error::Api(s) = e {
+        return s.message.clone();
     }
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 fn is_connection_error(e: &kube::Error) -> bool {
@@ -269,8 +280,14 @@ pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(),
 
 /// A cheap reachability probe: `GET /version`.
 pub async fn probe(rc: &RemoteCluster) -> Result<(), OpError> {
+    let url = format!("{}/version", rc.url.trim_end_matches('/'));
+    let prefix = |mut e: OpError| {
+        e.message = format!("Get \"{url}\": {}", e.message);
+        e
+    };
     with_timeout(rc, rc.client.apiserver_version())
-        .await?
+        .await
+        .map_err(prefix)?
         .map(|_| ())
-        .map_err(from_kube)
+        .map_err(|e| prefix(from_kube(e)))
 }

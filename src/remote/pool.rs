@@ -18,6 +18,8 @@ pub type Key = (String, String);
 
 pub struct RemoteCluster {
     pub client: Client,
+    /// The API server URL the client talks to.
+    pub url: String,
     pub discovery: DiscoveryCache,
     pub timeouts: Timeouts,
 }
@@ -105,15 +107,19 @@ impl ClientPool {
             .and_then(|d| d.get(KUBECONFIG_SECRET_KEY))
             .map(|b| b.0.as_slice());
         let built = match client_config(data, api_url, self.timeouts).await {
-            Ok(config) => crate::metrics::client(config, true)
-                .map(|client| {
-                    Arc::new(RemoteCluster {
-                        client,
-                        discovery: DiscoveryCache::default(),
-                        timeouts: self.timeouts,
+            Ok(config) => {
+                let url = config.cluster_url.to_string();
+                crate::metrics::client(config, true)
+                    .map(|client| {
+                        Arc::new(RemoteCluster {
+                            client,
+                            url,
+                            discovery: DiscoveryCache::default(),
+                            timeouts: self.timeouts,
+                        })
                     })
-                })
-                .map_err(|e| format!("could not build client for the admin kubeconfig: {e}")),
+                    .map_err(|e| format!("could not build client for the admin kubeconfig: {e}"))
+            }
             Err(e) => Err(e),
         };
         Entry {
