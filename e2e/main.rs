@@ -1,3 +1,6 @@
+mod cli;
 mod common;
+mod faults;
 mod foundation;
+mod payload;
 mod sync;

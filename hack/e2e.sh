@@ -2,15 +2,27 @@
 # The e2e suite against real clusters: the local ones by default (started if not running, left running), or any hub
 # and managed kubeconfigs given by HIVESYNC_E2E_HUB_KUBECONFIG / HIVESYNC_E2E_MANAGED_KUBECONFIGS (e.g. kind).
 # Installs the CRDs and deploy/rbac, checks the controller's RBAC (kubectl auth can-i) and a server-side dry run of
-# deploy/, builds hivesync, runs one controller for the suite with the deploy/ ServiceAccount's token (not as admin),
-# runs `cargo test --test e2e`. Arguments go to the test binary (a name filter, --skip NAME, ...).
-# Env: HIVESYNC_E2E_EXTERNAL_CONTROLLER=1  start no controller: one already runs for this hub (hack/kind.sh: in the hub)
-#      HIVESYNC_E2E_CONTROLLER_IDENTITY=admin  run the controller with the hub's admin kubeconfig instead
-#      E2E_THREADS (default 4), LOCAL_CLUSTERS_DIR (local clusters' state, default .local-clusters)
+# deploy/, builds hivesync, then runs `cargo test --test e2e` in two phases:
+#   1. every test but faults::restart_*, E2E_THREADS at a time, against ONE controller started here for the phase with
+#      the deploy/ ServiceAccount's token (not as admin); log: $STATE_DIR/logs/controller-e2e.log;
+#   2. the faults::restart_* tests, one at a time and with no shared controller: each starts, kills and restarts
+#      controllers of its own (HIVESYNC_E2E_OWN_CONTROLLER=1; the same binary, identity and flags; they append to
+#      $STATE_DIR/logs/controller-e2e-restart.log). Phase 2 is not run with HIVESYNC_E2E_EXTERNAL_CONTROLLER=1.
+# Arguments go to the test binary in both phases (a name filter, --skip NAME, --nocapture, ...): a test runs when it
+# matches them and belongs to the phase. Exit status 1 when either phase failed.
+# Env: HIVESYNC_E2E_EXTERNAL_CONTROLLER=1  start no controller: one already runs for this hub (hack/kind.sh: in the
+#        hub); phase 2 cannot run then (it must kill the controller)
+#      HIVESYNC_E2E_CONTROLLER_IDENTITY=admin  run the controller(s) with the hub's admin kubeconfig instead
+#      E2E_THREADS (default 4, phase 1), LOCAL_CLUSTERS_DIR (local clusters' state, default .local-clusters)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 k8s_path
+
+# The tests phase 2 runs (name prefix inside the test binary).
+RESTART_TESTS=faults::restart_
+# The flags of every controller of the suite.
+CONTROLLER_FLAGS=(--probe-interval 2s --remote-timeout 5s --metrics-address 127.0.0.1:0)
 
 if [ -z "${HIVESYNC_E2E_HUB_KUBECONFIG:-}" ]; then
   # Local clusters (under $LOCAL_CLUSTERS_DIR when set, so two suites can run side by side on separate clusters).
@@ -31,6 +43,33 @@ dry_run_deploy
 say "building hivesync"
 cargo build --bins --tests --quiet
 
+# Controllers the phase 2 tests started and a killed test run left behind: their pids, one a line.
+TEST_CONTROLLER_PIDS="$STATE_DIR/logs/e2e-restart-controllers.pids"
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+  stop_controller
+  local pid
+  if [ -f "$TEST_CONTROLLER_PIDS" ]; then
+    while read -r pid; do
+      if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -qa hivesync "/proc/$pid/cmdline" 2>/dev/null; then
+        kill "$pid" 2>/dev/null || true
+      fi
+    done <"$TEST_CONTROLLER_PIDS"
+    rm -f "$TEST_CONTROLLER_PIDS"
+  fi
+}
+
+# report_failure PHASE LOG: the last lines of that phase's controller log.
+report_failure() {
+  if [ -n "$2" ] && [ -f "$2" ]; then
+    say "e2e $1 failed; the last 60 lines of the controller log ($2):"
+    tail -n 60 "$2" >&2
+  else
+    say "e2e $1 failed"
+  fi
+}
+
+FAILED=0
 LOG="${HIVESYNC_E2E_CONTROLLER_LOG:-}"
 if [ "${HIVESYNC_E2E_EXTERNAL_CONTROLLER:-}" = 1 ]; then
   say "HIVESYNC_E2E_EXTERNAL_CONTROLLER=1: using the controller that already runs for this hub"
@@ -44,16 +83,51 @@ else
   fi
   LOG="$STATE_DIR/logs/controller-e2e.log"
   say "starting the controller (log: $LOG)"
-  trap stop_controller EXIT
-  start_controller "$LOG" --probe-interval 2s --remote-timeout 5s --metrics-address 127.0.0.1:0
+  trap cleanup EXIT
+  start_controller "$LOG" "${CONTROLLER_FLAGS[@]}"
   export HIVESYNC_E2E_CONTROLLER_LOG="$LOG"
 fi
 
-say "running the e2e suite"
-if ! cargo test --test e2e -- --test-threads="${E2E_THREADS:-4}" "$@"; then
-  if [ -n "$LOG" ] && [ -f "$LOG" ]; then
-    say "e2e failed; the last 60 lines of the controller log:"
-    tail -n 60 "$LOG" >&2
-  fi
-  exit 1
+say "running the e2e suite, phase 1: all but the $RESTART_TESTS tests, with one shared controller"
+if ! cargo test --test e2e -- --test-threads="${E2E_THREADS:-4}" --skip "$RESTART_TESTS" "$@"; then
+  report_failure "phase 1" "$LOG"
+  FAILED=1
 fi
+
+if [ "${HIVESYNC_E2E_EXTERNAL_CONTROLLER:-}" = 1 ]; then
+  say "phase 2 ($RESTART_TESTS tests) not run: they kill and start controllers, and the external one cannot be"
+else
+  stop_controller
+  # The phase 2 tests the arguments select (their filters and --skip applied by the test binary's --list), named
+  # exactly; the arguments' other options are passed on.
+  mapfile -t selected < <(cargo test --test e2e --quiet -- --list "$@" 2>/dev/null |
+    sed -n 's/: test$//p' | grep "^$RESTART_TESTS" || true)
+  options=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --skip | --test-threads) shift; [ $# -gt 0 ] && shift ;;
+      --skip=* | --test-threads=* | --exact) shift ;;
+      --logfile | --format | --color | -Z | --shuffle-seed) options+=("$1" "${2:-}"); shift; [ $# -gt 0 ] && shift ;;
+      -*) options+=("$1"); shift ;;
+      *) shift ;; # a name filter
+    esac
+  done
+  if [ "${#selected[@]}" -eq 0 ]; then
+    say "phase 2: no $RESTART_TESTS test selected"
+  else
+    RESTART_LOG="$STATE_DIR/logs/controller-e2e-restart.log"
+    mkdir -p "$(dirname "$RESTART_LOG")"
+    : >"$RESTART_LOG"
+    say "running the e2e suite, phase 2: ${#selected[@]} $RESTART_TESTS test(s), one at a time, each with controllers of its own (log: $RESTART_LOG)"
+    if ! HIVESYNC_E2E_OWN_CONTROLLER=1 \
+      HIVESYNC_E2E_BIN="$HIVESYNC" \
+      HIVESYNC_E2E_CONTROLLER_KUBECONFIG="${CONTROLLER_KUBECONFIG:-$HUB_KUBECONFIG}" \
+      HIVESYNC_E2E_CONTROLLER_LOG="$RESTART_LOG" \
+      HIVESYNC_E2E_CONTROLLER_PIDFILE="$TEST_CONTROLLER_PIDS" \
+      cargo test --test e2e -- --test-threads=1 --exact ${options[@]+"${options[@]}"} "${selected[@]}"; then
+      report_failure "phase 2" "$RESTART_LOG"
+      FAILED=1
+    fi
+  fi
+fi
+exit "$FAILED"

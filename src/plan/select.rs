@@ -2,8 +2,8 @@
 //! attributed to its syncset and its position in the user's lists (`full_sync_plan`). Pure: the controller and the
 //! `render` and `diff` commands share it, so what they show is what the controller sends.
 //!
-//! `payload_for` is the one place a syncset's payload for one cluster is made (decode, and the per-cluster template
-//! step once it lands).
+//! `payload_for` is the one place a syncset's payload for one cluster is made: decoded, with Hive's templates
+//! (`fromCDLabel`) rendered from the cluster's labels.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -27,19 +27,21 @@ pub fn payload_for(
     kind: SyncSetKind,
     namespace: Option<&str>,
     spec: &SyncSetCommonSpec,
-    _cd: &ClusterDeployment,
+    cd: &ClusterDeployment,
 ) -> Payload {
-    decode::decode(kind, namespace, spec)
+    decode::decode_for(kind, namespace, spec, cd.labels())
 }
 
 /// Where payloads come from. The default decodes each syncset afresh; the controller shares decoded payloads across
 /// clusters and knows which content it applied last.
 pub trait Payloads {
-    /// The payload of a syncset for this cluster; `make` builds it.
+    /// The payload of a syncset for this cluster; `make` builds it (`decode::is_templated(spec)` tells whether it
+    /// depends on the cluster).
     fn payload(
         &mut self,
         _kind: SyncSetKind,
         _meta: &ObjectMeta,
+        _spec: &SyncSetCommonSpec,
         make: &dyn Fn() -> Payload,
     ) -> Arc<Payload> {
         Arc::new(make())
@@ -95,7 +97,7 @@ pub fn targets_with<'a>(
                 cd,
             )
         };
-        let payload = payloads.payload(SyncSetKind::SyncSet, s.meta(), &make);
+        let payload = payloads.payload(SyncSetKind::SyncSet, s.meta(), &s.spec.common, &make);
         ss.push(target(SyncSetKind::SyncSet, s.meta(), payload, payloads));
     }
     let mut sss = Vec::new();
@@ -114,7 +116,7 @@ pub fn targets_with<'a>(
         }
         if selector_syncset_targets(s, cd) {
             let make = || payload_for(kind, None, &s.spec.common, cd);
-            let payload = payloads.payload(kind, s.meta(), &make);
+            let payload = payloads.payload(kind, s.meta(), &s.spec.common, &make);
             sss.push(target(kind, s.meta(), payload, payloads));
         }
     }
@@ -175,24 +177,34 @@ pub fn full_sync_plan(
     now: Time,
 ) -> FullSyncPlan {
     let mut locator = Locator::new(&sync_sets, &selector_sync_sets, previous);
-    let skipped = sync_sets
-        .iter()
-        .map(|t| (SyncSetKind::SyncSet, t))
-        .chain(selector_sync_sets.iter().map(|t| (SyncSetKind::SelectorSyncSet, t)))
-        .filter_map(|(kind, t)| {
-            let p = &t.payload;
-            let message = p.decode_error.clone().or_else(|| {
-                p.secrets.iter().find_map(|s| s.source.as_ref().err()).map(|m| {
-                    format!("{m}: the secret mappings from this one on and the patches are not applied")
+    let skipped =
+        sync_sets
+            .iter()
+            .map(|t| (SyncSetKind::SyncSet, t))
+            .chain(
+                selector_sync_sets
+                    .iter()
+                    .map(|t| (SyncSetKind::SelectorSyncSet, t)),
+            )
+            .flat_map(|(kind, t)| {
+                let p = &t.payload;
+                let secret = p.secrets.iter().find_map(|s| s.source.as_ref().err()).map(|m| {
+                format!("{m}: the secret mappings from this one on and the patches are not applied")
+            });
+                let messages: Vec<String> = match &p.decode_error {
+                    Some(e) => vec![e.clone()],
+                    None => secret
+                        .into_iter()
+                        .chain(p.patch_template_errors.iter().cloned())
+                        .collect(),
+                };
+                messages.into_iter().map(move |message| Skipped {
+                    kind,
+                    syncset: t.name.clone(),
+                    message,
                 })
-            })?;
-            Some(Skipped {
-                kind,
-                syncset: t.name.clone(),
-                message,
             })
-        })
-        .collect();
+            .collect();
     let mut run = ClusterRun::new(
         sync_sets,
         selector_sync_sets,
@@ -506,6 +518,41 @@ mod tests {
             ]
         );
         assert!(plan.skipped.is_empty());
+    }
+
+    #[test]
+    fn templates_render_from_the_cluster_s_labels_and_patch_template_errors_are_skipped() {
+        let cd = cd(json!({"region": "eu"}));
+        let list = [sss(
+            "t",
+            json!({}),
+            json!({
+                "enableResourceTemplates": true,
+                "enablePatchTemplates": true,
+                "resources": [{"apiVersion": "v1", "kind": "ConfigMap",
+                               "metadata": {"name": "c-{{ fromCDLabel \"region\" }}", "namespace": "spoke"}}],
+                "patches": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "p", "patch": "{{ nope }}"}],
+            }),
+        )];
+        let none: [SyncSet; 0] = [];
+        let (a, b) = targets_for(&cd, &none, &list, &ClusterSyncStatus::default());
+        let plan = full_sync_plan(a, b, &ClusterSyncStatus::default(), now());
+        match &plan.ops[..] {
+            [PlannedOp {
+                op: Op::Apply { object, .. },
+                ..
+            }] => {
+                assert_eq!(object["metadata"]["name"], "c-eu")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(plan.skipped.len(), 1, "{plan:?}");
+        assert!(
+            plan.skipped[0]
+                .message
+                .starts_with("failed to parameterize patch 0: "),
+            "{plan:?}"
+        );
     }
 
     #[test]

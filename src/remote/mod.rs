@@ -6,5 +6,6 @@ pub mod discovery;
 pub mod kubeconfig;
 pub mod ops;
 pub mod pool;
+pub mod preview;
 
 pub use pool::{ClientPool, RemoteCluster};

@@ -1,0 +1,1254 @@
+//! Reachability and faults (issue 5; HIVE-COMPAT.md §2.4 and §6, DESIGN.md difference 4): a stopped managed
+//! cluster turns `Unreachable` within seconds without holding the others and catches up once started;
+//! `apiURLOverride` with its kubeconfig fallback; and, in the `restart_` tests, a controller killed between an edit and
+//! the delete it causes, a hub API server restart, and a restart that must not re-send what is already in sync.
+//!
+//! Two kinds of tests live here:
+//! - the others run with the suite's shared controller (started by `hack/e2e.sh`), in parallel with the rest of the
+//!   suite; only `DISRUPTABLE` (managed-3) is ever stopped, holding [`serial`];
+//! - `restart_*` tests kill and start controllers, so no shared controller may run: `hack/e2e.sh` runs them after the
+//!   rest, one at a time, with `HIVESYNC_E2E_OWN_CONTROLLER=1`, each test starting its own [`Controller`]s. Run
+//!   directly (`cargo test`), they fail and say so ([`require_own_controller`]).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, ensure, Context as _, Result};
+use hivesync::api::{ClusterDeployment, SyncResourceReference, SyncSetResult, SyncStatus};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::ByteString;
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams,
+};
+use kube::Client;
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+// ------------------------------------------------------------------------------------------------------ helpers
+
+/// A ClusterDeployment registered for one test in a hub namespace of its own (deleted on drop, with everything in
+/// it), pointing at managed cluster `n`.
+struct TestCluster {
+    hub_ns: TestNamespace,
+    name: String,
+    kubeconfig: PathBuf,
+    spoke: Client,
+}
+
+impl TestCluster {
+    /// Registers managed cluster `n` as `register_cluster` does, with `extra_spec` merged into the
+    /// ClusterDeployment's spec from its creation on (e.g. `controlPlaneConfig`), and waits until the controller has
+    /// found it reachable.
+    async fn register(
+        hub: &Client,
+        n: usize,
+        prefix: &str,
+        labels: &[(&str, &str)],
+        extra_spec: Value,
+    ) -> Result<Self> {
+        let kubeconfig = managed_kubeconfig(n);
+        let spoke = reachable_client(&kubeconfig).await?;
+        let hub_ns = TestNamespace::on_hub(hub, prefix).await?;
+        let name = unique_name(prefix);
+        register_with_spec(hub, &hub_ns.name, &name, &kubeconfig, labels, extra_spec).await?;
+        wait_until_reachable(hub, &hub_ns.name, &name).await?;
+        Ok(Self {
+            hub_ns,
+            name,
+            kubeconfig,
+            spoke,
+        })
+    }
+
+    fn ns(&self) -> &str {
+        &self.hub_ns.name
+    }
+
+    async fn entry_within(
+        &self,
+        hub: &Client,
+        kind: EntryKind,
+        syncset: &str,
+        timeout: Duration,
+        predicate: impl Fn(&SyncStatus) -> bool,
+    ) -> Result<SyncStatus> {
+        wait_for_entry_within(
+            hub,
+            self.ns(),
+            &self.name,
+            kind,
+            syncset,
+            timeout,
+            predicate,
+        )
+        .await
+    }
+
+    /// The current entry for `syncset`, if any.
+    async fn current_entry(
+        &self,
+        hub: &Client,
+        kind: EntryKind,
+        syncset: &str,
+    ) -> Result<(Option<SyncStatus>, String)> {
+        let cs = cluster_sync(hub, self.ns(), &self.name).await?;
+        let entry = cs
+            .as_ref()
+            .and_then(|c| c.status.as_ref())
+            .and_then(|s| kind.entries(s).iter().find(|e| e.name == syncset).cloned());
+        Ok((entry, describe_cluster_sync(cs.as_ref())))
+    }
+
+    async fn condition(
+        &self,
+        hub: &Client,
+        type_: &str,
+    ) -> Result<Option<(String, String, String)>> {
+        cd_condition(hub, self.ns(), &self.name, type_).await
+    }
+
+    async fn wait_condition(
+        &self,
+        hub: &Client,
+        type_: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> Result<(String, String, String)> {
+        wait_for_cd_condition(hub, self.ns(), &self.name, type_, status, timeout).await
+    }
+}
+
+/// The Secret and ClusterDeployment of [`register_cluster`], with `extra_spec` merged into the spec.
+async fn register_with_spec(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    kubeconfig: &std::path::Path,
+    labels: &[(&str, &str)],
+    extra_spec: Value,
+) -> Result<()> {
+    let secret_name = kubeconfig_secret_name(name);
+    let data = std::fs::read(kubeconfig)
+        .with_context(|| format!("reading kubeconfig {}", kubeconfig.display()))?;
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(secret_name.clone()),
+            namespace: Some(namespace.to_string()),
+            ..Default::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(
+            [("kubeconfig".to_string(), ByteString(data))]
+                .into_iter()
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(hub.clone(), namespace)
+        .patch(
+            &secret_name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .with_context(|| format!("creating Secret {namespace}/{secret_name}"))?;
+
+    let mut label_map: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::from(*v)))
+        .collect();
+    label_map.insert(E2E_CLUSTER_LABEL.into(), "faults".into());
+    let mut spec = json!({
+        "clusterName": name,
+        "baseDomain": "e2e.hivesync.local",
+        "installed": true,
+        "platform": {},
+        "clusterMetadata": {
+            "clusterID": name,
+            "infraID": name,
+            "adminKubeconfigSecretRef": {"name": secret_name},
+        },
+    });
+    if let (Some(spec), Value::Object(extra)) = (spec.as_object_mut(), extra_spec) {
+        spec.extend(extra);
+    }
+    let cd = json!({
+        "apiVersion": "hive.openshift.io/v1",
+        "kind": "ClusterDeployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": label_map},
+        "spec": spec,
+    });
+    let cds = Api::<ClusterDeployment>::namespaced(hub.clone(), namespace);
+    cds.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&cd),
+    )
+    .await
+    .with_context(|| format!("creating ClusterDeployment {namespace}/{name}"))?;
+    let status = json!({"status": {"installedTimestamp": jiff::Timestamp::now().to_string()}});
+    cds.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .with_context(|| format!("setting status.installedTimestamp of {namespace}/{name}"))?;
+    Ok(())
+}
+
+fn syncset_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SyncSet"),
+        "syncsets",
+    )
+}
+
+fn selector_syncset_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SelectorSyncSet"),
+        "selectorsyncsets",
+    )
+}
+
+/// Creates or replaces (server-side apply) SyncSet `namespace/name` for ClusterDeployment `cd`; returns its
+/// generation.
+async fn apply_syncset(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    cd: &str,
+    mut spec: Value,
+) -> Result<i64> {
+    spec["clusterDeploymentRefs"] = json!([{ "name": cd }]);
+    let obj = json!({
+        "apiVersion": "hive.openshift.io/v1",
+        "kind": "SyncSet",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    });
+    let ss = Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .with_context(|| format!("applying SyncSet {namespace}/{name}"))?;
+    Ok(ss.metadata.generation.unwrap_or(0))
+}
+
+/// Creates or replaces SelectorSyncSet `name` selecting ClusterDeployments labelled `selector`; returns its
+/// generation. The caller keeps a [`DeleteOnDrop`] for it.
+async fn apply_selector_syncset(
+    hub: &Client,
+    name: &str,
+    selector: (&str, &str),
+    mut spec: Value,
+) -> Result<i64> {
+    spec["clusterDeploymentSelector"] = json!({"matchLabels": {selector.0: selector.1}});
+    let obj = json!({
+        "apiVersion": "hive.openshift.io/v1",
+        "kind": "SelectorSyncSet",
+        "metadata": {"name": name},
+        "spec": spec,
+    });
+    let sss = Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource())
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&obj),
+        )
+        .await
+        .with_context(|| format!("applying SelectorSyncSet {name}"))?;
+    Ok(sss.metadata.generation.unwrap_or(0))
+}
+
+fn configmap(namespace: &str, name: &str, data: Value) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": data,
+    })
+}
+
+fn configmap_ref(namespace: &str, name: &str) -> SyncResourceReference {
+    SyncResourceReference {
+        api_version: "v1".into(),
+        kind: "ConfigMap".into(),
+        name: name.into(),
+        namespace: namespace.into(),
+    }
+}
+
+/// The entry for generation `generation`, applied successfully.
+fn succeeded_at(generation: i64) -> impl Fn(&SyncStatus) -> bool {
+    move |e| e.result == SyncSetResult::Success && e.observed_generation == generation
+}
+
+fn sorted(mut refs: Vec<SyncResourceReference>) -> Vec<SyncResourceReference> {
+    refs.sort();
+    refs
+}
+
+/// Waits until spoke ConfigMap `namespace/name` exists and satisfies `predicate` (described by `what`).
+async fn wait_for_spoke_configmap(
+    spoke: &Client,
+    namespace: &str,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    predicate: impl Fn(&ConfigMap) -> bool,
+) -> Result<ConfigMap> {
+    let api = Api::<ConfigMap>::namespaced(spoke.clone(), namespace);
+    let (api, predicate) = (&api, &predicate);
+    wait_for(timeout, Duration::from_millis(200), || async move {
+        match api.get_opt(name).await? {
+            Some(cm) if predicate(&cm) => Ok(cm),
+            Some(cm) => bail!(
+                "spoke ConfigMap {namespace}/{name} is not {what}: data {:?}",
+                cm.data
+            ),
+            None => bail!("spoke ConfigMap {namespace}/{name} does not exist (expected {what})"),
+        }
+    })
+    .await
+}
+
+fn has_value(value: &'static str) -> impl Fn(&ConfigMap) -> bool {
+    move |cm| {
+        cm.data
+            .as_ref()
+            .and_then(|d| d.get("value"))
+            .is_some_and(|v| v == value)
+    }
+}
+
+/// What is left of `budget` after `since`, at least a second (for a wait that must end within `budget` of `since`).
+fn remaining(budget: Duration, since: Instant) -> Duration {
+    budget
+        .saturating_sub(since.elapsed())
+        .max(Duration::from_secs(1))
+}
+
+const FAULT_LABEL: &str = "hivesync.e2e/faults";
+
+// ------------------------------------------------------------------------- a dead cluster (DESIGN.md difference 4)
+
+#[tokio::test]
+async fn a_stopped_managed_cluster_is_unreachable_within_30s_others_sync_meanwhile_and_it_catches_up_within_30s_of_starting(
+) -> Result<()> {
+    let _serial = serial().await;
+    let hub = hub().await?;
+    let selector = unique_name("e2e-fault");
+    let labels = [(FAULT_LABEL, selector.as_str())];
+    let dead =
+        TestCluster::register(&hub, DISRUPTABLE, "e2e-fault-dead", &labels, json!({})).await?;
+    let alive = TestCluster::register(&hub, 1, "e2e-fault-alive", &labels, json!({})).await?;
+    let spoke_ns = unique_name("e2e-fault");
+    let sss = unique_name("e2e-fault");
+    // Dropped last to first: the SelectorSyncSet goes before the namespaces are deleted.
+    let _cleanup = [
+        DeleteOnDrop::new(&dead.kubeconfig, "namespace", None, &spoke_ns),
+        DeleteOnDrop::new(&alive.kubeconfig, "namespace", None, &spoke_ns),
+        DeleteOnDrop::on_hub("selectorsyncset", None, &sss),
+    ];
+    let spec = |value: &str| {
+        json!({
+            "resourceApplyMode": "Sync",
+            "resources": [
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
+                configmap(&spoke_ns, "pending", json!({"value": value})),
+            ],
+        })
+    };
+    let g1 = apply_selector_syncset(&hub, &sss, (FAULT_LABEL, &selector), spec("before")).await?;
+    for c in [&dead, &alive] {
+        c.entry_within(
+            &hub,
+            EntryKind::SelectorSyncSet,
+            &sss,
+            ENTRY_TIMEOUT,
+            succeeded_at(g1),
+        )
+        .await?;
+        wait_for_spoke_configmap(
+            &c.spoke,
+            &spoke_ns,
+            "pending",
+            "at value before",
+            ENTRY_TIMEOUT,
+            has_value("before"),
+        )
+        .await?;
+    }
+
+    // Stop the cluster and change the SelectorSyncSet at once, before anything has noticed the cluster is gone.
+    // Dropping the guard (a failed assertion below) starts the cluster again.
+    let stopping = Instant::now();
+    let stopped = stop_local_cluster(&local_cluster_name(&dead.kubeconfig))?;
+    eprintln!("hack/local-clusters.sh stop took {:?}", stopping.elapsed());
+    let g2 =
+        apply_selector_syncset(&hub, &sss, (FAULT_LABEL, &selector), spec("while-down")).await?;
+    let edited = Instant::now();
+    let (unreachable, synced) = tokio::join!(
+        async {
+            let c = dead
+                .wait_condition(&hub, "Unreachable", "True", Duration::from_secs(30))
+                .await?;
+            anyhow::Ok((c, stopping.elapsed()))
+        },
+        async {
+            // A generous wait, so a slow sync fails on the bound below with its measured time.
+            alive
+                .entry_within(
+                    &hub,
+                    EntryKind::SelectorSyncSet,
+                    &sss,
+                    Duration::from_secs(60),
+                    succeeded_at(g2),
+                )
+                .await?;
+            wait_for_spoke_configmap(
+                &alive.spoke,
+                &spoke_ns,
+                "pending",
+                "at value while-down",
+                Duration::from_secs(60),
+                has_value("while-down"),
+            )
+            .await?;
+            anyhow::Ok(edited.elapsed())
+        },
+    );
+    let ((_, reason, message), detected) =
+        unreachable.context("the stopped cluster was not marked Unreachable within 30s")?;
+    let synced = synced.context("the SelectorSyncSet change did not reach the running cluster")?;
+    eprintln!(
+        "stopped cluster: Unreachable=True {detected:?} after the stop began ({reason}: {message})"
+    );
+    eprintln!(
+        "running cluster: the SelectorSyncSet change was on its spoke {synced:?} after the edit"
+    );
+    assert_eq!(
+        reason, "ErrorConnectingToCluster",
+        "Unreachable=True reason (message {message:?})"
+    );
+    assert!(!message.is_empty(), "Unreachable=True without a message");
+    assert!(
+        synced < Duration::from_secs(15),
+        "the running cluster took {synced:?} (≥ 15 s) to get a SelectorSyncSet change while another cluster was stopped"
+    );
+    let (entry, status) = dead
+        .current_entry(&hub, EntryKind::SelectorSyncSet, &sss)
+        .await?;
+    assert!(
+        !entry.as_ref().is_some_and(succeeded_at(g2)),
+        "the stopped cluster has a Success entry for generation {g2}:\n{status}"
+    );
+
+    let starting = Instant::now();
+    stopped.start()?;
+    let up = Instant::now();
+    eprintln!("hack/local-clusters.sh start took {:?}", up - starting);
+    let (_, reason, message) = dead
+        .wait_condition(&hub, "Unreachable", "False", Duration::from_secs(30))
+        .await
+        .context("the restarted cluster was not marked reachable within 30s")?;
+    let reachable_after = up.elapsed();
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        ("ClusterReachable", "cluster is reachable"),
+        "Unreachable=False reason and message"
+    );
+    dead.entry_within(
+        &hub,
+        EntryKind::SelectorSyncSet,
+        &sss,
+        remaining(Duration::from_secs(30), up),
+        succeeded_at(g2),
+    )
+    .await
+    .context(
+        "the change made while the cluster was stopped was not applied within 30s of its start",
+    )?;
+    wait_for_spoke_configmap(
+        &dead.spoke,
+        &spoke_ns,
+        "pending",
+        "at value while-down",
+        remaining(Duration::from_secs(30), up),
+        has_value("while-down"),
+    )
+    .await?;
+    eprintln!(
+        "restarted cluster: Unreachable=False {reachable_after:?} and the pending change on its spoke {:?} after it started",
+        up.elapsed()
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------- apiURLOverride
+
+#[tokio::test]
+async fn an_api_url_override_on_a_closed_port_falls_back_to_the_kubeconfig_server_and_a_working_one_is_active(
+) -> Result<()> {
+    let hub = hub().await?;
+    let n = 2;
+    let server = kubeconfig_server(&managed_kubeconfig(n));
+    let closed = "https://127.0.0.1:1";
+    let fallback = TestCluster::register(
+        &hub,
+        n,
+        "e2e-override-closed",
+        &[],
+        json!({"controlPlaneConfig": {"apiURLOverride": closed}}),
+    )
+    .await?;
+    let active = TestCluster::register(
+        &hub,
+        n,
+        "e2e-override-open",
+        &[],
+        json!({"controlPlaneConfig": {"apiURLOverride": server}}),
+    )
+    .await?;
+
+    // The override on a closed port: reachable through the kubeconfig's server, the override inactive with the raw
+    // connection error.
+    let (_, reason, message) = fallback
+        .wait_condition(
+            &hub,
+            "ActiveAPIURLOverride",
+            "False",
+            Duration::from_secs(60),
+        )
+        .await?;
+    eprintln!("override {closed}: ActiveAPIURLOverride=False {reason}: {message}");
+    assert_eq!(
+        reason, "ErrorConnectingToCluster",
+        "ActiveAPIURLOverride=False reason"
+    );
+    let inactive_message = message;
+    assert_eq!(
+        fallback.condition(&hub, "Unreachable").await?,
+        Some((
+            "False".to_string(),
+            "ClusterReachable".to_string(),
+            "cluster is reachable".to_string()
+        )),
+        "Unreachable with the override on a closed port and a working kubeconfig"
+    );
+
+    // The override at the working server: active.
+    let (_, reason, message) = active
+        .wait_condition(
+            &hub,
+            "ActiveAPIURLOverride",
+            "True",
+            Duration::from_secs(60),
+        )
+        .await?;
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        ("ClusterReachable", "cluster is reachable"),
+        "ActiveAPIURLOverride=True reason and message (override {server})"
+    );
+    assert_eq!(
+        active.condition(&hub, "Unreachable").await?.map(|c| c.0),
+        Some("False".to_string()),
+        "Unreachable with a working override"
+    );
+
+    // Both conditions exist on both (they start as Unknown/Initialized; not asserted, it is over in milliseconds).
+    for c in [&fallback, &active] {
+        let cd = Api::<ClusterDeployment>::namespaced(hub.clone(), c.ns())
+            .get(&c.name)
+            .await?;
+        for t in ["Unreachable", "ActiveAPIURLOverride"] {
+            ensure!(
+                cd.condition(t).is_some(),
+                "{}/{} has no {t} condition",
+                c.ns(),
+                c.name
+            );
+        }
+    }
+
+    // Syncing works through either URL.
+    for (c, what) in [(&fallback, "the fallback"), (&active, "the override")] {
+        let spoke_ns = TestNamespace::create(&c.spoke, &c.kubeconfig, "e2e-override").await?;
+        let ss = unique_name("e2e-override");
+        let g = apply_syncset(
+            &hub,
+            c.ns(),
+            &ss,
+            &c.name,
+            json!({"resourceApplyMode": "Sync", "resources": [configmap(&spoke_ns.name, "through", json!({"value": "ok"}))]}),
+        )
+        .await?;
+        c.entry_within(
+            &hub,
+            EntryKind::SyncSet,
+            &ss,
+            ENTRY_TIMEOUT,
+            succeeded_at(g),
+        )
+        .await
+        .with_context(|| format!("syncing through {what}"))?;
+        wait_for_spoke_configmap(
+            &c.spoke,
+            &spoke_ns.name,
+            "through",
+            "synced",
+            ENTRY_TIMEOUT,
+            has_value("ok"),
+        )
+        .await?;
+    }
+
+    // Last, so that everything above is checked whatever the message: Hive writes the raw error, which names the
+    // cause (Go: `Get "https://127.0.0.1:1/api?timeout=32s": dial tcp 127.0.0.1:1: connect: connection refused`).
+    assert!(
+        inactive_message
+            .to_ascii_lowercase()
+            .contains("connection refused"),
+        "ActiveAPIURLOverride=False should carry the raw connection error, which says the connection was refused; \
+         got {inactive_message:?}"
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------------------ controller restarts (own controllers)
+
+#[tokio::test]
+async fn restart_a_delete_due_when_the_controller_is_killed_happens_after_the_restart() -> Result<()>
+{
+    require_own_controller()?;
+    let _serial = serial().await;
+    let hub = hub().await?;
+    let mut first = Controller::start_with_env(&[], &[("RUST_LOG", "info,hivesync=debug")]).await?;
+    let cluster =
+        TestCluster::register(&hub, DISRUPTABLE, "e2e-restart-del", &[], json!({})).await?;
+    let spoke_ns =
+        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-restart-del").await?;
+    let ns = spoke_ns.name.as_str();
+    let ss = unique_name("e2e-restart-del");
+    let spec = |names: &[&str]| {
+        json!({
+            "resourceApplyMode": "Sync",
+            "resources": names.iter().map(|n| configmap(ns, n, json!({"value": n}))).collect::<Vec<_>>(),
+        })
+    };
+    let g1 = apply_syncset(
+        &hub,
+        cluster.ns(),
+        &ss,
+        &cluster.name,
+        spec(&["kept", "dropped"]),
+    )
+    .await?;
+    let entry = cluster
+        .entry_within(
+            &hub,
+            EntryKind::SyncSet,
+            &ss,
+            ENTRY_TIMEOUT,
+            succeeded_at(g1),
+        )
+        .await?;
+    assert_eq!(
+        sorted(entry.resources_to_delete.clone()),
+        sorted(vec![
+            configmap_ref(ns, "kept"),
+            configmap_ref(ns, "dropped")
+        ]),
+        "resourcesToDelete after the first apply"
+    );
+    let configmaps = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), ns);
+    for name in ["kept", "dropped"] {
+        ensure!(
+            configmaps.get_opt(name).await?.is_some(),
+            "spoke ConfigMap {ns}/{name} missing after the first apply"
+        );
+    }
+
+    // The spoke stops, so the delete the edit causes cannot happen; the controller sees the edit and is killed.
+    let stopped = stop_local_cluster(&local_cluster_name(&cluster.kubeconfig))?;
+    cluster
+        .wait_condition(&hub, "Unreachable", "True", Duration::from_secs(30))
+        .await?;
+    let gated = |c: &Controller| {
+        c.log_lines(&cluster.name)
+            .iter()
+            .filter(|l| l.contains("not known to be reachable"))
+            .count()
+    };
+    let before = gated(&first);
+    let g2 = apply_syncset(&hub, cluster.ns(), &ss, &cluster.name, spec(&["kept"])).await?;
+    // The edit queues the cluster; its reconcile stops at the gate (Unreachable=True), logged at debug level.
+    wait_for(Duration::from_secs(15), Duration::from_millis(100), || {
+        let seen = gated(&first);
+        async move {
+            ensure!(
+                seen > before,
+                "the controller has not reconciled the cluster since the edit"
+            );
+            Ok(())
+        }
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (entry, status) = cluster.current_entry(&hub, EntryKind::SyncSet, &ss).await?;
+    let entry = entry.with_context(|| format!("no entry for {ss} before the kill:\n{status}"))?;
+    assert_eq!(
+        (
+            entry.observed_generation,
+            sorted(entry.resources_to_delete.clone())
+        ),
+        (
+            g1,
+            sorted(vec![
+                configmap_ref(ns, "kept"),
+                configmap_ref(ns, "dropped")
+            ])
+        ),
+        "before the kill, the entry still records generation {g1} and both ConfigMaps:\n{status}"
+    );
+    first.kill9()?;
+
+    stopped.start()?;
+    let up = Instant::now();
+    let _second = Controller::start(&[]).await?;
+    let entry = cluster
+        .entry_within(&hub, EntryKind::SyncSet, &ss, Duration::from_secs(60), |e| {
+            succeeded_at(g2)(e) && e.resources_to_delete == [configmap_ref(ns, "kept")]
+        })
+        .await
+        .context("after the restart, the edit was not applied with `dropped` left out of resourcesToDelete")?;
+    wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
+        let configmaps = configmaps.clone();
+        async move {
+            match configmaps.get_opt("dropped").await? {
+                None => Ok(()),
+                Some(cm) if cm.metadata.deletion_timestamp.is_some() => Ok(()),
+                Some(_) => bail!("spoke ConfigMap {ns}/dropped still exists"),
+            }
+        }
+    })
+    .await?;
+    eprintln!(
+        "the dropped ConfigMap was deleted {:?} after the spoke started (entry: {:?})",
+        up.elapsed(),
+        entry.resources_to_delete
+    );
+    ensure!(
+        configmaps.get_opt("kept").await?.is_some(),
+        "spoke ConfigMap {ns}/kept was deleted too"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn restart_the_hub_api_server_restarting_is_recovered_without_restarting_the_controller(
+) -> Result<()> {
+    require_own_controller()?;
+    let _serial = serial().await;
+    let mut controller = Controller::start(&[]).await?;
+    let pid = controller.pid();
+    let cluster =
+        TestCluster::register(&hub().await?, 1, "e2e-hub-restart", &[], json!({})).await?;
+    let spoke_ns =
+        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-hub-restart").await?;
+
+    // Dropping the guard (a failed assertion below) starts the hub again.
+    let stopped = stop_local_cluster(&local_cluster_name(&hub_kubeconfig()))?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    ensure!(
+        controller.is_running(),
+        "the controller exited while the hub was down:\n{}",
+        controller.output()
+    );
+    stopped.start()?;
+    let up = Instant::now();
+
+    let hub = hub().await?;
+    let ss = unique_name("e2e-hub-restart");
+    let g = apply_syncset(
+        &hub,
+        cluster.ns(),
+        &ss,
+        &cluster.name,
+        json!({"resources": [configmap(&spoke_ns.name, "after-hub-restart", json!({"value": "ok"}))]}),
+    )
+    .await?;
+    cluster
+        .entry_within(
+            &hub,
+            EntryKind::SyncSet,
+            &ss,
+            Duration::from_secs(90),
+            succeeded_at(g),
+        )
+        .await
+        .context("a SyncSet created after the hub restart was not applied within 90s")?;
+    wait_for_spoke_configmap(
+        &cluster.spoke,
+        &spoke_ns.name,
+        "after-hub-restart",
+        "synced",
+        Duration::from_secs(30),
+        has_value("ok"),
+    )
+    .await?;
+    eprintln!(
+        "a SyncSet created after the hub restart was applied {:?} after the hub was up again ({} hub watch errors logged)",
+        up.elapsed(),
+        controller.log_lines("hub watch error").len()
+    );
+    ensure!(
+        controller.is_running() && controller.pid() == pid,
+        "the controller (pid {pid}) is not the one still running:\n{}",
+        controller.output()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn restart_a_controller_restart_does_not_resend_unchanged_syncsets() -> Result<()> {
+    require_own_controller()?;
+    let _serial = serial().await;
+    let hub = hub().await?;
+    let mut first = Controller::start(&[]).await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-no-resend", &[], json!({})).await?;
+    let spoke_ns =
+        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-no-resend").await?;
+    let ns = spoke_ns.name.as_str();
+    let ss = unique_name("e2e-no-resend");
+    let g = apply_syncset(
+        &hub,
+        cluster.ns(),
+        &ss,
+        &cluster.name,
+        json!({"resourceApplyMode": "Sync", "resources": [configmap(ns, "steady", json!({"value": "ok"}))]}),
+    )
+    .await?;
+    cluster
+        .entry_within(
+            &hub,
+            EntryKind::SyncSet,
+            &ss,
+            ENTRY_TIMEOUT,
+            succeeded_at(g),
+        )
+        .await?;
+    wait_for_spoke_configmap(
+        &cluster.spoke,
+        ns,
+        "steady",
+        "synced",
+        ENTRY_TIMEOUT,
+        has_value("ok"),
+    )
+    .await?;
+    // Let the first controller finish its writes (lease, SyncSetFailed) before taking the snapshot.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let configmaps = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), ns);
+    let cds = Api::<ClusterDeployment>::namespaced(hub.clone(), cluster.ns());
+    let snapshot = || async {
+        let cm = configmaps.get("steady").await?;
+        let cs = cluster_sync(&hub, cluster.ns(), &cluster.name)
+            .await?
+            .context("no ClusterSync")?;
+        let cd = cds.get(&cluster.name).await?;
+        anyhow::Ok((cm, cs, cd))
+    };
+    let (cm_before, cs_before, cd_before) = snapshot().await?;
+    let entry_before = cs_before
+        .status
+        .as_ref()
+        .and_then(|s| s.sync_sets.iter().find(|e| e.name == ss).cloned())
+        .context("no entry before the restart")?;
+
+    first.kill9()?;
+    let second = Controller::start(&[]).await?;
+    // The new controller lists every ClusterDeployment and reconciles each at start; its probe runs every 2 s.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (cm_after, cs_after, cd_after) = snapshot().await?;
+    assert_eq!(
+        (cm_after.metadata.resource_version.as_deref(), cm_after.metadata.managed_fields.as_ref().map(|m| m.iter().map(|f| f.time.clone()).collect::<Vec<_>>())),
+        (cm_before.metadata.resource_version.as_deref(), cm_before.metadata.managed_fields.as_ref().map(|m| m.iter().map(|f| f.time.clone()).collect::<Vec<_>>())),
+        "the restarted controller re-sent an unchanged syncset: the spoke ConfigMap's resourceVersion or managedFields \
+         times changed"
+    );
+    assert_eq!(
+        cs_after.metadata.resource_version,
+        cs_before.metadata.resource_version,
+        "the restarted controller rewrote the ClusterSync:\nbefore:\n{}\nafter:\n{}",
+        describe_cluster_sync(Some(&cs_before)),
+        describe_cluster_sync(Some(&cs_after))
+    );
+    assert_eq!(
+        cd_after.metadata.resource_version,
+        cd_before.metadata.resource_version,
+        "the restarted controller rewrote the ClusterDeployment:\nbefore: {:?}\nafter: {:?}",
+        cd_before.status.map(|s| s.conditions),
+        cd_after.status.map(|s| s.conditions)
+    );
+
+    // Proof that the new controller has reconciled this cluster since: a second SyncSet arrives, and the first one's
+    // entry and object are untouched by that reconcile.
+    let other = unique_name("e2e-no-resend-2");
+    let g_other = apply_syncset(
+        &hub,
+        cluster.ns(),
+        &other,
+        &cluster.name,
+        json!({"resources": [configmap(ns, "newcomer", json!({"value": "ok"}))]}),
+    )
+    .await?;
+    cluster
+        .entry_within(
+            &hub,
+            EntryKind::SyncSet,
+            &other,
+            ENTRY_TIMEOUT,
+            succeeded_at(g_other),
+        )
+        .await?;
+    let (entry_after, status) = cluster.current_entry(&hub, EntryKind::SyncSet, &ss).await?;
+    assert_eq!(
+        entry_after.as_ref(),
+        Some(&entry_before),
+        "the unchanged SyncSet's entry changed when the new controller synced the cluster:\n{status}"
+    );
+    assert_eq!(
+        configmaps.get("steady").await?.metadata.resource_version,
+        cm_before.metadata.resource_version,
+        "the new controller re-applied the unchanged SyncSet when it synced the cluster"
+    );
+    eprintln!(
+        "after the restart: spoke ConfigMap resourceVersion {:?}, ClusterSync resourceVersion {:?} unchanged; the new \
+         controller's log lines about the cluster: {}",
+        cm_before.metadata.resource_version,
+        cs_before.metadata.resource_version,
+        second.log_lines(&cluster.name).len()
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------- operating it (issue 6), own controllers
+
+/// A free loopback port for a controller's metrics endpoint.
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A plain HTTP/1.1 GET: (status, body).
+fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status line")?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+#[tokio::test]
+async fn restart_readyz_waits_for_the_hub_caches_and_metrics_show_hive_names_after_a_sync(
+) -> Result<()> {
+    require_own_controller()?;
+    let _serial = serial().await;
+    let port = free_port()?;
+    let address = format!("127.0.0.1:{port}");
+    // The hub is down when the controller starts: it is alive (/healthz) but not ready (/readyz).
+    let stopped = stop_local_cluster(&local_cluster_name(&hub_kubeconfig()))?;
+    let controller = Controller::start_without_waiting(&["--metrics-address", &address])?;
+    let healthz = wait_for(
+        Duration::from_secs(20),
+        Duration::from_millis(200),
+        || async {
+            let r = http_get(port, "/healthz")?;
+            ensure!(r.0 == 200, "/healthz answered {}", r.0);
+            Ok(r)
+        },
+    )
+    .await
+    .context("/healthz never answered while the hub was down")?;
+    ensure!(healthz.0 == 200);
+    let (ready, _) = http_get(port, "/readyz")?;
+    ensure!(
+        ready == 503,
+        "/readyz answered {ready} before the hub caches could sync"
+    );
+    stopped.start()?;
+    wait_for(
+        Duration::from_secs(90),
+        Duration::from_millis(250),
+        || async {
+            let r = http_get(port, "/readyz")?;
+            ensure!(r.0 == 200, "/readyz answered {}", r.0);
+            Ok(r)
+        },
+    )
+    .await
+    .context("/readyz did not turn ready after the hub came back")?;
+
+    let hub = hub().await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-metrics", &[], json!({})).await?;
+    let spoke_ns =
+        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-metrics").await?;
+    let ss = unique_name("e2e-metrics");
+    let g = apply_syncset(
+        &hub,
+        cluster.ns(),
+        &ss,
+        &cluster.name,
+        json!({"resources": [configmap(&spoke_ns.name, "measured", json!({"k": "v"}))]}),
+    )
+    .await?;
+    cluster
+        .entry_within(
+            &hub,
+            EntryKind::SyncSet,
+            &ss,
+            Duration::from_secs(60),
+            succeeded_at(g),
+        )
+        .await?;
+    let (status, metrics) = http_get(port, "/metrics")?;
+    ensure!(status == 200);
+    for expected in [
+        "hive_syncsetinstance_resources_applied_total{result=\"success\",type=\"apply\"}",
+        "hive_syncsetinstance_apply_duration_seconds_bucket{result=\"success\",type=\"apply\",le=\"0.5\"}",
+        "hive_controller_reconcile_seconds_count{controller=\"clustersync\",outcome=\"full-sync\"}",
+        "hive_syncset_apply_duration_seconds_count{group=\"none\"}",
+        "remote=\"true\",resource=\"core/v1/configmaps\",status=\"201 Created\"}",
+        "hive_kube_client_requests_total{controller=\"clustersync\",method=\"PUT\",remote=\"false\",resource=\"hiveinternal.openshift.io/v1alpha1/clustersyncs\"",
+        "hive_syncsets_total ",
+        "hive_selectorsyncset_clusters_total",
+        "hivesync_clusters{reachability=\"reachable\"}",
+        "hivesync_queue_depth ",
+    ] {
+        // A histogram or labelled family prints only once observed; the gauges are published from the start.
+        ensure!(
+            metrics.contains(expected) || (expected.starts_with("hive_selectorsyncset_clusters_total") && metrics.contains("# HELP hive_selectorsyncset_clusters_total")),
+            "/metrics lacks {expected}"
+        );
+    }
+    drop(controller);
+    Ok(())
+}
+
+#[tokio::test]
+async fn restart_a_standby_takes_over_when_the_leader_dies_and_syncs_what_comes_next() -> Result<()>
+{
+    require_own_controller()?;
+    let _serial = serial().await;
+    let lease = unique_name("e2e-leader");
+    let args =
+        |id: &'static str| vec!["--leader-elect", "--lease-duration", "6s", "--identity", id];
+    let mut a_args = args("e2e-replica-a");
+    a_args.extend(["--lease-name", lease.as_str()]);
+    let mut b_args = args("e2e-replica-b");
+    b_args.extend(["--lease-name", lease.as_str()]);
+    let mut a = Controller::start_with_own_log(&a_args, "replica-a").await?;
+    let mut b = Controller::start_with_own_log(&b_args, "replica-b").await?;
+    let leader = wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            match (
+                a.log_lines("became the leader").len(),
+                b.log_lines("became the leader").len(),
+            ) {
+                (1, 0) => Ok('a'),
+                (0, 1) => Ok('b'),
+                other => bail!("leaders so far: {other:?}"),
+            }
+        },
+    )
+    .await
+    .context("exactly one replica should lead")?;
+    let (dead, standby) = if leader == 'a' {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    ensure!(standby.log_lines("became the leader").is_empty());
+
+    let hub = hub().await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-leader", &[], json!({})).await?;
+    let spoke_ns = TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-leader").await?;
+    dead.kill9()?;
+    let killed = Instant::now();
+    let ss = unique_name("e2e-leader");
+    let g = apply_syncset(
+        &hub,
+        cluster.ns(),
+        &ss,
+        &cluster.name,
+        json!({"resources": [configmap(&spoke_ns.name, "after-failover", json!({"k": "v"}))]}),
+    )
+    .await?;
+    cluster
+        .entry_within(
+            &hub,
+            EntryKind::SyncSet,
+            &ss,
+            Duration::from_secs(45),
+            succeeded_at(g),
+        )
+        .await
+        .context("the standby did not apply a SyncSet created after the leader died")?;
+    ensure!(
+        standby.log_lines("became the leader").len() == 1,
+        "the standby never took the lease"
+    );
+    eprintln!(
+        "the standby applied the new SyncSet {:?} after the leader was killed (lease 6s)",
+        killed.elapsed()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn restart_two_shards_each_write_only_their_own_clusters() -> Result<()> {
+    require_own_controller()?;
+    let _serial = serial().await;
+    let lease = unique_name("e2e-shards");
+    let mut replicas = Vec::new();
+    for id in ["e2e-shard-0", "e2e-shard-1"] {
+        replicas.push(
+            Controller::start_with_own_log(
+                &[
+                    "--shards",
+                    "2",
+                    "--lease-duration",
+                    "6s",
+                    "--identity",
+                    id,
+                    "--lease-name",
+                    &lease,
+                ],
+                id,
+            )
+            .await?,
+        );
+    }
+    // Whichever replica started first may stand in for the other's shard until it asks for it back; wait until
+    // each serves exactly its own shard before registering clusters.
+    wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            for (i, r) in replicas.iter().enumerate() {
+                let other = 1 - i;
+                let own = r.log_lines(&format!("serving shard shard={i}")).len();
+                let gained = r
+                    .log_lines(&format!(
+                        "INFO hivesync::leader: serving shard shard={other}"
+                    ))
+                    .len();
+                let lost = r
+                    .log_lines(&format!("no longer serving shard shard={other}"))
+                    .len();
+                ensure!(
+                    own >= 1 && gained == lost,
+                    "replica {i} does not serve exactly its own shard yet"
+                );
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    let hub = hub().await?;
+    let label = unique_name("e2e-shards");
+    let mut clusters = Vec::new();
+    for i in 0..4 {
+        clusters.push(
+            TestCluster::register(
+                &hub,
+                1 + i % 2,
+                "e2e-shards",
+                &[(label.as_str(), "yes")],
+                json!({}),
+            )
+            .await?,
+        );
+    }
+    let sss = unique_name("e2e-shards");
+    apply_selector_syncset_for_label(&hub, &sss, &label).await?;
+    let _guard = DeleteOnDrop::on_hub("selectorsyncset", None, &sss);
+    for c in &clusters {
+        let cs = c
+            .entry_within(
+                &hub,
+                EntryKind::SelectorSyncSet,
+                &sss,
+                Duration::from_secs(60),
+                |e| e.result == SyncSetResult::Success,
+            )
+            .await;
+        cs?;
+        let cd: ClusterDeployment = Api::namespaced(hub.clone(), c.ns()).get(&c.name).await?;
+        let shard = hivesync::leader::shard_of(cd.metadata.uid.as_deref().unwrap_or_default(), 2);
+        let written = cluster_sync(&hub, c.ns(), &c.name)
+            .await?
+            .and_then(|cs| cs.status)
+            .and_then(|s| s.controlled_by_replica);
+        ensure!(
+            written == Some(i64::from(shard)),
+            "{}: controlledByReplica {written:?}, shard {shard}",
+            c.name
+        );
+        let other = &replicas[1 - shard as usize];
+        let foreign: Vec<String> = other
+            .log_lines(&format!("name={}", c.name))
+            .into_iter()
+            .filter(|l| l.contains("full re-apply done") || l.contains("applying"))
+            .collect();
+        ensure!(
+            foreign.is_empty(),
+            "the other shard's replica synced {}: {foreign:?}",
+            c.name
+        );
+    }
+    Ok(())
+}
+
+/// A SelectorSyncSet of one ConfigMap (in `default`, named after the syncset) for every CD labelled `label=yes`.
+async fn apply_selector_syncset_for_label(hub: &Client, name: &str, label: &str) -> Result<()> {
+    let obj = json!({
+        "apiVersion": "hive.openshift.io/v1",
+        "kind": "SelectorSyncSet",
+        "metadata": {"name": name},
+        "spec": {
+            "clusterDeploymentSelector": {"matchLabels": {label: "yes"}},
+            "resourceApplyMode": "Sync",
+            "resources": [configmap("default", name, json!({"k": "v"}))],
+        },
+    });
+    let api = Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource());
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&obj),
+    )
+    .await?;
+    Ok(())
+}

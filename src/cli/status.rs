@@ -1,0 +1,797 @@
+//! `hivesync status`: the sync state of every cluster, from three list calls on the hub (ClusterDeployments,
+//! ClusterSyncs, ClusterSyncLeases) and no per-cluster request; with CLUSTER, that cluster's syncsets. Problems first.
+//! Also the hub access, styling and exit codes shared by `render` and `diff`.
+//!
+//! Exit code: 0 when every cluster shown is reachable and no syncset fails, 1 when one is unreachable or a syncset
+//! fails, 2 on a usage or hub error.
+
+use std::collections::HashMap;
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use jiff::Timestamp;
+use kube::api::ListParams;
+use kube::{Api, Client, ResourceExt};
+use serde::Serialize;
+
+use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncLease, SyncSetResult, SyncStatus};
+use crate::plan::conditions::{CLUSTER_SYNC_FAILED, UNREACHABLE};
+use crate::plan::decode::SyncSetKind;
+use crate::plan::gate::{self, Gate};
+
+/// Exit codes of the report commands (as `kubectl diff`): 0 all good / no changes, 1 something to look at, 2 error.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FINDINGS: u8 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Adds the messages.
+    Wide,
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// One cluster (NAME or NAMESPACE/NAME): show its SyncSets and SelectorSyncSets.
+    pub cluster: Option<String>,
+    /// Only clusters in this hub namespace (default: all namespaces).
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+    /// Output format: `wide` adds the messages, `json` is for scripts.
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
+    /// Hub kubeconfig (default: $KUBECONFIG / ~/.kube/config / in-cluster).
+    #[arg(long, env = "HIVESYNC_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<u8> {
+    let Args {
+        cluster,
+        namespace,
+        output,
+        kubeconfig,
+    } = args;
+    let hub = Hub::connect(kubeconfig.as_deref()).await?;
+    let style = Style::detect();
+    let now = Timestamp::now();
+    if let Some(cluster) = cluster {
+        let cd = hub.find_cluster(namespace.as_deref(), &cluster).await?;
+        let (ns, name) = (cd.namespace().unwrap_or_default(), cd.name_any());
+        let cs = hub.get_opt::<ClusterSync>(&ns, &name).await?;
+        let lease = hub.get_opt::<ClusterSyncLease>(&ns, &name).await?;
+        let row = ClusterRow::new(&cd, cs.as_ref(), lease.as_ref(), true);
+        match output {
+            Some(Output::Json) => println!("{}", serde_json::to_string_pretty(&row)?),
+            o => print!(
+                "{}",
+                format_cluster(&row, o == Some(Output::Wide), style, now)
+            ),
+        }
+        return Ok(if row.problem() {
+            EXIT_FINDINGS
+        } else {
+            EXIT_OK
+        });
+    }
+    let ns = namespace.as_deref();
+    let (cds, css, leases) = tokio::try_join!(
+        hub.list::<ClusterDeployment>(ns),
+        hub.list::<ClusterSync>(ns),
+        hub.list::<ClusterSyncLease>(ns),
+    )?;
+    let css: HashMap<_, _> = css
+        .into_iter()
+        .map(|c| ((c.namespace(), c.name_any()), c))
+        .collect();
+    let leases: HashMap<_, _> = leases
+        .into_iter()
+        .map(|l| ((l.namespace(), l.name_any()), l))
+        .collect();
+    let mut rows: Vec<ClusterRow> = cds
+        .iter()
+        .map(|cd| {
+            let k = (cd.namespace(), cd.name_any());
+            ClusterRow::new(cd, css.get(&k), leases.get(&k), false)
+        })
+        .collect();
+    sort_rows(&mut rows);
+    match output {
+        Some(Output::Json) => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "clusters": rows }))?
+        ),
+        _ if rows.is_empty() => eprintln!(
+            "No ClusterDeployments found{}.",
+            ns.map(|n| format!(" in namespace {n}")).unwrap_or_default()
+        ),
+        o => print!(
+            "{}",
+            format_clusters(&rows, o == Some(Output::Wide), style, now)
+        ),
+    }
+    Ok(if rows.iter().any(ClusterRow::problem) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+// ------------------------------------------------------------------------------------------------------ the rows
+
+/// `Unreachable` condition: False → yes, True → no, missing or Unknown → unknown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reachable {
+    Yes,
+    No,
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryRow {
+    pub kind: &'static str,
+    pub name: String,
+    pub result: SyncSetResult,
+    pub observed_generation: i64,
+    pub resources_to_delete: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_message: Option<String>,
+    pub last_transition_time: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterRow {
+    pub namespace: String,
+    pub name: String,
+    pub reachable: Reachable,
+    pub paused: bool,
+    /// Entries whose result is Success.
+    pub applied: usize,
+    pub total: usize,
+    pub failing: usize,
+    pub last_full_reapply: Option<Timestamp>,
+    pub first_success_time: Option<Timestamp>,
+    /// Why the cluster needs a look (unreachable, paused, failing syncsets, no ClusterSync yet), if it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// With CLUSTER: every entry, failing first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_sets: Option<Vec<EntryRow>>,
+}
+
+impl ClusterRow {
+    pub fn new(
+        cd: &ClusterDeployment,
+        cs: Option<&ClusterSync>,
+        lease: Option<&ClusterSyncLease>,
+        with_entries: bool,
+    ) -> Self {
+        let status = cs.and_then(|c| c.status.as_ref());
+        let entries = status.map(entry_rows).unwrap_or_default();
+        let unreachable = cd.condition(UNREACHABLE);
+        let reachable = match unreachable.map(|c| c.status.as_str()) {
+            Some("False") => Reachable::Yes,
+            Some("True") => Reachable::No,
+            _ => Reachable::Unknown,
+        };
+        let gate = gate::gate(cd);
+        let failing = entries
+            .iter()
+            .filter(|e| e.result != SyncSetResult::Success)
+            .count();
+        let message = match gate {
+            _ if reachable == Reachable::No => Some(format!(
+                "unreachable: {}",
+                unreachable
+                    .and_then(|c| c.message.as_deref())
+                    .unwrap_or_default()
+            )),
+            Gate::Paused { syncset_pause } => Some(
+                if syncset_pause {
+                    "paused (hive.openshift.io/syncset-pause)"
+                } else {
+                    "paused (reconcile-pause or relocate annotation)"
+                }
+                .to_string(),
+            ),
+            Gate::Deleting => Some("being deleted".into()),
+            Gate::NotInstalled => Some("not installed yet".into()),
+            Gate::NoClusterMetadata => Some("no spec.clusterMetadata".into()),
+            Gate::Sync if failing > 0 => {
+                let condition = status
+                    .and_then(|s| s.conditions.iter().find(|c| c.type_ == CLUSTER_SYNC_FAILED))
+                    .map(|c| c.message.clone());
+                let first = entries
+                    .iter()
+                    .find_map(|e| e.failure_message.as_deref())
+                    .map(first_line);
+                match (condition, first) {
+                    (Some(c), Some(f)) if failing == 1 => Some(format!("{c}: {f}")),
+                    (Some(c), _) => Some(c),
+                    (None, f) => f.map(String::from),
+                }
+            }
+            Gate::Sync if cs.is_none() => Some("no ClusterSync yet".into()),
+            Gate::Sync if reachable == Reachable::Unknown => {
+                Some("reachability not probed yet".into())
+            }
+            Gate::Sync => None,
+        };
+        Self {
+            namespace: cd.namespace().unwrap_or_default(),
+            name: cd.name_any(),
+            reachable,
+            paused: matches!(gate, Gate::Paused { .. }),
+            applied: entries.len() - failing,
+            total: entries.len(),
+            failing,
+            last_full_reapply: lease.map(|l| l.spec.renew_time.0),
+            first_success_time: status.and_then(|s| s.first_success_time.as_ref().map(|t| t.0)),
+            message,
+            sync_sets: with_entries.then_some(entries),
+        }
+    }
+
+    /// Something a script should look at: the cluster is unreachable or a syncset fails.
+    pub fn problem(&self) -> bool {
+        self.reachable == Reachable::No || self.failing > 0
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}
+
+/// Every entry of a ClusterSync, failing first, then SyncSets before SelectorSyncSets, then by name.
+pub fn entry_rows(status: &crate::api::ClusterSyncStatus) -> Vec<EntryRow> {
+    let row = |kind: SyncSetKind, e: &SyncStatus| EntryRow {
+        kind: kind.as_str(),
+        name: e.name.clone(),
+        result: e.result,
+        observed_generation: e.observed_generation,
+        resources_to_delete: e.resources_to_delete.len(),
+        failure_message: e.failure_message.clone(),
+        last_transition_time: e.last_transition_time.0,
+    };
+    let mut rows: Vec<EntryRow> = status
+        .sync_sets
+        .iter()
+        .map(|e| row(SyncSetKind::SyncSet, e))
+        .chain(
+            status
+                .selector_sync_sets
+                .iter()
+                .map(|e| row(SyncSetKind::SelectorSyncSet, e)),
+        )
+        .collect();
+    rows.sort_by_key(|r| {
+        (
+            r.result == SyncSetResult::Success,
+            r.kind != "SyncSet",
+            r.name.clone(),
+        )
+    });
+    rows
+}
+
+/// Problems first (unreachable or failing), then by namespace and name.
+pub fn sort_rows(rows: &mut [ClusterRow]) {
+    rows.sort_by(|a, b| {
+        (!a.problem(), &a.namespace, &a.name).cmp(&(!b.problem(), &b.namespace, &b.name))
+    });
+}
+
+// ------------------------------------------------------------------------------------------------------ formatting
+
+/// `5m ago`, kubectl's age style.
+pub fn age(t: Option<Timestamp>, now: Timestamp) -> String {
+    let Some(t) = t else {
+        return "-".into();
+    };
+    let secs = now.duration_since(t).as_secs().max(0);
+    let (m, h, d) = (secs / 60, secs / 3600, secs / 86400);
+    let short = match () {
+        _ if secs < 120 => format!("{secs}s"),
+        _ if m < 10 && secs % 60 != 0 => format!("{m}m{}s", secs % 60),
+        _ if h < 3 => format!("{m}m"),
+        _ if h < 8 && m % 60 != 0 => format!("{h}h{}m", m % 60),
+        _ if h < 48 => format!("{h}h"),
+        _ if d < 8 && h % 24 != 0 => format!("{d}d{}h", h % 24),
+        _ => format!("{d}d"),
+    };
+    format!("{short} ago")
+}
+
+/// ANSI colours, only when standard output is a terminal and `NO_COLOR` is unset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Style {
+    pub colour: bool,
+}
+
+pub const RED: &str = "31";
+pub const GREEN: &str = "32";
+pub const YELLOW: &str = "33";
+pub const CYAN: &str = "36";
+pub const BOLD: &str = "1";
+
+impl Style {
+    pub fn detect() -> Self {
+        Self {
+            colour: std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+
+    pub const PLAIN: Self = Self { colour: false };
+
+    pub fn paint(self, text: &str, code: &str) -> String {
+        if self.colour && !code.is_empty() && !text.is_empty() {
+            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// A table cell: its text and its colour (empty: none).
+pub type Cell = (String, &'static str);
+
+/// Columns padded to their widest cell (colour added after padding, so it does not count), two spaces apart.
+pub fn table(header: &[&str], rows: &[Vec<Cell>], style: Style) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, (text, _)) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(text.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<(String, &str)>| {
+        let last = cells.len().saturating_sub(1);
+        let mut out = String::new();
+        for (i, (text, colour)) in cells.into_iter().enumerate() {
+            let padded = if i == last {
+                text
+            } else {
+                format!("{text:<w$}  ", w = widths[i])
+            };
+            out.push_str(&style.paint(&padded, colour));
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(
+        header
+            .iter()
+            .map(|h| (h.to_string(), BOLD))
+            .collect::<Vec<_>>(),
+    );
+    for row in rows {
+        out.push_str(&line(row.clone()));
+    }
+    out
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn reachable_cell(r: Reachable) -> Cell {
+    match r {
+        Reachable::Yes => ("yes".into(), GREEN),
+        Reachable::No => ("no".into(), RED),
+        Reachable::Unknown => ("unknown".into(), YELLOW),
+    }
+}
+
+/// One line per cluster.
+pub fn format_clusters(rows: &[ClusterRow], wide: bool, style: Style, now: Timestamp) -> String {
+    let mut header = vec![
+        "NAMESPACE",
+        "NAME",
+        "REACHABLE",
+        "PAUSED",
+        "SYNCSETS",
+        "FAILING",
+        "LAST-FULL-REAPPLY",
+        "FIRST-SUCCESS",
+    ];
+    if wide {
+        header.push("MESSAGE");
+    }
+    let cells: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|r| {
+            let mut c: Vec<Cell> = vec![
+                (r.namespace.clone(), ""),
+                (r.name.clone(), if r.problem() { RED } else { "" }),
+                reachable_cell(r.reachable),
+                (yes_no(r.paused).into(), if r.paused { YELLOW } else { "" }),
+                (
+                    format!("{}/{}", r.applied, r.total),
+                    if r.failing > 0 { RED } else { GREEN },
+                ),
+                (r.failing.to_string(), if r.failing > 0 { RED } else { "" }),
+                (age(r.last_full_reapply, now), ""),
+                (age(r.first_success_time, now), ""),
+            ];
+            if wide {
+                c.push((one_line(r.message.as_deref().unwrap_or_default()), ""));
+            }
+            c
+        })
+        .collect();
+    table(&header, &cells, style)
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().collect::<Vec<_>>().join(" / ")
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let s = first_line(s);
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max.saturating_sub(1)).collect::<String>() + "…"
+    }
+}
+
+/// One cluster: a summary, then its syncsets, failing first. Messages are cut to one line unless `wide`.
+pub fn format_cluster(row: &ClusterRow, wide: bool, style: Style, now: Timestamp) -> String {
+    let mut out = String::new();
+    let field = |k: &str, v: String| format!("{:<20}{v}\n", format!("{k}:"));
+    out.push_str(&field("Cluster", format!("{}/{}", row.namespace, row.name)));
+    let (r, c) = reachable_cell(row.reachable);
+    out.push_str(&field("Reachable", style.paint(&r, c)));
+    out.push_str(&field("Paused", yes_no(row.paused).into()));
+    let syncsets = format!(
+        "{}/{} applied, {} failing",
+        row.applied, row.total, row.failing
+    );
+    let colour = if row.failing > 0 { RED } else { GREEN };
+    out.push_str(&field("SyncSets", style.paint(&syncsets, colour)));
+    out.push_str(&field(
+        "Last full re-apply",
+        age(row.last_full_reapply, now),
+    ));
+    out.push_str(&field("First success", age(row.first_success_time, now)));
+    if let Some(m) = &row.message {
+        out.push_str(&field("Message", m.clone()));
+    }
+    let entries = row.sync_sets.as_deref().unwrap_or_default();
+    if entries.is_empty() {
+        out.push_str("\nNo SyncSet or SelectorSyncSet has an entry for this cluster.\n");
+        return out;
+    }
+    let cells: Vec<Vec<Cell>> = entries
+        .iter()
+        .map(|e| {
+            let failed = e.result != SyncSetResult::Success;
+            let message = e.failure_message.as_deref().unwrap_or_default();
+            vec![
+                (e.kind.to_string(), ""),
+                (e.name.clone(), ""),
+                (format!("{:?}", e.result), if failed { RED } else { GREEN }),
+                (e.observed_generation.to_string(), ""),
+                (e.resources_to_delete.to_string(), ""),
+                (
+                    if wide {
+                        one_line(message)
+                    } else {
+                        truncate(message, 100)
+                    },
+                    if failed { RED } else { "" },
+                ),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&table(
+        &[
+            "KIND",
+            "NAME",
+            "RESULT",
+            "GENERATION",
+            "RESOURCES-TO-DELETE",
+            "MESSAGE",
+        ],
+        &cells,
+        style,
+    ));
+    out
+}
+
+// ------------------------------------------------------------------------------------------------------ the hub
+
+/// The hub, for the report commands: calls with a timeout and errors that say what to do.
+pub struct Hub {
+    pub client: Client,
+}
+
+const HUB_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Hub {
+    pub async fn connect(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let client = super::controller::hub_client(kubeconfig)
+            .await
+            .map_err(|e| {
+                anyhow!("{e:#}: pass the hub's kubeconfig with --kubeconfig (or $KUBECONFIG)")
+            })?;
+        Ok(Self { client })
+    }
+
+    /// Runs one hub call with a timeout; `what` names it in errors (`list ClusterDeployments`).
+    pub async fn call<T>(
+        &self,
+        what: &str,
+        fut: impl std::future::Future<Output = Result<T, kube::Error>>,
+    ) -> anyhow::Result<T> {
+        match tokio::time::timeout(HUB_TIMEOUT, fut).await {
+            Err(_) => Err(anyhow!(
+                "{what}: the hub did not answer within {HUB_TIMEOUT:?}; check that it is up and that --kubeconfig points at it"
+            )),
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(hub_error(what, e)),
+        }
+    }
+
+    pub async fn list<K>(&self, namespace: Option<&str>) -> anyhow::Result<Vec<K>>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = match namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        };
+        let what = format!("list {}", K::plural(&Default::default()));
+        Ok(self
+            .call(&what, api.list(&ListParams::default()))
+            .await?
+            .items)
+    }
+
+    pub async fn get_opt<K>(&self, namespace: &str, name: &str) -> anyhow::Result<Option<K>>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let what = format!("get {} {namespace}/{name}", K::kind(&Default::default()));
+        self.call(&what, api.get_opt(name)).await
+    }
+
+    /// The ClusterDeployment named by `cluster` (`NAME` or `NAMESPACE/NAME`), in `namespace` when given, else in the
+    /// one namespace that has it.
+    pub async fn find_cluster(
+        &self,
+        namespace: Option<&str>,
+        cluster: &str,
+    ) -> anyhow::Result<ClusterDeployment> {
+        let (namespace, name) = match cluster.split_once('/') {
+            Some((ns, name)) => (Some(ns), name),
+            None => (namespace, cluster),
+        };
+        if let Some(ns) = namespace {
+            return self
+                .get_opt::<ClusterDeployment>(ns, name)
+                .await?
+                .ok_or_else(|| {
+                    anyhow!(
+                        "no ClusterDeployment {name} in namespace {ns}; `hivesync status` lists the clusters"
+                    )
+                });
+        }
+        let api: Api<ClusterDeployment> = Api::all(self.client.clone());
+        let params = ListParams::default().fields(&format!("metadata.name={name}"));
+        let mut found = self
+            .call("list clusterdeployments", api.list(&params))
+            .await?
+            .items;
+        match found.len() {
+            0 => Err(anyhow!(
+                "no ClusterDeployment named {name} in any namespace; `hivesync status` lists the clusters"
+            )),
+            1 => Ok(found.remove(0)),
+            _ => Err(anyhow!(
+                "ClusterDeployment {name} exists in namespaces {}: pass --namespace or NAMESPACE/NAME",
+                found
+                    .iter()
+                    .map(|c| c.namespace().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}
+
+/// A hub error with what to do about it.
+pub fn hub_error(what: &str, e: kube::Error) -> anyhow::Error {
+    match &e {
+        kube::Error::Api(s) if s.code == 404 => anyhow!(
+            "{what}: {}: the hub does not serve this kind; install the CRDs (`kubectl apply --server-side -k crds/`)",
+            s.message
+        ),
+        kube::Error::Api(s) if s.code == 403 => anyhow!(
+            "{what}: {}: ask for read access to it on the hub (the README lists what each command reads)",
+            s.message
+        ),
+        kube::Error::Api(s) if s.code == 401 => anyhow!(
+            "{what}: the hub refused the credentials ({}); check --kubeconfig",
+            s.message
+        ),
+        kube::Error::Api(s) => anyhow!("{what}: {}", s.message),
+        _ => anyhow!(
+            "{what}: cannot reach the hub API server: {e}; check that it is up and that --kubeconfig (or $KUBECONFIG) points at it"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cd(
+        name: &str,
+        unreachable: Option<&str>,
+        annotations: serde_json::Value,
+    ) -> ClusterDeployment {
+        let mut v = json!({
+            "apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment",
+            "metadata": {"name": name, "namespace": "ns", "annotations": annotations},
+            "spec": {"clusterName": name, "baseDomain": "d", "installed": true, "platform": {},
+                     "clusterMetadata": {"clusterID": "x", "infraID": "y", "adminKubeconfigSecretRef": {"name": "k"}}},
+        });
+        if let Some(s) = unreachable {
+            v["status"] = json!({"conditions": [{"type": "Unreachable", "status": s, "message": "dial tcp: connection refused"}]});
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn cs(entries: serde_json::Value) -> ClusterSync {
+        serde_json::from_value(json!({
+            "apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync",
+            "metadata": {"name": "c", "namespace": "ns"}, "spec": {},
+            "status": entries,
+        }))
+        .unwrap()
+    }
+
+    fn entry(name: &str, result: &str, message: Option<&str>) -> serde_json::Value {
+        let mut e = json!({"name": name, "observedGeneration": 2, "result": result,
+                           "lastTransitionTime": "2026-01-01T00:00:00Z",
+                           "resourcesToDelete": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "a", "namespace": "b"}]});
+        if let Some(m) = message {
+            e["failureMessage"] = json!(m);
+        }
+        e
+    }
+
+    fn now() -> Timestamp {
+        "2026-01-01T01:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn ages_read_like_kubectl() {
+        let ago = |secs: i64| age(Some(now() - jiff::SignedDuration::from_secs(secs)), now());
+        assert_eq!(ago(5), "5s ago");
+        assert_eq!(ago(150), "2m30s ago");
+        assert_eq!(ago(1800), "30m ago");
+        assert_eq!(ago(4 * 3600 + 600), "4h10m ago");
+        assert_eq!(ago(30 * 3600), "30h ago");
+        assert_eq!(ago(3 * 86400 + 3600), "3d1h ago");
+        assert_eq!(age(None, now()), "-");
+    }
+
+    #[test]
+    fn a_failing_cluster_counts_its_entries_and_names_the_failure() {
+        let sync = cs(json!({
+            "syncSets": [entry("good", "Success", None)],
+            "selectorSyncSets": [entry("bad", "Failure", Some("failed to apply resource 0: boom\nmore"))],
+            "conditions": [{"type": "Failed", "status": "True", "reason": "Failure", "message": "SelectorSyncSet bad is failing"}],
+            "firstSuccessTime": "2026-01-01T00:30:00Z",
+        }));
+        let row = ClusterRow::new(&cd("c", Some("False"), json!({})), Some(&sync), None, true);
+        assert_eq!((row.applied, row.total, row.failing), (1, 2, 1));
+        assert!(row.problem());
+        assert_eq!(
+            row.message.as_deref(),
+            Some("SelectorSyncSet bad is failing: failed to apply resource 0: boom")
+        );
+        let entries = row.sync_sets.as_ref().unwrap();
+        assert_eq!(entries[0].name, "bad", "failing entries come first");
+        let text = format_cluster(&row, false, Style::PLAIN, now());
+        assert!(
+            text.contains("SyncSets:           1/2 applied, 1 failing"),
+            "{text}"
+        );
+        assert!(text.contains("First success:      30m ago"), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        let header = lines.iter().position(|l| l.starts_with("KIND")).unwrap();
+        assert!(lines[header + 1].starts_with("SelectorSyncSet  bad   Failure  2           1                    failed to apply resource 0: boom"), "{text}");
+        assert!(
+            lines[header + 2].starts_with("SyncSet          good  Success"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn problems_sort_first_and_the_table_lines_up() {
+        let sync = cs(json!({"syncSets": [entry("s", "Success", None)]}));
+        let mut rows = vec![
+            ClusterRow::new(
+                &cd("a-fine", Some("False"), json!({})),
+                Some(&sync),
+                None,
+                false,
+            ),
+            ClusterRow::new(
+                &cd("b-dead", Some("True"), json!({})),
+                Some(&sync),
+                None,
+                false,
+            ),
+            ClusterRow::new(
+                &cd(
+                    "c-paused",
+                    Some("False"),
+                    json!({"hive.openshift.io/syncset-pause": "true"}),
+                ),
+                None,
+                None,
+                false,
+            ),
+        ];
+        sort_rows(&mut rows);
+        let text = format_clusters(&rows, true, Style::PLAIN, now());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "NAMESPACE  NAME      REACHABLE  PAUSED  SYNCSETS  FAILING  LAST-FULL-REAPPLY  FIRST-SUCCESS  MESSAGE"
+        );
+        assert_eq!(
+            lines[1],
+            "ns         b-dead    no         no      1/1       0        -                  -              unreachable: dial tcp: connection refused"
+        );
+        assert!(lines[2].starts_with("ns         a-fine    yes"), "{text}");
+        assert!(
+            lines[3].ends_with("paused (hive.openshift.io/syncset-pause)"),
+            "{text}"
+        );
+        assert!(!rows[2].problem(), "a paused cluster is not a failure");
+    }
+
+    #[test]
+    fn colour_wraps_padded_cells_only_when_asked() {
+        let rows = vec![vec![("x".to_string(), RED), ("y".to_string(), "")]];
+        let plain = table(&["A", "B"], &rows, Style::PLAIN);
+        assert_eq!(plain, "A  B\nx  y\n");
+        let coloured = table(&["A", "B"], &rows, Style { colour: true });
+        assert!(coloured.contains("\u{1b}[31mx  \u{1b}[0m"), "{coloured:?}");
+    }
+
+    #[test]
+    fn json_rows_use_hive_style_field_names() {
+        let row = ClusterRow::new(&cd("c", None, json!({})), None, None, false);
+        let v = serde_json::to_value(&row).unwrap();
+        assert_eq!(v["reachable"], "unknown");
+        assert_eq!(v["lastFullReapply"], serde_json::Value::Null);
+        assert_eq!(v["message"], "no ClusterSync yet");
+    }
+}

@@ -1,0 +1,284 @@
+//! Dry-run variants of the calls in `ops`, for `hivesync diff`: each sends the same request with `dryRun=All` and
+//! returns what the server would store, next to the live object. Nothing here writes to a managed cluster.
+//!
+//! The small helpers are copied from `ops` (which others change) rather than shared; keep the two in step.
+
+use std::future::Future;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::Value;
+
+use super::discovery::DiscoveryCache;
+use super::kubeconfig::{client_config, Timeouts};
+use super::ops::{describe_error, OpError};
+use super::RemoteCluster;
+use crate::api::{ClusterDeployment, SyncResourceReference};
+use crate::consts::{FIELD_MANAGER, KUBECONFIG_SECRET_KEY};
+use crate::plan::decode::{ApplyBehavior, PatchOp, PatchType};
+use crate::plan::identity::reference_of;
+
+/// An object before and after a dry-run call. `after` is None when the call would not change anything
+/// (`CreateOnly` on an existing object).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Preview {
+    pub live: Option<Value>,
+    pub after: Option<Value>,
+}
+
+fn failed(message: impl Into<String>) -> OpError {
+    OpError {
+        message: message.into(),
+        unreachable: false,
+    }
+}
+
+fn from_kube(e: kube::Error) -> OpError {
+    OpError {
+        unreachable: matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_)),
+        message: describe_error(&e),
+    }
+}
+
+fn is_status(e: &kube::Error, code: u16) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == code)
+}
+
+async fn with_timeout<T>(
+    rc: &RemoteCluster,
+    fut: impl Future<Output = Result<T, kube::Error>>,
+) -> Result<T, OpError> {
+    tokio::time::timeout(rc.timeouts.request, fut)
+        .await
+        .map_err(|_| OpError {
+            message: format!("request timed out after {:?}", rc.timeouts.request),
+            unreachable: true,
+        })?
+        .map_err(from_kube)
+}
+
+/// The client for a ClusterDeployment's cluster, built from its admin kubeconfig Secret on the hub (with the API URL
+/// override while it is active), as the controller builds it.
+pub async fn remote_for(
+    hub: &Client,
+    cd: &ClusterDeployment,
+    timeouts: Timeouts,
+) -> Result<RemoteCluster, String> {
+    let namespace = cd.metadata.namespace.clone().unwrap_or_default();
+    let meta = cd
+        .spec
+        .cluster_metadata
+        .as_ref()
+        .ok_or("the ClusterDeployment has no spec.clusterMetadata (not installed yet?)")?;
+    let name = &meta.admin_kubeconfig_secret_ref.name;
+    let secret = Api::<Secret>::namespaced(hub.clone(), &namespace)
+        .get(name)
+        .await
+        .map_err(|e| {
+            format!(
+                "could not get admin kubeconfig secret {namespace}/{name}: {}",
+                describe_error(&e)
+            )
+        })?;
+    let data = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(KUBECONFIG_SECRET_KEY))
+        .map(|b| b.0.as_slice());
+    let config = client_config(data, crate::plan::gate::active_api_url(cd), timeouts).await?;
+    let url = config.cluster_url.to_string();
+    let client = Client::try_from(config)
+        .map_err(|e| format!("could not build client for the admin kubeconfig: {e}"))?;
+    Ok(RemoteCluster {
+        client,
+        url,
+        discovery: DiscoveryCache::default(),
+        timeouts,
+    })
+}
+
+async fn api(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<Api<DynamicObject>, OpError> {
+    let resolved = tokio::time::timeout(
+        rc.timeouts.request,
+        rc.discovery.resolve(&rc.client, &r.api_version, &r.kind),
+    )
+    .await
+    .map_err(|_| OpError {
+        message: "discovery timed out".into(),
+        unreachable: true,
+    })?
+    .map_err(|e| OpError {
+        message: e.message,
+        unreachable: e.unreachable,
+    })?;
+    if resolved.namespaced && r.namespace.is_empty() {
+        return Err(failed(format!(
+            "a namespace must be specified for namespaced resource {} \"{}\"",
+            r.kind, r.name
+        )));
+    }
+    Ok(if resolved.namespaced {
+        Api::namespaced_with(rc.client.clone(), &r.namespace, &resolved.resource)
+    } else {
+        Api::all_with(rc.client.clone(), &resolved.resource)
+    })
+}
+
+fn to_value(o: DynamicObject) -> Result<Value, OpError> {
+    serde_json::to_value(o).map_err(|e| failed(e.to_string()))
+}
+
+async fn get_opt(
+    rc: &RemoteCluster,
+    api: &Api<DynamicObject>,
+    name: &str,
+) -> Result<Option<Value>, OpError> {
+    with_timeout(rc, api.get_opt(name))
+        .await?
+        .map(to_value)
+        .transpose()
+}
+
+/// The live object, if it exists.
+pub async fn live(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<Option<Value>, OpError> {
+    let api = api(rc, r).await?;
+    get_opt(rc, &api, &r.name).await
+}
+
+/// What applying `object` with `behavior` would store, as `ops::apply` sends it, with `dryRun=All`.
+pub async fn apply(
+    rc: &RemoteCluster,
+    object: &Value,
+    behavior: ApplyBehavior,
+) -> Result<Preview, OpError> {
+    let r = reference_of(object);
+    let api = api(rc, &r).await?;
+    let live = if r.name.is_empty() {
+        None
+    } else {
+        get_opt(rc, &api, &r.name).await?
+    };
+    let post = PostParams {
+        dry_run: true,
+        field_manager: Some(FIELD_MANAGER.into()),
+    };
+    let create = || async {
+        let data: DynamicObject =
+            serde_json::from_value(object.clone()).map_err(|e| failed(e.to_string()))?;
+        with_timeout(rc, api.create(&post, &data)).await
+    };
+    let after = match (behavior, &live) {
+        (ApplyBehavior::Apply, _) => {
+            let params = PatchParams::apply(FIELD_MANAGER).force().dry_run();
+            Some(with_timeout(rc, api.patch(&r.name, &params, &Patch::Apply(object))).await?)
+        }
+        (ApplyBehavior::CreateOrUpdate, Some(_)) => {
+            let params = PatchParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                dry_run: true,
+                ..Default::default()
+            };
+            Some(with_timeout(rc, api.patch(&r.name, &params, &Patch::Merge(object))).await?)
+        }
+        (ApplyBehavior::CreateOnly, Some(_)) => None,
+        (_, None) => Some(create().await?),
+    };
+    Ok(Preview {
+        live,
+        after: after.map(to_value).transpose()?,
+    })
+}
+
+/// What a patch would make of its target, as `ops::patch` sends it, with `dryRun=All`. A missing target is an error
+/// (the patch fails).
+pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<Preview, OpError> {
+    let patch_type = op.patch_type.clone().map_err(failed)?;
+    let r = SyncResourceReference {
+        api_version: op.api_version.clone(),
+        kind: op.kind.clone(),
+        name: op.name.clone(),
+        namespace: op.namespace.clone(),
+    };
+    let api = api(rc, &r).await?;
+    let live = get_opt(rc, &api, &op.name).await?;
+    if live.is_none() {
+        return Err(failed(format!(
+            "{} {} \"{}\" not found: the patch would fail",
+            op.api_version, op.kind, op.name
+        )));
+    }
+    let body: Value = serde_json::from_str(&op.patch)
+        .map_err(|e| failed(format!("unable to parse patch: {e}")))?;
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        dry_run: true,
+        ..Default::default()
+    };
+    let after = match patch_type {
+        PatchType::Strategic => {
+            with_timeout(rc, api.patch(&op.name, &params, &Patch::Strategic(body))).await?
+        }
+        PatchType::Merge => {
+            with_timeout(rc, api.patch(&op.name, &params, &Patch::Merge(body))).await?
+        }
+        PatchType::Json => {
+            let ops: json_patch::Patch = serde_json::from_value(body)
+                .map_err(|e| failed(format!("unable to parse json patch: {e}")))?;
+            with_timeout(rc, api.patch(&op.name, &params, &Patch::<()>::Json(ops))).await?
+        }
+    };
+    Ok(Preview {
+        live,
+        after: Some(to_value(after)?),
+    })
+}
+
+/// Whether deleting a tracked object would delete something: the live object (checked with a dry-run delete), or
+/// None when it is already gone or its kind is no longer served.
+pub async fn delete(
+    rc: &RemoteCluster,
+    r: &SyncResourceReference,
+) -> Result<Option<Value>, OpError> {
+    let resolved = tokio::time::timeout(
+        rc.timeouts.request,
+        rc.discovery
+            .resolve_any_version(&rc.client, &r.api_version, &r.kind),
+    )
+    .await
+    .map_err(|_| OpError {
+        message: "discovery timed out".into(),
+        unreachable: true,
+    })?
+    .map_err(|e| OpError {
+        message: format!("could not get mapping: {}", e.message),
+        unreachable: e.unreachable,
+    })?;
+    let Some(resolved) = resolved else {
+        return Ok(None);
+    };
+    let api = if resolved.namespaced {
+        Api::namespaced_with(rc.client.clone(), &r.namespace, &resolved.resource)
+    } else {
+        Api::all_with(rc.client.clone(), &resolved.resource)
+    };
+    let Some(live) = get_opt(rc, &api, &r.name).await? else {
+        return Ok(None);
+    };
+    let params = DeleteParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    match tokio::time::timeout(rc.timeouts.request, api.delete(&r.name, &params)).await {
+        Err(_) => Err(OpError {
+            message: format!("request timed out after {:?}", rc.timeouts.request),
+            unreachable: true,
+        }),
+        Ok(Ok(_)) => Ok(Some(live)),
+        Ok(Err(e)) if is_status(&e, 404) => Ok(None),
+        Ok(Err(e)) => Err(OpError {
+            message: format!("could not delete resource: {}", describe_error(&e)),
+            unreachable: false,
+        }),
+    }
+}
