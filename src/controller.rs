@@ -10,12 +10,11 @@ use dashmap::DashMap;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 use rand::Rng;
 use tracing::{debug, info, instrument, warn};
 
 use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncStatus, SyncSetResult, SyncStatus};
-use crate::hub::index::{selector_syncset_targets, syncset_targets};
 use crate::hub::queue::WorkQueue;
 use crate::hub::secrets::SecretTracker;
 use crate::hub::watch::Stores;
@@ -25,6 +24,7 @@ use crate::plan::conditions::{self, SYNCSET_FAILED};
 use crate::plan::decode::{self, Payload, SyncSetKind};
 use crate::plan::gate::{self, Gate};
 use crate::plan::run::{ClusterRun, Op, OpError, Target};
+use crate::plan::select::{self, Payloads};
 use crate::remote::{ops, ClientPool, RemoteCluster};
 use crate::status;
 
@@ -207,13 +207,16 @@ async fn sync_cluster(
         .as_ref()
         .and_then(|cs| cs.status.clone())
         .unwrap_or_default();
-    let targets_ss = matching(ctx, key, SyncSetKind::SyncSet, cd, &prev.sync_sets);
-    let targets_sss = matching(
-        ctx,
-        key,
-        SyncSetKind::SelectorSyncSet,
+    let (sync_sets, selector_sync_sets) = (
+        ctx.stores.sync_sets.state(),
+        ctx.stores.selector_sync_sets.state(),
+    );
+    let (targets_ss, targets_sss) = select::targets_with(
         cd,
-        &prev.selector_sync_sets,
+        sync_sets.iter().map(|s| s.as_ref()),
+        selector_sync_sets.iter().map(|s| s.as_ref()),
+        &prev,
+        &mut CachedPayloads { ctx, key, cd },
     );
 
     // A kubeconfig that cannot be used is bad input: say so on every syncset entry, not only on the condition.
@@ -682,113 +685,63 @@ fn latest_cluster_sync(ctx: &Context, key: &ClusterKey) -> Option<Arc<ClusterSyn
     }
 }
 
-/// The syncsets of one kind that target this cluster, with their shared decoded payloads. `previous` are the
-/// cluster's current entries of that kind: a SelectorSyncSet whose selector turned invalid keeps its entry (reported
-/// as failing, nothing applied or deleted) instead of silently matching nothing, which in Sync mode would delete
-/// everything it made.
-fn matching(
-    ctx: &Context,
-    key: &ClusterKey,
-    kind: SyncSetKind,
-    cd: &ClusterDeployment,
-    previous: &[SyncStatus],
-) -> Vec<Target> {
-    let target = |meta: &ObjectMeta, payload: Arc<Payload>| {
-        let name = meta.name.clone().unwrap_or_default();
-        let hash_changed = ctx
-            .applied_hashes
-            .get(&(key.clone(), kind, name.clone()))
-            .is_some_and(|h| *h != content_hash(ctx, &payload));
-        Target {
-            name,
-            generation: meta.generation.unwrap_or(0),
-            payload,
-            hash_changed,
-        }
-    };
-    match kind {
-        SyncSetKind::SyncSet => ctx
-            .stores
-            .sync_sets
-            .state()
-            .iter()
-            .filter(|ss| syncset_targets(ss, cd))
-            .map(|ss| {
-                let payload = payload_for(ctx, key, cd, ss.meta(), &ss.spec.common, |labels| {
-                    decode::decode_for(kind, ss.namespace().as_deref(), &ss.spec.common, labels)
-                });
-                target(ss.meta(), payload)
-            })
-            .collect(),
-        SyncSetKind::SelectorSyncSet => ctx
-            .stores
-            .selector_sync_sets
-            .state()
-            .iter()
-            .filter_map(|sss| {
-                let selector = sss.spec.cluster_deployment_selector.as_ref();
-                if let Some(err) = crate::hub::index::selector_error(selector) {
-                    let had_entry = previous.iter().any(|e| e.name == sss.name_any());
-                    let message = format!("invalid clusterDeploymentSelector: {err}");
-                    return had_entry
-                        .then(|| target(sss.meta(), Arc::new(Payload::invalid(message))));
-                }
-                selector_syncset_targets(sss, cd).then(|| {
-                    let payload =
-                        payload_for(ctx, key, cd, sss.meta(), &sss.spec.common, |labels| {
-                            decode::decode_for(kind, None, &sss.spec.common, labels)
-                        });
-                    target(sss.meta(), payload)
-                })
-            })
-            .collect(),
-    }
+/// The controller's payload cache for `plan::select`: untemplated syncsets decoded once for all clusters, templated
+/// ones per cluster and re-decoded when the cluster's labels change; content hashes compared with the last apply.
+struct CachedPayloads<'a> {
+    ctx: &'a Context,
+    key: &'a ClusterKey,
+    cd: &'a ClusterDeployment,
 }
 
-/// The decoded payload of a syncset at its current generation, decoded once for all clusters.
-/// A templated syncset is decoded per cluster and re-decoded when the cluster's labels change; an untemplated one
-/// is decoded once for all clusters.
-fn payload_for(
-    ctx: &Context,
-    key: &ClusterKey,
-    cd: &ClusterDeployment,
-    meta: &ObjectMeta,
-    spec: &crate::api::SyncSetCommonSpec,
-    decode: impl FnOnce(&std::collections::BTreeMap<String, String>) -> Payload,
-) -> Arc<Payload> {
-    let uid = meta
-        .uid
-        .clone()
-        .or_else(|| meta.name.clone())
-        .unwrap_or_default();
-    let generation = meta.generation.unwrap_or(0);
-    if !decode::is_templated(spec) {
-        if let Some(entry) = ctx.payloads.get(&uid) {
-            if entry.0 == generation {
-                return entry.1.clone();
+impl Payloads for CachedPayloads<'_> {
+    fn payload(
+        &mut self,
+        _kind: SyncSetKind,
+        meta: &ObjectMeta,
+        spec: &crate::api::SyncSetCommonSpec,
+        make: &dyn Fn() -> Payload,
+    ) -> Arc<Payload> {
+        let ctx = self.ctx;
+        let uid = meta
+            .uid
+            .clone()
+            .or_else(|| meta.name.clone())
+            .unwrap_or_default();
+        let generation = meta.generation.unwrap_or(0);
+        if !decode::is_templated(spec) {
+            if let Some(entry) = ctx.payloads.get(&uid) {
+                if entry.0 == generation {
+                    return entry.1.clone();
+                }
+            }
+            let payload = Arc::new(make());
+            ctx.payloads.insert(uid, (generation, payload.clone()));
+            return payload;
+        }
+        let labels_hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            self.cd.labels().hash(&mut h);
+            h.finish()
+        };
+        let cache_key = (uid, self.key.clone());
+        if let Some(entry) = ctx.templated.get(&cache_key) {
+            if entry.0 == generation && entry.1 == labels_hash {
+                return entry.2.clone();
             }
         }
-        let payload = Arc::new(decode(&Default::default()));
-        ctx.payloads.insert(uid, (generation, payload.clone()));
-        return payload;
+        let payload = Arc::new(make());
+        ctx.templated
+            .insert(cache_key, (generation, labels_hash, payload.clone()));
+        payload
     }
-    let labels = cd.labels();
-    let labels_hash = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        labels.hash(&mut h);
-        h.finish()
-    };
-    let cache_key = (uid, key.clone());
-    if let Some(entry) = ctx.templated.get(&cache_key) {
-        if entry.0 == generation && entry.1 == labels_hash {
-            return entry.2.clone();
-        }
+
+    fn hash_changed(&self, kind: SyncSetKind, name: &str, payload: &Payload) -> bool {
+        self.ctx
+            .applied_hashes
+            .get(&(self.key.clone(), kind, name.to_string()))
+            .is_some_and(|h| *h != content_hash(self.ctx, payload))
     }
-    let payload = Arc::new(decode(labels));
-    ctx.templated
-        .insert(cache_key, (generation, labels_hash, payload.clone()));
-    payload
 }
 
 /// What a syncset's application depends on: its spec and the versions of the hub Secrets it copies, so that a
