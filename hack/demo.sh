@@ -7,8 +7,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
-SSS="$REPO_ROOT/../shared/examples/cso-test.selectorsyncset.yaml"
-[ -f "$SSS" ] || SSS="$REPO_ROOT/deploy/examples/cso-test.selectorsyncset.yaml"
+SSS="$REPO_ROOT/deploy/examples/cso-test.selectorsyncset.yaml"
 LABEL=api.openshift.com/cso-test
 
 step() { printf '\n\033[1;36m### %s\033[0m\n' "$*"; }
