@@ -11,13 +11,10 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context as _, Result};
-use hivesync::api::{SyncSetResult, SyncStatus};
+use hivesync::api::SyncSetResult;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::ByteString;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ObjectMeta, Patch,
-    PatchParams, PostParams,
-};
+use kube::api::{Api, ObjectMeta, PostParams};
 use kube::Client;
 use serde_json::{json, Value};
 
@@ -58,76 +55,8 @@ fn expect_code(out: &Output, expected: i32, what: &str) -> Result<String> {
     Ok(out.stdout_text())
 }
 
-fn is_success(e: &SyncStatus) -> bool {
-    e.result == SyncSetResult::Success
-}
-
-fn syncset_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SyncSet"),
-        "syncsets",
-    )
-}
-
-fn selector_syncset_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SelectorSyncSet"),
-        "selectorsyncsets",
-    )
-}
-
-/// A SyncSet object for ClusterDeployments `cds` (server-side apply body).
-fn syncset(namespace: &str, name: &str, cds: &[&str], spec: Value) -> Value {
-    let mut spec = spec;
-    spec["clusterDeploymentRefs"] = cds.iter().map(|c| json!({ "name": c })).collect();
-    json!({
-        "apiVersion": "hive.openshift.io/v1",
-        "kind": "SyncSet",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    })
-}
-
-/// Creates or replaces a SyncSet; returns its generation.
-async fn apply_syncset(hub: &Client, obj: &Value) -> Result<i64> {
-    let ns = obj["metadata"]["namespace"].as_str().unwrap_or_default();
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-    let ss = Api::<DynamicObject>::namespaced_with(hub.clone(), ns, &syncset_resource())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(obj),
-        )
-        .await
-        .with_context(|| format!("applying SyncSet {ns}/{name}"))?;
-    Ok(ss.metadata.generation.unwrap_or(0))
-}
-
-fn configmap(namespace: &str, name: &str, data: Value) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": data,
-    })
-}
-
 fn namespace_object(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-}
-
-/// A ClusterDeployment registered in `hub_ns` for managed cluster `n`, reachable.
-async fn register(
-    hub: &Client,
-    hub_ns: &str,
-    n: usize,
-    prefix: &str,
-    labels: &[(&str, &str)],
-) -> Result<String> {
-    let name = unique_name(prefix);
-    register_cluster(hub, hub_ns, &name, &managed_kubeconfig(n), labels).await?;
-    wait_until_reachable(hub, hub_ns, &name).await?;
-    Ok(name)
 }
 
 async fn resource_version<K>(api: &Api<K>, name: &str) -> Result<String>
@@ -159,14 +88,14 @@ fn position(text: &str, needle: &str) -> Result<usize> {
 async fn status_lists_each_cluster_with_its_syncset_results_and_failing_ones_first() -> Result<()> {
     let hub = hub().await?;
     let hub_ns = TestNamespace::on_hub(&hub, "e2e-cli-status").await?;
-    let good = register(&hub, &hub_ns.name, 1, "e2e-good", &[]).await?;
-    let bad = register(&hub, &hub_ns.name, 2, "e2e-bad", &[]).await?;
+    let good = register_reachable(&hub, &hub_ns.name, 1, "e2e-good", &[], json!({})).await?;
+    let bad = register_reachable(&hub, &hub_ns.name, 2, "e2e-bad", &[], json!({})).await?;
     let spoke_ns = unique_name("e2e-cli-status");
     let _cleanup = [
         DeleteOnDrop::new(&managed_kubeconfig(1), "namespace", None, &spoke_ns),
         DeleteOnDrop::new(&managed_kubeconfig(2), "namespace", None, &spoke_ns),
     ];
-    apply_syncset(
+    apply_syncset_object(
         &hub,
         &syncset(
             &hub_ns.name,
@@ -176,7 +105,7 @@ async fn status_lists_each_cluster_with_its_syncset_results_and_failing_ones_fir
         ),
     )
     .await?;
-    apply_syncset(
+    apply_syncset_object(
         &hub,
         &syncset(
             &hub_ns.name,
@@ -284,7 +213,8 @@ async fn status_shows_a_stopped_cluster_unreachable() -> Result<()> {
     let _serial = serial().await;
     let hub = hub().await?;
     let hub_ns = TestNamespace::on_hub(&hub, "e2e-cli-dead").await?;
-    let cd = register(&hub, &hub_ns.name, DISRUPTABLE, "e2e-dead", &[]).await?;
+    let cd =
+        register_reachable(&hub, &hub_ns.name, DISRUPTABLE, "e2e-dead", &[], json!({})).await?;
     let text = expect_code(
         &hivesync(&["status", "--namespace", &hub_ns.name]),
         0,
@@ -326,12 +256,13 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
     let hub = hub().await?;
     let hub_ns = TestNamespace::on_hub(&hub, "e2e-cli-render").await?;
     let env = unique_name("staging");
-    let cd = register(
+    let cd = register_reachable(
         &hub,
         &hub_ns.name,
         1,
         "e2e-render",
         &[("hivesync.e2e/env", &env)],
+        json!({}),
     )
     .await?;
     let spoke_ns = unique_name("e2e-cli-render");
@@ -364,7 +295,7 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
     );
     labelled["metadata"]["labels"] = json!({"app": "demo"});
     let ss = unique_name("e2e-render");
-    apply_syncset(
+    apply_syncset_object(
         &hub,
         &syncset(
             &hub_ns.name,
@@ -492,7 +423,7 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
 async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writing() -> Result<()> {
     let hub = hub().await?;
     let hub_ns = TestNamespace::on_hub(&hub, "e2e-cli-diff").await?;
-    let cd = register(&hub, &hub_ns.name, 1, "e2e-diff", &[]).await?;
+    let cd = register_reachable(&hub, &hub_ns.name, 1, "e2e-diff", &[], json!({})).await?;
     let spoke = managed(1).await?;
     let spoke_ns = unique_name("e2e-cli-diff");
     let _cleanup = DeleteOnDrop::new(&managed_kubeconfig(1), "namespace", None, &spoke_ns);
@@ -507,7 +438,7 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
                           configmap(&spoke_ns, "drop", json!({"b": "2"}))],
         }),
     );
-    apply_syncset(&hub, &before).await?;
+    apply_syncset_object(&hub, &before).await?;
     wait_for_entry(&hub, &hub_ns.name, &cd, EntryKind::SyncSet, &ss, is_success).await?;
     let configmaps = Api::<ConfigMap>::namespaced(spoke.clone(), &spoke_ns);
     let target: ConfigMap =
@@ -637,7 +568,7 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
     );
 
     // The prediction comes true.
-    let generation = apply_syncset(&hub, &after).await?;
+    let generation = apply_syncset_object(&hub, &after).await?;
     wait_for_entry(&hub, &hub_ns.name, &cd, EntryKind::SyncSet, &ss, |e| {
         is_success(e) && e.observed_generation == generation
     })
@@ -690,8 +621,8 @@ async fn diff_delete_lists_what_deleting_a_sync_selector_syncset_would_remove() 
     let hub_ns = TestNamespace::on_hub(&hub, "e2e-cli-del").await?;
     let selector = unique_name("e2e-del");
     let labels = [("hivesync.e2e/cli-delete", selector.as_str())];
-    let c1 = register(&hub, &hub_ns.name, 1, "e2e-del-a", &labels).await?;
-    let c2 = register(&hub, &hub_ns.name, 2, "e2e-del-b", &labels).await?;
+    let c1 = register_reachable(&hub, &hub_ns.name, 1, "e2e-del-a", &labels, json!({})).await?;
+    let c2 = register_reachable(&hub, &hub_ns.name, 2, "e2e-del-b", &labels, json!({})).await?;
     let spoke_ns = unique_name("e2e-cli-del");
     let (spoke1, spoke2) = (managed(1).await?, managed(2).await?);
     ensure_namespace(&spoke1, &spoke_ns).await?;
@@ -712,16 +643,9 @@ async fn diff_delete_lists_what_deleting_a_sync_selector_syncset_would_remove() 
             "resources": [configmap(&spoke_ns, "a", json!({})), configmap(&spoke_ns, "b", json!({}))],
         },
     });
-    let sss_api = Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource());
-    sss_api
-        .patch(
-            &sss,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&obj),
-        )
-        .await?;
+    apply_selector_syncset_object(&hub, &obj).await?;
     // c1 also has a SyncSet that declares b: deleting the SelectorSyncSet hands b over instead of deleting it.
-    apply_syncset(
+    apply_syncset_object(
         &hub,
         &syncset(&hub_ns.name, "keeper", &[&c1], json!({"resourceApplyMode": "Sync", "resources": [configmap(&spoke_ns, "b", json!({}))]})),
     )
@@ -765,7 +689,7 @@ async fn diff_delete_lists_what_deleting_a_sync_selector_syncset_would_remove() 
     expect_code(&out, 2, "diff --delete of an unknown SelectorSyncSet")?;
 
     // The prediction comes true.
-    sss_api.delete(&sss, &DeleteParams::default()).await?;
+    delete_selector_syncset(&hub, &sss).await?;
     for cd in [&c1, &c2] {
         wait_for_no_entry(&hub, &hub_ns.name, cd, EntryKind::SelectorSyncSet, &sss).await?;
     }

@@ -1,6 +1,7 @@
 //! Helpers shared by the whole e2e suite: where the clusters are, clients and kubectl for them, the hub's CRDs,
-//! polling, unique names, throw-away namespaces, stopping and starting local clusters, and the locks that keep tests
-//! which stop clusters away from tests which need them running.
+//! polling, unique names, throw-away namespaces, stopping and starting local clusters, the locks that keep tests
+//! which stop clusters away from tests which need them running, registered clusters ([`TestCluster`]), SyncSets and
+//! SelectorSyncSets, their ClusterSync entries, and the spoke ConfigMaps they make.
 //!
 //! The suite runs against real API servers (`make clusters-up`, i.e. `hack/local-clusters.sh up`) and skips nothing:
 //! an unreachable cluster is a failure that says how to start the clusters. Tests run in parallel and repeatedly
@@ -8,6 +9,7 @@
 //! namespace of its own ([`TestNamespace`]) wherever it can.
 #![allow(dead_code)] // Not every test module uses every helper.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::future::Future;
 use std::io::Write as _;
@@ -16,12 +18,17 @@ use std::process::{Command, Output, Stdio};
 use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _, Result};
-use k8s_openapi::api::core::v1::Namespace;
+use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use hivesync::api::{ClusterSync, SyncResourceReference, SyncSetResult, SyncStatus};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ObjectMeta, Patch,
+    PatchParams, PostParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use serde_json::{json, Value};
 
 /// Field manager of every server-side apply the suite sends.
 pub const FIELD_MANAGER: &str = "hivesync-e2e";
@@ -704,14 +711,16 @@ pub fn kubeconfig_secret_name(cd: &str) -> String {
 
 /// Registers the managed cluster in `kubeconfig` as an installed ClusterDeployment `name` in hub namespace
 /// `namespace` (which must exist) with `labels`, as `hivesync adopt` does: the Secret `<name>-admin-kubeconfig`, the
-/// ClusterDeployment naming it, then `status.installedTimestamp`. The controller's probe then sets `Unreachable`
-/// (see [`wait_until_reachable`]).
+/// ClusterDeployment naming it, then `status.installedTimestamp`. `extra_spec` (an object, e.g.
+/// `{"controlPlaneConfig": ...}`; `{}` for none) is merged into the ClusterDeployment's spec from its creation on.
+/// The controller's probe then sets `Unreachable` (see [`wait_until_reachable`]).
 pub async fn register_cluster(
     hub: &Client,
     namespace: &str,
     name: &str,
     kubeconfig: &Path,
     labels: &[(&str, &str)],
+    extra_spec: Value,
 ) -> Result<()> {
     register_cluster_with(
         hub,
@@ -719,6 +728,7 @@ pub async fn register_cluster(
         name,
         KubeconfigSecret::File(kubeconfig),
         labels,
+        extra_spec,
     )
     .await
 }
@@ -730,6 +740,7 @@ pub async fn register_cluster_with(
     name: &str,
     secret: KubeconfigSecret<'_>,
     labels: &[(&str, &str)],
+    extra_spec: Value,
 ) -> Result<()> {
     use k8s_openapi::api::core::v1::Secret;
     use k8s_openapi::ByteString;
@@ -776,21 +787,25 @@ pub async fn register_cluster_with(
         .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
         .collect();
     label_map.insert(E2E_CLUSTER_LABEL.into(), "sync".into());
-    let cd = serde_json::json!({
+    let mut spec = json!({
+        "clusterName": name,
+        "baseDomain": "e2e.hivesync.local",
+        "installed": true,
+        "platform": {},
+        "clusterMetadata": {
+            "clusterID": name,
+            "infraID": name,
+            "adminKubeconfigSecretRef": {"name": secret_name},
+        },
+    });
+    if let (Some(spec), Value::Object(extra)) = (spec.as_object_mut(), extra_spec) {
+        spec.extend(extra);
+    }
+    let cd = json!({
         "apiVersion": "hive.openshift.io/v1",
         "kind": "ClusterDeployment",
         "metadata": {"name": name, "namespace": namespace, "labels": label_map},
-        "spec": {
-            "clusterName": name,
-            "baseDomain": "e2e.hivesync.local",
-            "installed": true,
-            "platform": {},
-            "clusterMetadata": {
-                "clusterID": name,
-                "infraID": name,
-                "adminKubeconfigSecretRef": {"name": secret_name},
-            },
-        },
+        "spec": spec,
     });
     let cds = Api::<hivesync::api::ClusterDeployment>::namespaced(hub.clone(), namespace);
     cds.patch(
@@ -888,6 +903,150 @@ pub async fn wait_until_reachable(hub: &Client, namespace: &str, name: &str) -> 
     )
     .await
     .map(|_| ())
+}
+
+/// Registers managed cluster `n` in hub namespace `hub_ns` under a unique name (`prefix` plus a suffix) with `labels`
+/// and `extra_spec` ([`register_cluster`]), waits until the controller has found it reachable, and returns its name.
+pub async fn register_reachable(
+    hub: &Client,
+    hub_ns: &str,
+    n: usize,
+    prefix: &str,
+    labels: &[(&str, &str)],
+    extra_spec: Value,
+) -> Result<String> {
+    let name = unique_name(prefix);
+    register_cluster(
+        hub,
+        hub_ns,
+        &name,
+        &managed_kubeconfig(n),
+        labels,
+        extra_spec,
+    )
+    .await?;
+    wait_until_reachable(hub, hub_ns, &name).await?;
+    Ok(name)
+}
+
+/// A ClusterDeployment registered for one test: its own hub namespace (deleted on drop, with the ClusterDeployment,
+/// its Secret, its ClusterSync and any SyncSet or source Secret in it) and the managed cluster it points at.
+pub struct TestCluster {
+    pub hub_ns: TestNamespace,
+    pub name: String,
+    pub kubeconfig: PathBuf,
+    pub spoke: Client,
+}
+
+impl TestCluster {
+    /// Registers managed cluster `n` under a unique name in a hub namespace of its own, with `labels` and
+    /// `extra_spec` merged into the ClusterDeployment's spec (`json!({})` for none; see [`register_cluster`]), and
+    /// waits until the controller has found it reachable.
+    pub async fn register(
+        hub: &Client,
+        n: usize,
+        prefix: &str,
+        labels: &[(&str, &str)],
+        extra_spec: Value,
+    ) -> Result<Self> {
+        let kubeconfig = managed_kubeconfig(n);
+        let spoke = reachable_client(&kubeconfig).await?;
+        let hub_ns = TestNamespace::on_hub(hub, prefix).await?;
+        let name = register_reachable(hub, &hub_ns.name, n, prefix, labels, extra_spec).await?;
+        Ok(Self {
+            hub_ns,
+            name,
+            kubeconfig,
+            spoke,
+        })
+    }
+
+    /// The hub namespace of the ClusterDeployment.
+    pub fn ns(&self) -> &str {
+        &self.hub_ns.name
+    }
+
+    /// A namespace of the test's own on this cluster's spoke.
+    pub async fn spoke_namespace(&self, prefix: &str) -> Result<TestNamespace> {
+        TestNamespace::create(&self.spoke, &self.kubeconfig, prefix).await
+    }
+
+    /// [`wait_for_entry`] for this cluster.
+    pub async fn entry(
+        &self,
+        hub: &Client,
+        kind: EntryKind,
+        syncset: &str,
+        predicate: impl Fn(&SyncStatus) -> bool,
+    ) -> Result<SyncStatus> {
+        wait_for_entry(hub, self.ns(), &self.name, kind, syncset, predicate).await
+    }
+
+    /// [`wait_for_entry_within`] for this cluster.
+    pub async fn entry_within(
+        &self,
+        hub: &Client,
+        kind: EntryKind,
+        syncset: &str,
+        timeout: Duration,
+        predicate: impl Fn(&SyncStatus) -> bool,
+    ) -> Result<SyncStatus> {
+        wait_for_entry_within(
+            hub,
+            self.ns(),
+            &self.name,
+            kind,
+            syncset,
+            timeout,
+            predicate,
+        )
+        .await
+    }
+
+    /// [`wait_for_no_entry`] for this cluster.
+    pub async fn no_entry(&self, hub: &Client, kind: EntryKind, syncset: &str) -> Result<()> {
+        wait_for_no_entry(hub, self.ns(), &self.name, kind, syncset).await
+    }
+
+    /// The current entry for `syncset`, if any, and the ClusterSync's status described for a failure message.
+    pub async fn current_entry(
+        &self,
+        hub: &Client,
+        kind: EntryKind,
+        syncset: &str,
+    ) -> Result<(Option<SyncStatus>, String)> {
+        let cs = self.cluster_sync(hub).await?;
+        let entry = cs
+            .as_ref()
+            .and_then(|c| c.status.as_ref())
+            .and_then(|s| kind.entries(s).iter().find(|e| e.name == syncset).cloned());
+        Ok((entry, describe_cluster_sync(cs.as_ref())))
+    }
+
+    /// The ClusterSync of this cluster, if it exists.
+    pub async fn cluster_sync(&self, hub: &Client) -> Result<Option<ClusterSync>> {
+        cluster_sync(hub, self.ns(), &self.name).await
+    }
+
+    /// [`cd_condition`] of this cluster.
+    pub async fn condition(
+        &self,
+        hub: &Client,
+        type_: &str,
+    ) -> Result<Option<(String, String, String)>> {
+        cd_condition(hub, self.ns(), &self.name, type_).await
+    }
+
+    /// [`wait_for_cd_condition`] of this cluster.
+    pub async fn wait_condition(
+        &self,
+        hub: &Client,
+        type_: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> Result<(String, String, String)> {
+        wait_for_cd_condition(hub, self.ns(), &self.name, type_, status, timeout).await
+    }
 }
 
 // ----------------------------------------------------------------------------------------------- ClusterSync
@@ -1017,6 +1176,277 @@ pub async fn wait_for_no_entry(
         }
         Ok(())
     })
+    .await
+}
+
+/// The entry applied successfully.
+pub fn is_success(e: &SyncStatus) -> bool {
+    e.result == SyncSetResult::Success
+}
+
+/// The entry failed.
+pub fn is_failure(e: &SyncStatus) -> bool {
+    e.result == SyncSetResult::Failure
+}
+
+/// The entry for generation `generation`, applied successfully.
+pub fn succeeded_at(generation: i64) -> impl Fn(&SyncStatus) -> bool {
+    move |e| e.result == SyncSetResult::Success && e.observed_generation == generation
+}
+
+/// The entry for generation `generation`, failed.
+pub fn failed_at(generation: i64) -> impl Fn(&SyncStatus) -> bool {
+    move |e| e.result == SyncSetResult::Failure && e.observed_generation == generation
+}
+
+/// A `resourcesToDelete` item.
+pub fn reference(
+    api_version: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> SyncResourceReference {
+    SyncResourceReference {
+        api_version: api_version.into(),
+        kind: kind.into(),
+        name: name.into(),
+        namespace: namespace.into(),
+    }
+}
+
+/// Waits until the ClusterSync of `cluster` has exactly one condition, `Failed` with `status`/`reason`/`message`,
+/// and returns the ClusterSync.
+pub async fn wait_for_cluster_sync_failed(
+    hub: &Client,
+    cluster: &TestCluster,
+    status: &str,
+    reason: &str,
+    message: &str,
+) -> Result<ClusterSync> {
+    wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || async {
+            let cs = cluster.cluster_sync(hub).await?.context("no ClusterSync")?;
+            let conditions = cs.status.clone().unwrap_or_default().conditions;
+            ensure!(
+                conditions.len() == 1
+                    && conditions[0].type_ == "Failed"
+                    && conditions[0].status == status
+                    && conditions[0].reason == reason
+                    && conditions[0].message == message,
+                "expected exactly the condition Failed={status}/{reason}/{message:?}; status:\n{}",
+                describe_cluster_sync(Some(&cs))
+            );
+            Ok(cs)
+        },
+    )
+    .await
+}
+
+// -------------------------------------------------------------------------------- SyncSets and SelectorSyncSets
+
+pub fn syncset_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SyncSet"),
+        "syncsets",
+    )
+}
+
+pub fn selector_syncset_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SelectorSyncSet"),
+        "selectorsyncsets",
+    )
+}
+
+/// A SyncSet object `namespace/name` for ClusterDeployments `cds` with `spec` (without `clusterDeploymentRefs`), as
+/// a server-side apply body.
+pub fn syncset(namespace: &str, name: &str, cds: &[&str], spec: Value) -> Value {
+    let mut spec = spec;
+    spec["clusterDeploymentRefs"] = cds.iter().map(|c| json!({ "name": c })).collect();
+    json!({
+        "apiVersion": "hive.openshift.io/v1",
+        "kind": "SyncSet",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    })
+}
+
+/// Creates or replaces (server-side apply, one field manager: fields left out are removed) a whole SyncSet object;
+/// returns its generation.
+pub async fn apply_syncset_object(hub: &Client, obj: &Value) -> Result<i64> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let namespace = obj["metadata"]["namespace"].as_str().unwrap_or_default();
+    let ss = Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(obj),
+        )
+        .await
+        .with_context(|| format!("applying SyncSet {namespace}/{name}"))?;
+    Ok(ss.metadata.generation.unwrap_or(0))
+}
+
+/// Creates or replaces SyncSet `name` in hub namespace `namespace` for ClusterDeployment `cd`, with `spec` (without
+/// `clusterDeploymentRefs`). Returns its generation.
+pub async fn apply_syncset(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    cd: &str,
+    spec: Value,
+) -> Result<i64> {
+    apply_syncset_object(hub, &syncset(namespace, name, &[cd], spec)).await
+}
+
+pub async fn delete_syncset(hub: &Client, namespace: &str, name: &str) -> Result<()> {
+    Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
+        .delete(name, &DeleteParams::default())
+        .await
+        .with_context(|| format!("deleting SyncSet {namespace}/{name}"))?;
+    Ok(())
+}
+
+/// A selector matching the label `key=value`.
+pub fn match_labels(key: &str, value: &str) -> Value {
+    json!({"matchLabels": {key: value}})
+}
+
+/// A SelectorSyncSet object `name` with `spec` (the selector included), as a server-side apply body.
+pub fn selector_syncset(name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "hive.openshift.io/v1",
+        "kind": "SelectorSyncSet",
+        "metadata": {"name": name},
+        "spec": spec,
+    })
+}
+
+/// Creates or replaces (server-side apply) a whole SelectorSyncSet object; returns its generation. Create the
+/// clean-up guard ([`sss_guard`]) before the first apply.
+pub async fn apply_selector_syncset_object(hub: &Client, obj: &Value) -> Result<i64> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let sss = Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource())
+        .patch(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(obj),
+        )
+        .await
+        .with_context(|| format!("applying SelectorSyncSet {name}"))?;
+    Ok(sss.metadata.generation.unwrap_or(0))
+}
+
+/// Creates or replaces SelectorSyncSet `name` selecting ClusterDeployments labelled `selector` (`key`, `value`),
+/// with `spec` (without `clusterDeploymentSelector`). Returns its generation. Create the clean-up guard
+/// ([`sss_guard`]) before the first apply.
+pub async fn apply_selector_syncset(
+    hub: &Client,
+    name: &str,
+    selector: (&str, &str),
+    spec: Value,
+) -> Result<i64> {
+    let mut spec = spec;
+    spec["clusterDeploymentSelector"] = match_labels(selector.0, selector.1);
+    apply_selector_syncset_object(hub, &selector_syncset(name, spec)).await
+}
+
+pub async fn delete_selector_syncset(hub: &Client, name: &str) -> Result<()> {
+    Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource())
+        .delete(name, &DeleteParams::default())
+        .await
+        .with_context(|| format!("deleting SelectorSyncSet {name}"))?;
+    Ok(())
+}
+
+/// Deletes SelectorSyncSet `name` when dropped.
+pub fn sss_guard(name: &str) -> DeleteOnDrop {
+    DeleteOnDrop::on_hub("selectorsyncset", None, name)
+}
+
+// ------------------------------------------------------------------------------------------ spoke ConfigMaps
+
+/// The label every object hivesync syncs carries (`true`).
+pub const MANAGED_LABEL: &str = "hive.openshift.io/managed";
+
+/// A ConfigMap `namespace/name` with `data`, as a syncset resource.
+pub fn configmap(namespace: &str, name: &str, data: Value) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": data,
+    })
+}
+
+/// `pairs` as a ConfigMap's (or labels') map.
+pub fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A ConfigMap whose `data.value` is `value`.
+pub fn has_value(value: &'static str) -> impl Fn(&ConfigMap) -> bool {
+    move |cm| {
+        cm.data
+            .as_ref()
+            .and_then(|d| d.get("value"))
+            .is_some_and(|v| v == value)
+    }
+}
+
+/// Waits (up to `timeout`) until ConfigMap `namespace/name` on the spoke exists and satisfies `predicate`
+/// (described by `what`).
+pub async fn wait_for_spoke_configmap(
+    spoke: &Client,
+    namespace: &str,
+    name: &str,
+    what: &str,
+    timeout: Duration,
+    predicate: impl Fn(&ConfigMap) -> bool,
+) -> Result<ConfigMap> {
+    let api = Api::<ConfigMap>::namespaced(spoke.clone(), namespace);
+    let (api, predicate) = (&api, &predicate);
+    wait_for(timeout, Duration::from_millis(200), || async move {
+        match api.get_opt(name).await? {
+            Some(cm) if predicate(&cm) => Ok(cm),
+            Some(cm) => bail!(
+                "spoke ConfigMap {namespace}/{name} is not {what}: labels {:?}, data {:?}",
+                cm.metadata.labels,
+                cm.data
+            ),
+            None => bail!("spoke ConfigMap {namespace}/{name} does not exist (expected {what})"),
+        }
+    })
+    .await
+}
+
+/// Waits until spoke ConfigMap `namespace/name` has `data.<key> == value`.
+pub async fn wait_for_spoke_value(
+    spoke: &Client,
+    namespace: &str,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> Result<ConfigMap> {
+    wait_for_spoke_configmap(
+        spoke,
+        namespace,
+        name,
+        &format!("data.{key}={value:?}"),
+        Duration::from_secs(30),
+        |cm| {
+            cm.data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .map(String::as_str)
+                == Some(value)
+        },
+    )
     .await
 }
 

@@ -7,16 +7,12 @@
 //! managed-2, and the objects it syncs live in spoke namespaces of its own.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _, Result};
-use hivesync::api::{ClusterSync, SyncResourceReference, SyncSetResult, SyncStatus};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::ByteString;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ObjectMeta, Patch, PatchParams,
-};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::Client;
 use serde_json::{json, Value};
 
@@ -24,198 +20,12 @@ use crate::common::*;
 
 // ------------------------------------------------------------------------------------------------------ helpers
 
-/// A ClusterDeployment registered for one test: its own hub namespace (deleted on drop, with the ClusterDeployment,
-/// its Secret, its ClusterSync and any SyncSet or source Secret in it) and the managed cluster it points at.
-struct TestCluster {
-    hub_ns: TestNamespace,
-    name: String,
-    kubeconfig: PathBuf,
-    spoke: Client,
-}
-
-impl TestCluster {
-    /// Registers managed cluster `n` under a unique name and waits until the controller has found it reachable.
-    async fn register(
-        hub: &Client,
-        n: usize,
-        prefix: &str,
-        labels: &[(&str, &str)],
-    ) -> Result<Self> {
-        let kubeconfig = managed_kubeconfig(n);
-        let spoke = reachable_client(&kubeconfig).await?;
-        let hub_ns = TestNamespace::on_hub(hub, prefix).await?;
-        let name = unique_name(prefix);
-        register_cluster(hub, &hub_ns.name, &name, &kubeconfig, labels).await?;
-        wait_until_reachable(hub, &hub_ns.name, &name).await?;
-        Ok(Self {
-            hub_ns,
-            name,
-            kubeconfig,
-            spoke,
-        })
-    }
-
-    fn ns(&self) -> &str {
-        &self.hub_ns.name
-    }
-
-    async fn entry(
-        &self,
-        hub: &Client,
-        kind: EntryKind,
-        syncset: &str,
-        predicate: impl Fn(&SyncStatus) -> bool,
-    ) -> Result<SyncStatus> {
-        wait_for_entry(hub, self.ns(), &self.name, kind, syncset, predicate).await
-    }
-
-    async fn cluster_sync(&self, hub: &Client) -> Result<Option<ClusterSync>> {
-        cluster_sync(hub, self.ns(), &self.name).await
-    }
-
-    /// A namespace of the test's own on this cluster's spoke.
-    async fn spoke_namespace(&self, prefix: &str) -> Result<TestNamespace> {
-        TestNamespace::create(&self.spoke, &self.kubeconfig, prefix).await
-    }
-}
-
-fn syncset_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SyncSet"),
-        "syncsets",
-    )
-}
-
-fn selector_syncset_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SelectorSyncSet"),
-        "selectorsyncsets",
-    )
-}
-
-/// Creates or replaces (server-side apply, one field manager: fields left out are removed) SyncSet `name` in hub
-/// namespace `namespace` for ClusterDeployment `cd`, with `spec` (without `clusterDeploymentRefs`). Returns its
-/// generation.
-async fn apply_syncset(
-    hub: &Client,
-    namespace: &str,
-    name: &str,
-    cd: &str,
-    spec: Value,
-) -> Result<i64> {
-    let mut spec = spec;
-    spec["clusterDeploymentRefs"] = json!([{ "name": cd }]);
-    apply_syncset_object(
-        hub,
-        json!({
-            "apiVersion": "hive.openshift.io/v1",
-            "kind": "SyncSet",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": spec,
-        }),
-    )
-    .await
-}
-
-/// Server-side applies a whole SyncSet object; returns its generation.
-async fn apply_syncset_object(hub: &Client, obj: Value) -> Result<i64> {
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-    let namespace = obj["metadata"]["namespace"].as_str().unwrap_or_default();
-    let ss = Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&obj),
-        )
-        .await
-        .with_context(|| format!("applying SyncSet {namespace}/{name}"))?;
-    Ok(ss.metadata.generation.unwrap_or(0))
-}
-
-async fn delete_syncset(hub: &Client, namespace: &str, name: &str) -> Result<()> {
-    Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
-        .delete(name, &DeleteParams::default())
-        .await
-        .with_context(|| format!("deleting SyncSet {namespace}/{name}"))?;
-    Ok(())
-}
-
-/// Creates or replaces SelectorSyncSet `name` with `spec` (the selector included). Returns its generation. Create
-/// the clean-up guard ([`sss_guard`]) before the first apply.
-async fn apply_selector_syncset(hub: &Client, name: &str, spec: Value) -> Result<i64> {
-    let obj = json!({
-        "apiVersion": "hive.openshift.io/v1",
-        "kind": "SelectorSyncSet",
-        "metadata": {"name": name},
-        "spec": spec,
-    });
-    let sss = Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&obj),
-        )
-        .await
-        .with_context(|| format!("applying SelectorSyncSet {name}"))?;
-    Ok(sss.metadata.generation.unwrap_or(0))
-}
-
-/// Deletes SelectorSyncSet `name` when dropped.
-fn sss_guard(name: &str) -> DeleteOnDrop {
-    DeleteOnDrop::on_hub("selectorsyncset", None, name)
-}
-
-fn match_labels(key: &str, value: &str) -> Value {
-    json!({"matchLabels": {key: value}})
-}
-
-fn configmap(namespace: &str, name: &str, data: Value) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": data,
-    })
-}
-
-fn reference(api_version: &str, kind: &str, namespace: &str, name: &str) -> SyncResourceReference {
-    SyncResourceReference {
-        api_version: api_version.into(),
-        kind: kind.into(),
-        name: name.into(),
-        namespace: namespace.into(),
-    }
-}
-
-fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
 fn bytes(pairs: &[(&str, &str)]) -> BTreeMap<String, ByteString> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
         .collect()
 }
-
-fn is_success(e: &SyncStatus) -> bool {
-    e.result == SyncSetResult::Success
-}
-
-/// The entry for generation `generation`, applied successfully.
-fn succeeded_at(generation: i64) -> impl Fn(&SyncStatus) -> bool {
-    move |e| e.result == SyncSetResult::Success && e.observed_generation == generation
-}
-
-/// The entry for generation `generation`, failed.
-fn failed_at(generation: i64) -> impl Fn(&SyncStatus) -> bool {
-    move |e| e.result == SyncSetResult::Failure && e.observed_generation == generation
-}
-
-const MANAGED_LABEL: &str = "hive.openshift.io/managed";
 
 fn label<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
     meta.labels.as_ref()?.get(key).map(String::as_str)
@@ -267,57 +77,6 @@ async fn create_hub_secret(
     create(&Api::<Secret>::namespaced(hub.clone(), namespace), &secret).await
 }
 
-/// Waits (up to `timeout`) until ConfigMap `namespace/name` on the spoke exists and satisfies `predicate`
-/// (described by `what`).
-async fn wait_for_spoke_configmap(
-    spoke: &Client,
-    namespace: &str,
-    name: &str,
-    what: &str,
-    timeout: Duration,
-    predicate: impl Fn(&ConfigMap) -> bool,
-) -> Result<ConfigMap> {
-    let api = Api::<ConfigMap>::namespaced(spoke.clone(), namespace);
-    let (api, predicate) = (&api, &predicate);
-    wait_for(timeout, Duration::from_millis(200), || async move {
-        match api.get_opt(name).await? {
-            Some(cm) if predicate(&cm) => Ok(cm),
-            Some(cm) => bail!(
-                "spoke ConfigMap {namespace}/{name} is not {what}: labels {:?}, data {:?}",
-                cm.metadata.labels,
-                cm.data
-            ),
-            None => bail!("spoke ConfigMap {namespace}/{name} does not exist (expected {what})"),
-        }
-    })
-    .await
-}
-
-/// Waits until spoke ConfigMap `namespace/name` has `data.<key> == value`.
-async fn wait_for_spoke_value(
-    spoke: &Client,
-    namespace: &str,
-    name: &str,
-    key: &str,
-    value: &str,
-) -> Result<ConfigMap> {
-    wait_for_spoke_configmap(
-        spoke,
-        namespace,
-        name,
-        &format!("data.{key}={value:?}"),
-        Duration::from_secs(30),
-        |cm| {
-            cm.data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .map(String::as_str)
-                == Some(value)
-        },
-    )
-    .await
-}
-
 /// Waits (up to `timeout`) until Secret `namespace/name` on the spoke exists and satisfies `predicate`.
 async fn wait_for_spoke_secret(
     spoke: &Client,
@@ -341,35 +100,6 @@ async fn wait_for_spoke_secret(
             None => bail!("spoke Secret {namespace}/{name} does not exist (expected {what})"),
         }
     })
-    .await
-}
-
-/// The ClusterSync `Failed` condition becomes exactly `status`/`reason`/`message`.
-async fn wait_for_cluster_sync_failed(
-    hub: &Client,
-    cluster: &TestCluster,
-    status: &str,
-    reason: &str,
-    message: &str,
-) -> Result<()> {
-    wait_for(
-        Duration::from_secs(30),
-        Duration::from_millis(250),
-        || async {
-            let cs = cluster.cluster_sync(hub).await?.context("no ClusterSync")?;
-            let conditions = cs.status.clone().unwrap_or_default().conditions;
-            ensure!(
-                conditions.len() == 1
-                    && conditions[0].type_ == "Failed"
-                    && conditions[0].status == status
-                    && conditions[0].reason == reason
-                    && conditions[0].message == message,
-                "expected exactly the condition Failed={status}/{reason}/{message:?}; status:\n{}",
-                describe_cluster_sync(Some(&cs))
-            );
-            Ok(())
-        },
-    )
     .await
 }
 
@@ -406,7 +136,7 @@ async fn assert_configmap_stays(
 async fn merge_strategic_and_json_patches_change_a_precreated_configmap_and_are_never_tracked(
 ) -> Result<()> {
     let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-patch", &[]).await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-patch", &[], json!({})).await?;
     let spoke_ns = cluster.spoke_namespace("e2e-patch").await?;
     let in_default = unique_name("e2e-patch-default");
     let _cleanup = DeleteOnDrop::new(
@@ -539,7 +269,7 @@ async fn merge_strategic_and_json_patches_change_a_precreated_configmap_and_are_
 #[tokio::test]
 async fn a_malformed_json_patch_fails_with_hives_messages_and_a_warning_in_the_log() -> Result<()> {
     let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 2, "e2e-badpatch", &[]).await?;
+    let cluster = TestCluster::register(&hub, 2, "e2e-badpatch", &[], json!({})).await?;
     let spoke_ns = cluster.spoke_namespace("e2e-badpatch").await?;
     create_configmap(
         &cluster.spoke,
@@ -629,7 +359,7 @@ async fn a_malformed_json_patch_fails_with_hives_messages_and_a_warning_in_the_l
 async fn a_secret_mapping_copies_the_hub_secret_and_an_edit_of_its_data_reaches_the_spoke_in_seconds(
 ) -> Result<()> {
     let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-secret", &[]).await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-secret", &[], json!({})).await?;
     let spoke_ns = cluster.spoke_namespace("e2e-secret").await?;
     let source = unique_name("e2e-source");
     create_hub_secret(
@@ -741,8 +471,14 @@ async fn a_selector_syncset_secret_mapping_copies_the_secret_from_the_namespace_
 ) -> Result<()> {
     let hub = hub().await?;
     let group = unique_name("e2e-sss-secret");
-    let cluster =
-        TestCluster::register(&hub, 2, "e2e-sss-secret", &[("e2e-sss-secret", &group)]).await?;
+    let cluster = TestCluster::register(
+        &hub,
+        2,
+        "e2e-sss-secret",
+        &[("e2e-sss-secret", &group)],
+        json!({}),
+    )
+    .await?;
     let spoke_ns = cluster.spoke_namespace("e2e-sss-secret").await?;
     let source_ns = TestNamespace::on_hub(&hub, "e2e-sss-source").await?;
     let source = unique_name("e2e-source");
@@ -760,8 +496,8 @@ async fn a_selector_syncset_secret_mapping_copies_the_secret_from_the_namespace_
     let generation = apply_selector_syncset(
         &hub,
         &sss,
+        ("e2e-sss-secret", &group),
         json!({
-            "clusterDeploymentSelector": match_labels("e2e-sss-secret", &group),
             "resourceApplyMode": "Sync",
             "secretMappings": [{"sourceRef": {"name": source, "namespace": source_ns.name},
                                 "targetRef": {"name": "selected-copy", "namespace": spoke_ns.name}}],
@@ -801,7 +537,7 @@ async fn a_selector_syncset_secret_mapping_copies_the_secret_from_the_namespace_
 async fn a_missing_source_secret_fails_with_hives_message_and_succeeds_once_it_exists() -> Result<()>
 {
     let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 2, "e2e-nosource", &[]).await?;
+    let cluster = TestCluster::register(&hub, 2, "e2e-nosource", &[], json!({})).await?;
     let spoke_ns = cluster.spoke_namespace("e2e-nosource").await?;
     let source = unique_name("e2e-absent");
     let ss = unique_name("e2e-nosource");
@@ -876,7 +612,8 @@ async fn secret_mappings_from_another_namespace_or_without_one_are_refused_with_
 ) -> Result<()> {
     let hub = hub().await?;
     let group = unique_name("e2e-srcns");
-    let cluster = TestCluster::register(&hub, 1, "e2e-srcns", &[("e2e-srcns", &group)]).await?;
+    let cluster =
+        TestCluster::register(&hub, 1, "e2e-srcns", &[("e2e-srcns", &group)], json!({})).await?;
     let spoke_ns = cluster.spoke_namespace("e2e-srcns").await?;
     // The source exists, in another hub namespace: the refusal is about the namespace, not a missing Secret.
     let other_ns = TestNamespace::on_hub(&hub, "e2e-srcns-other").await?;
@@ -901,8 +638,8 @@ async fn secret_mappings_from_another_namespace_or_without_one_are_refused_with_
     let sss_generation = apply_selector_syncset(
         &hub,
         &sss,
+        ("e2e-srcns", &group),
         json!({
-            "clusterDeploymentSelector": match_labels("e2e-srcns", &group),
             "secretMappings": [{"sourceRef": {"name": source},
                                 "targetRef": {"name": "no-namespace", "namespace": spoke_ns.name}}],
         }),
@@ -960,7 +697,7 @@ async fn the_addon_install_example_applies_its_resources_patch_and_secret_mappin
         .with_context(|| format!("parsing the example {}", path.display()))?;
 
     let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-addon", &[]).await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-addon", &[], json!({})).await?;
     let addon_ns = unique_name("e2e-reference-addon");
     let _cleanup = DeleteOnDrop::new(&cluster.kubeconfig, "namespace", None, &addon_ns);
 
@@ -1027,7 +764,7 @@ async fn the_addon_install_example_applies_its_resources_patch_and_secret_mappin
         &[],
     )
     .await?;
-    let generation = apply_syncset_object(&hub, obj).await?;
+    let generation = apply_syncset_object(&hub, &obj).await?;
 
     let entry = cluster
         .entry(&hub, EntryKind::SyncSet, &ss, succeeded_at(generation))
@@ -1092,7 +829,7 @@ async fn the_addon_install_example_applies_its_resources_patch_and_secret_mappin
 async fn an_object_declared_by_two_syncsets_is_named_in_both_and_survives_the_deletion_of_one(
 ) -> Result<()> {
     let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-conflict", &[]).await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-conflict", &[], json!({})).await?;
     let spoke_ns = cluster.spoke_namespace("e2e-conflict").await?;
     let first = unique_name("e2e-conflict-a");
     let second = unique_name("e2e-conflict-b");
@@ -1173,19 +910,23 @@ async fn an_object_declared_by_two_syncsets_is_named_in_both_and_survives_the_de
 async fn a_selector_edited_into_an_invalid_one_is_reported_and_deletes_nothing() -> Result<()> {
     let hub = hub().await?;
     let group = unique_name("e2e-badsel");
-    let cluster = TestCluster::register(&hub, 2, "e2e-badsel", &[("e2e-badsel", &group)]).await?;
+    let cluster =
+        TestCluster::register(&hub, 2, "e2e-badsel", &[("e2e-badsel", &group)], json!({})).await?;
     let spoke_ns = cluster.spoke_namespace("e2e-badsel").await?;
     let sss = unique_name("e2e-badsel");
     let spec = |selector: Value| {
-        json!({
-            "clusterDeploymentSelector": selector,
-            "resourceApplyMode": "Sync",
-            "resources": [configmap(&spoke_ns.name, "precious", json!({"keep": "me"}))],
-        })
+        selector_syncset(
+            &sss,
+            json!({
+                "clusterDeploymentSelector": selector,
+                "resourceApplyMode": "Sync",
+                "resources": [configmap(&spoke_ns.name, "precious", json!({"keep": "me"}))],
+            }),
+        )
     };
     let _sss_guard = sss_guard(&sss);
     let generation =
-        apply_selector_syncset(&hub, &sss, spec(match_labels("e2e-badsel", &group))).await?;
+        apply_selector_syncset_object(&hub, &spec(match_labels("e2e-badsel", &group))).await?;
     cluster
         .entry(
             &hub,
@@ -1199,7 +940,7 @@ async fn a_selector_edited_into_an_invalid_one_is_reported_and_deletes_nothing()
     // The API server accepts `In` without values (checked: no schema rule refuses it); the controller finds it
     // invalid (metav1.LabelSelectorAsSelector refuses it too).
     let invalid = json!({"matchExpressions": [{"key": "e2e-badsel", "operator": "In"}]});
-    let generation = apply_selector_syncset(&hub, &sss, spec(invalid))
+    let generation = apply_selector_syncset_object(&hub, &spec(invalid))
         .await
         .context("the API server should accept an `In` requirement without values")?;
     let entry = cluster
@@ -1225,7 +966,7 @@ async fn a_selector_edited_into_an_invalid_one_is_reported_and_deletes_nothing()
     .await?;
 
     let generation =
-        apply_selector_syncset(&hub, &sss, spec(match_labels("e2e-badsel", &group))).await?;
+        apply_selector_syncset_object(&hub, &spec(match_labels("e2e-badsel", &group))).await?;
     cluster
         .entry(
             &hub,
@@ -1280,6 +1021,7 @@ async fn templated_resources_land_with_each_clusters_labels_and_follow_a_label_c
             (TEMPLATE_NAMESPACE_LABEL, &ns_one),
             (TEMPLATE_VALUE_LABEL, "one"),
         ],
+        json!({}),
     )
     .await?;
     let two = TestCluster::register(
@@ -1291,6 +1033,7 @@ async fn templated_resources_land_with_each_clusters_labels_and_follow_a_label_c
             (TEMPLATE_NAMESPACE_LABEL, &ns_two),
             (TEMPLATE_VALUE_LABEL, "two"),
         ],
+        json!({}),
     )
     .await?;
     let _cleanup = [
@@ -1305,8 +1048,8 @@ async fn templated_resources_land_with_each_clusters_labels_and_follow_a_label_c
     let generation = apply_selector_syncset(
         &hub,
         &sss,
+        ("e2e-tpl", &group),
         json!({
-            "clusterDeploymentSelector": match_labels("e2e-tpl", &group),
             "resourceApplyMode": "Sync",
             "enableResourceTemplates": true,
             "resources": [
@@ -1415,8 +1158,8 @@ async fn a_templated_namespace_of_a_namespaced_resource_is_refused_by_the_api_se
     let refused = apply_selector_syncset(
         &hub,
         &sss,
+        ("e2e-tpl-refused", &sss),
         json!({
-            "clusterDeploymentSelector": match_labels("e2e-tpl-refused", &sss),
             "enableResourceTemplates": true,
             "resources": [configmap(&from_cd_label("ns"), "templated", json!({"a": "b"}))],
         }),

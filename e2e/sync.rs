@@ -7,14 +7,12 @@
 //! (different hub namespaces), and the objects they sync live in namespaces of their own. Only the test that stops a
 //! cluster touches `DISRUPTABLE` (managed-3), holding [`serial`].
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _, Result};
 use futures::StreamExt as _;
-use hivesync::api::{ClusterSync, SyncResourceReference, SyncSetResult, SyncStatus};
+use hivesync::api::{ClusterSync, SyncStatus};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
@@ -28,227 +26,8 @@ use crate::common::*;
 
 // ------------------------------------------------------------------------------------------------------ helpers
 
-/// A ClusterDeployment registered for one test: its own hub namespace (deleted on drop, which deletes the
-/// ClusterDeployment, its Secret, its ClusterSync and any SyncSet in it) and the managed cluster it points at.
-struct TestCluster {
-    hub_ns: TestNamespace,
-    name: String,
-    kubeconfig: PathBuf,
-    spoke: Client,
-}
-
-impl TestCluster {
-    /// Registers managed cluster `n` under a unique name and waits until the controller has found it reachable.
-    async fn register(
-        hub: &Client,
-        n: usize,
-        prefix: &str,
-        labels: &[(&str, &str)],
-    ) -> Result<Self> {
-        let kubeconfig = managed_kubeconfig(n);
-        let spoke = reachable_client(&kubeconfig).await?;
-        let hub_ns = TestNamespace::on_hub(hub, prefix).await?;
-        let name = unique_name(prefix);
-        register_cluster(hub, &hub_ns.name, &name, &kubeconfig, labels).await?;
-        wait_until_reachable(hub, &hub_ns.name, &name).await?;
-        Ok(Self {
-            hub_ns,
-            name,
-            kubeconfig,
-            spoke,
-        })
-    }
-
-    fn ns(&self) -> &str {
-        &self.hub_ns.name
-    }
-
-    async fn entry(
-        &self,
-        hub: &Client,
-        kind: EntryKind,
-        syncset: &str,
-        predicate: impl Fn(&SyncStatus) -> bool,
-    ) -> Result<SyncStatus> {
-        wait_for_entry(hub, self.ns(), &self.name, kind, syncset, predicate).await
-    }
-
-    async fn no_entry(&self, hub: &Client, kind: EntryKind, syncset: &str) -> Result<()> {
-        wait_for_no_entry(hub, self.ns(), &self.name, kind, syncset).await
-    }
-
-    async fn cluster_sync(&self, hub: &Client) -> Result<Option<ClusterSync>> {
-        cluster_sync(hub, self.ns(), &self.name).await
-    }
-}
-
-fn syncset_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SyncSet"),
-        "syncsets",
-    )
-}
-
-fn selector_syncset_resource() -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("hive.openshift.io", "v1", "SelectorSyncSet"),
-        "selectorsyncsets",
-    )
-}
-
-/// Creates or replaces (server-side apply, one field manager: fields left out are removed) SyncSet `name` in hub
-/// namespace `namespace` for ClusterDeployment `cd`, with `spec` (without `clusterDeploymentRefs`). Returns its
-/// generation.
-async fn apply_syncset(
-    hub: &Client,
-    namespace: &str,
-    name: &str,
-    cd: &str,
-    spec: Value,
-) -> Result<i64> {
-    let mut spec = spec;
-    spec["clusterDeploymentRefs"] = json!([{ "name": cd }]);
-    let obj = json!({
-        "apiVersion": "hive.openshift.io/v1",
-        "kind": "SyncSet",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    });
-    let ss = Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&obj),
-        )
-        .await
-        .with_context(|| format!("applying SyncSet {namespace}/{name}"))?;
-    Ok(ss.metadata.generation.unwrap_or(0))
-}
-
-async fn delete_syncset(hub: &Client, namespace: &str, name: &str) -> Result<()> {
-    Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
-        .delete(name, &DeleteParams::default())
-        .await
-        .with_context(|| format!("deleting SyncSet {namespace}/{name}"))?;
-    Ok(())
-}
-
-/// Creates or replaces SelectorSyncSet `name` selecting ClusterDeployments labelled `selector` (`key`, `value`),
-/// with `spec` (without `clusterDeploymentSelector`). Returns its generation and a guard that deletes it.
-async fn apply_selector_syncset(
-    hub: &Client,
-    name: &str,
-    selector: (&str, &str),
-    spec: Value,
-) -> Result<(i64, DeleteOnDrop)> {
-    let mut spec = spec;
-    spec["clusterDeploymentSelector"] = json!({"matchLabels": {selector.0: selector.1}});
-    apply_selector_syncset_object(
-        hub,
-        json!({
-            "apiVersion": "hive.openshift.io/v1",
-            "kind": "SelectorSyncSet",
-            "metadata": {"name": name},
-            "spec": spec,
-        }),
-    )
-    .await
-}
-
-async fn apply_selector_syncset_object(hub: &Client, obj: Value) -> Result<(i64, DeleteOnDrop)> {
-    let name = obj["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let guard = DeleteOnDrop::on_hub("selectorsyncset", None, &name);
-    let sss = Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource())
-        .patch(
-            &name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&obj),
-        )
-        .await
-        .with_context(|| format!("applying SelectorSyncSet {name}"))?;
-    Ok((sss.metadata.generation.unwrap_or(0), guard))
-}
-
-async fn delete_selector_syncset(hub: &Client, name: &str) -> Result<()> {
-    Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource())
-        .delete(name, &DeleteParams::default())
-        .await
-        .with_context(|| format!("deleting SelectorSyncSet {name}"))?;
-    Ok(())
-}
-
-fn configmap(namespace: &str, name: &str, data: Value) -> Value {
-    json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": data,
-    })
-}
-
-fn reference(api_version: &str, kind: &str, namespace: &str, name: &str) -> SyncResourceReference {
-    SyncResourceReference {
-        api_version: api_version.into(),
-        kind: kind.into(),
-        name: name.into(),
-        namespace: namespace.into(),
-    }
-}
-
-fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn is_success(e: &SyncStatus) -> bool {
-    e.result == SyncSetResult::Success
-}
-
-fn is_failure(e: &SyncStatus) -> bool {
-    e.result == SyncSetResult::Failure
-}
-
-/// The entry for generation `generation`, applied successfully.
-fn succeeded_at(generation: i64) -> impl Fn(&SyncStatus) -> bool {
-    move |e| e.result == SyncSetResult::Success && e.observed_generation == generation
-}
-
-const MANAGED_LABEL: &str = "hive.openshift.io/managed";
-
-/// Waits until ConfigMap `namespace/name` on the spoke exists and satisfies `predicate` (described by `what`).
-async fn wait_for_spoke_configmap(
-    spoke: &Client,
-    namespace: &str,
-    name: &str,
-    what: &str,
-    predicate: impl Fn(&ConfigMap) -> bool,
-) -> Result<ConfigMap> {
-    let api = Api::<ConfigMap>::namespaced(spoke.clone(), namespace);
-    let (api, predicate) = (&api, &predicate);
-    wait_for(
-        Duration::from_secs(30),
-        Duration::from_millis(200),
-        || async move {
-            match api.get_opt(name).await? {
-                Some(cm) if predicate(&cm) => Ok(cm),
-                Some(cm) => bail!(
-                    "spoke ConfigMap {namespace}/{name} is not {what}: labels {:?}, data {:?}",
-                    cm.metadata.labels,
-                    cm.data
-                ),
-                None => {
-                    bail!("spoke ConfigMap {namespace}/{name} does not exist (expected {what})")
-                }
-            }
-        },
-    )
-    .await
-}
+/// How long a synced object may take to show on the spoke.
+const SPOKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Waits until `api` has no object `name` (or only one being deleted).
 async fn wait_for_gone<K>(api: &Api<K>, name: &str, what: &str) -> Result<()>
@@ -415,7 +194,7 @@ impl Drop for EntryHistory {
 async fn a_sync_mode_syncset_creates_its_configmap_on_the_spoke_and_deleting_the_syncset_deletes_it(
 ) -> Result<()> {
     let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-ss-sync", &[]).await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-ss-sync", &[], json!({})).await?;
     let spoke_ns =
         TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-ss-sync").await?;
     let ss = unique_name("e2e-sync-cm");
@@ -448,8 +227,15 @@ async fn a_sync_mode_syncset_creates_its_configmap_on_the_spoke_and_deleting_the
         "firstSuccessTime is set on success: {entry:?}"
     );
 
-    let cm = wait_for_spoke_configmap(&cluster.spoke, &spoke_ns.name, "synced", "synced", |_| true)
-        .await?;
+    let cm = wait_for_spoke_configmap(
+        &cluster.spoke,
+        &spoke_ns.name,
+        "synced",
+        "synced",
+        SPOKE_TIMEOUT,
+        |_| true,
+    )
+    .await?;
     assert_eq!(cm.data, Some(data(&[("foo", "bar")])));
     assert_eq!(
         cm.metadata
@@ -477,7 +263,7 @@ async fn a_sync_mode_syncset_creates_its_configmap_on_the_spoke_and_deleting_the
 async fn an_upsert_mode_syncset_labels_its_configmap_as_managed_and_deleting_the_syncset_leaves_it(
 ) -> Result<()> {
     let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 2, "e2e-ss-upsert", &[]).await?;
+    let cluster = TestCluster::register(&hub, 2, "e2e-ss-upsert", &[], json!({})).await?;
     let spoke_ns =
         TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-ss-upsert").await?;
     let ss = unique_name("e2e-upsert-cm");
@@ -500,9 +286,14 @@ async fn an_upsert_mode_syncset_labels_its_configmap_as_managed_and_deleting_the
         entry.resources_to_delete.is_empty(),
         "an Upsert-mode SyncSet tracks nothing for deletion: {entry:?}"
     );
-    let cm = wait_for_spoke_configmap(&cluster.spoke, &spoke_ns.name, "upserted", "synced", |_| {
-        true
-    })
+    let cm = wait_for_spoke_configmap(
+        &cluster.spoke,
+        &spoke_ns.name,
+        "upserted",
+        "synced",
+        SPOKE_TIMEOUT,
+        |_| true,
+    )
     .await?;
     assert_eq!(
         cm.metadata
@@ -535,15 +326,16 @@ async fn a_selector_syncset_follows_a_label_on_and_off_and_never_reaches_an_unla
 ) -> Result<()> {
     let hub = hub().await?;
     let group = unique_name("hivecluster");
-    let labelled = TestCluster::register(&hub, 1, "e2e-sss-label", &[]).await?;
-    let unlabelled = TestCluster::register(&hub, 2, "e2e-sss-nolabel", &[]).await?;
+    let labelled = TestCluster::register(&hub, 1, "e2e-sss-label", &[], json!({})).await?;
+    let unlabelled = TestCluster::register(&hub, 2, "e2e-sss-nolabel", &[], json!({})).await?;
     let spoke_ns = unique_name("e2e-sss-objects");
     let _cleanup = [
         DeleteOnDrop::new(&labelled.kubeconfig, "namespace", None, &spoke_ns),
         DeleteOnDrop::new(&unlabelled.kubeconfig, "namespace", None, &spoke_ns),
     ];
     let sss = unique_name("e2e-sss-label");
-    let (_, _sss_guard) = apply_selector_syncset(
+    let _sss_guard = sss_guard(&sss);
+    apply_selector_syncset(
         &hub,
         &sss,
         ("cluster-group", &group),
@@ -579,7 +371,15 @@ async fn a_selector_syncset_follows_a_label_on_and_off_and_never_reaches_an_unla
         ],
         "the Sync-mode SelectorSyncSet tracks all its objects"
     );
-    wait_for_spoke_configmap(&labelled.spoke, &spoke_ns, "selected", "synced", |_| true).await?;
+    wait_for_spoke_configmap(
+        &labelled.spoke,
+        &spoke_ns,
+        "selected",
+        "synced",
+        SPOKE_TIMEOUT,
+        |_| true,
+    )
+    .await?;
     let secret = Api::<Secret>::namespaced(labelled.spoke.clone(), &spoke_ns)
         .get_opt("selected")
         .await?
@@ -677,6 +477,7 @@ async fn configmap_through_edits(
         1,
         &format!("e2e-{}", behavior.to_ascii_lowercase()),
         &[],
+        json!({}),
     )
     .await?;
     let spoke_ns =
@@ -783,7 +584,7 @@ async fn apply_behavior_create_only_ignores_later_edits_of_the_syncset() -> Resu
 async fn a_crd_and_its_cr_listed_before_it_succeed_in_one_pass_with_the_namespace_listed_last(
 ) -> Result<()> {
     let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 2, "e2e-crd-cr", &[]).await?;
+    let cluster = TestCluster::register(&hub, 2, "e2e-crd-cr", &[], json!({})).await?;
     let group = format!("{}.e2e.hivesync.io", unique_name("g"));
     let crd_name = format!("gadgets.{group}");
     let spoke_ns = unique_name("e2e-crd-cr");
@@ -869,7 +670,7 @@ async fn a_crd_and_its_cr_listed_before_it_succeed_in_one_pass_with_the_namespac
 async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other_syncsets_still_apply(
 ) -> Result<()> {
     let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-missing-ns", &[]).await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-missing-ns", &[], json!({})).await?;
     let good_ns =
         TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-missing-ns-good").await?;
     let missing_ns = unique_name("e2e-missing-ns-absent");
@@ -914,34 +715,18 @@ async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other
     cluster
         .entry(&hub, EntryKind::SyncSet, &good, is_success)
         .await?;
-    wait_for_spoke_configmap(&cluster.spoke, &good_ns.name, "somewhere", "synced", |_| {
-        true
-    })
+    wait_for_spoke_configmap(
+        &cluster.spoke,
+        &good_ns.name,
+        "somewhere",
+        "synced",
+        SPOKE_TIMEOUT,
+        |_| true,
+    )
     .await?;
 
     let failing = format!("SyncSet {bad} is failing");
-    let cs = wait_for(
-        Duration::from_secs(30),
-        Duration::from_millis(250),
-        || async {
-            let cs = cluster
-                .cluster_sync(&hub)
-                .await?
-                .context("no ClusterSync")?;
-            let conditions = cs.status.clone().unwrap_or_default().conditions;
-            ensure!(
-                conditions.len() == 1
-                    && conditions[0].type_ == "Failed"
-                    && conditions[0].status == "True"
-                    && conditions[0].reason == "Failure"
-                    && conditions[0].message == failing,
-                "expected exactly the condition Failed=True/Failure/{failing:?}; status:\n{}",
-                describe_cluster_sync(Some(&cs))
-            );
-            Ok(cs)
-        },
-    )
-    .await?;
+    let cs = wait_for_cluster_sync_failed(&hub, &cluster, "True", "Failure", &failing).await?;
     // (ClusterSync firstSuccessTime was set before these syncsets existed: a cluster with no syncsets has
     // succeeded, §4.11, and once set it never changes.)
     let first_success = cs.status.unwrap_or_default().first_success_time;
@@ -967,7 +752,15 @@ async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other
     cluster
         .entry(&hub, EntryKind::SyncSet, &bad, is_success)
         .await?;
-    wait_for_spoke_configmap(&cluster.spoke, &missing_ns, "nowhere", "synced", |_| true).await?;
+    wait_for_spoke_configmap(
+        &cluster.spoke,
+        &missing_ns,
+        "nowhere",
+        "synced",
+        SPOKE_TIMEOUT,
+        |_| true,
+    )
+    .await?;
     wait_for(
         Duration::from_secs(30),
         Duration::from_millis(250),
@@ -1098,6 +891,7 @@ async fn the_odh_addon_selector_syncset_fails_without_olm_and_succeeds_once_the_
         2,
         "e2e-odh",
         &[("api.openshift.com/addon-managed-odh", &selector_value)],
+        json!({}),
     )
     .await?;
 
@@ -1110,7 +904,8 @@ async fn the_odh_addon_selector_syncset_fails_without_olm_and_succeeds_once_the_
     sss["metadata"]["name"] = json!(name);
     sss["spec"]["clusterDeploymentSelector"]["matchLabels"] =
         json!({"api.openshift.com/addon-managed-odh": selector_value});
-    let (_, _sss_guard) = apply_selector_syncset_object(&hub, sss).await?;
+    let _sss_guard = sss_guard(&name);
+    apply_selector_syncset_object(&hub, &sss).await?;
 
     let failed = cluster
         .entry(&hub, EntryKind::SelectorSyncSet, &name, is_failure)
@@ -1188,6 +983,7 @@ async fn a_resource_of_a_kind_the_cluster_does_not_serve_fails_with_no_matches_f
         1,
         "e2e-widget-no",
         &[("hivesync.e2e/widgets", &selector)],
+        json!({}),
     )
     .await?;
     let with = TestCluster::register(
@@ -1195,6 +991,7 @@ async fn a_resource_of_a_kind_the_cluster_does_not_serve_fails_with_no_matches_f
         2,
         "e2e-widget-yes",
         &[("hivesync.e2e/widgets", &selector)],
+        json!({}),
     )
     .await?;
     // managed-2 serves Widget (a group of this test's own); managed-1 does not.
@@ -1209,7 +1006,8 @@ async fn a_resource_of_a_kind_the_cluster_does_not_serve_fails_with_no_matches_f
     let widget = unique_name("widget");
 
     let sss = unique_name("e2e-widget");
-    let (_, _sss_guard) = apply_selector_syncset(
+    let _sss_guard = sss_guard(&sss);
+    apply_selector_syncset(
         &hub,
         &sss,
         ("hivesync.e2e/widgets", &selector),
@@ -1248,6 +1046,7 @@ async fn a_resource_of_a_kind_the_cluster_does_not_serve_fails_with_no_matches_f
         &spoke_ns.name,
         "unaffected",
         "synced",
+        SPOKE_TIMEOUT,
         |_| true,
     )
     .await?;
@@ -1271,20 +1070,22 @@ async fn assert_bad_kubeconfig_fails(
     let hub = hub().await?;
     let selector = unique_name(prefix);
     let labels = [("hivesync.e2e/kubeconfig-case", selector.as_str())];
-    let healthy = TestCluster::register(&hub, 1, &format!("{prefix}-ok"), &labels).await?;
+    let healthy =
+        TestCluster::register(&hub, 1, &format!("{prefix}-ok"), &labels, json!({})).await?;
     let spoke_ns = TestNamespace::create(&healthy.spoke, &healthy.kubeconfig, prefix).await?;
 
     let mut broken = Vec::new();
     for (secret, expected) in secrets {
         let ns = TestNamespace::on_hub(&hub, prefix).await?;
         let name = unique_name(prefix);
-        register_cluster_with(&hub, &ns.name, &name, *secret, &labels).await?;
+        register_cluster_with(&hub, &ns.name, &name, *secret, &labels, json!({})).await?;
         broken.push((ns, name, expected.clone()));
     }
 
     let sss = unique_name(prefix);
     let ss = unique_name(prefix);
-    let (_, _sss_guard) = apply_selector_syncset(
+    let _sss_guard = sss_guard(&sss);
+    apply_selector_syncset(
         &hub,
         &sss,
         ("hivesync.e2e/kubeconfig-case", &selector),
@@ -1331,9 +1132,14 @@ async fn assert_bad_kubeconfig_fails(
     healthy
         .entry(&hub, EntryKind::SelectorSyncSet, &sss, is_success)
         .await?;
-    wait_for_spoke_configmap(&healthy.spoke, &spoke_ns.name, "from-sss", "synced", |_| {
-        true
-    })
+    wait_for_spoke_configmap(
+        &healthy.spoke,
+        &spoke_ns.name,
+        "from-sss",
+        "synced",
+        SPOKE_TIMEOUT,
+        |_| true,
+    )
     .await?;
     Ok(())
 }
@@ -1412,8 +1218,8 @@ async fn a_stopped_managed_cluster_does_not_slow_the_others_and_catches_up_once_
     let hub = hub().await?;
     let selector = unique_name("e2e-dead");
     let labels = [("hivesync.e2e/dead-cluster", selector.as_str())];
-    let dead = TestCluster::register(&hub, DISRUPTABLE, "e2e-dead", &labels).await?;
-    let alive = TestCluster::register(&hub, 1, "e2e-alive", &labels).await?;
+    let dead = TestCluster::register(&hub, DISRUPTABLE, "e2e-dead", &labels, json!({})).await?;
+    let alive = TestCluster::register(&hub, 1, "e2e-alive", &labels, json!({})).await?;
     let spoke_ns = unique_name("e2e-dead");
     let _cleanup = [
         DeleteOnDrop::new(&dead.kubeconfig, "namespace", None, &spoke_ns),
@@ -1424,7 +1230,8 @@ async fn a_stopped_managed_cluster_does_not_slow_the_others_and_catches_up_once_
     let stopped = stop_local_cluster(&local_cluster_name(&dead.kubeconfig))?;
     let sss = unique_name("e2e-dead");
     let started = Instant::now();
-    let (_, _sss_guard) = apply_selector_syncset(
+    let _sss_guard = sss_guard(&sss);
+    apply_selector_syncset(
         &hub,
         &sss,
         ("hivesync.e2e/dead-cluster", &selector),
@@ -1446,7 +1253,15 @@ async fn a_stopped_managed_cluster_does_not_slow_the_others_and_catches_up_once_
         elapsed < Duration::from_secs(15),
         "the reachable cluster took {elapsed:?} (≥ 15 s) to sync while another cluster was stopped"
     );
-    wait_for_spoke_configmap(&alive.spoke, &spoke_ns, "everywhere", "synced", |_| true).await?;
+    wait_for_spoke_configmap(
+        &alive.spoke,
+        &spoke_ns,
+        "everywhere",
+        "synced",
+        SPOKE_TIMEOUT,
+        |_| true,
+    )
+    .await?;
 
     let (_, reason, message) = wait_for_cd_condition(
         &hub,
@@ -1492,6 +1307,14 @@ async fn a_stopped_managed_cluster_does_not_slow_the_others_and_catches_up_once_
         is_success,
     )
     .await?;
-    wait_for_spoke_configmap(&dead.spoke, &spoke_ns, "everywhere", "synced", |_| true).await?;
+    wait_for_spoke_configmap(
+        &dead.spoke,
+        &spoke_ns,
+        "everywhere",
+        "synced",
+        SPOKE_TIMEOUT,
+        |_| true,
+    )
+    .await?;
     Ok(())
 }

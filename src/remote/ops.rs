@@ -24,7 +24,7 @@ pub struct OpError {
 }
 
 impl OpError {
-    fn failed(message: impl Into<String>) -> Self {
+    pub(crate) fn failed(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             unreachable: false,
@@ -55,18 +55,18 @@ fn is_connection_error(e: &kube::Error) -> bool {
     matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_))
 }
 
-fn from_kube(e: kube::Error) -> OpError {
+pub(crate) fn from_kube(e: kube::Error) -> OpError {
     OpError {
         unreachable: is_connection_error(&e),
         message: describe_error(&e),
     }
 }
 
-fn is_status(e: &kube::Error, code: u16) -> bool {
+pub(crate) fn is_status(e: &kube::Error, code: u16) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == code)
 }
 
-async fn with_timeout<T>(
+pub(crate) async fn with_timeout<T>(
     rc: &RemoteCluster,
     fut: impl Future<Output = Result<T, kube::Error>>,
 ) -> Result<Result<T, kube::Error>, OpError> {
@@ -94,7 +94,7 @@ async fn resolve(rc: &RemoteCluster, api_version: &str, kind: &str) -> Result<Re
     })
 }
 
-fn api_for(
+pub(crate) fn api_for(
     rc: &RemoteCluster,
     ar: &ApiResource,
     namespaced: bool,
@@ -108,7 +108,7 @@ fn api_for(
 }
 
 /// The Api for an object, refusing a namespaced object without a namespace (Hive sends it and gets an API error).
-async fn api_for_ref(
+pub(crate) async fn api_for_ref(
     rc: &RemoteCluster,
     r: &SyncResourceReference,
 ) -> Result<Api<DynamicObject>, OpError> {
@@ -229,26 +229,41 @@ pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<(), OpError> {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
     };
+    send_patch(rc, &api, &op.name, &params, patch_type, body)
+        .await
+        .map(|_| ())
+}
+
+/// Sends `body` as a PATCH of `name` of type `patch_type` with `params` (a JSON patch is parsed from `body` first).
+pub(crate) async fn send_patch(
+    rc: &RemoteCluster,
+    api: &Api<DynamicObject>,
+    name: &str,
+    params: &PatchParams,
+    patch_type: PatchType,
+    body: Value,
+) -> Result<DynamicObject, OpError> {
     let result = match patch_type {
         PatchType::Strategic => {
-            with_timeout(rc, api.patch(&op.name, &params, &Patch::Strategic(body))).await?
+            with_timeout(rc, api.patch(name, params, &Patch::Strategic(body))).await?
         }
-        PatchType::Merge => {
-            with_timeout(rc, api.patch(&op.name, &params, &Patch::Merge(body))).await?
-        }
+        PatchType::Merge => with_timeout(rc, api.patch(name, params, &Patch::Merge(body))).await?,
         PatchType::Json => {
             let ops: json_patch::Patch = serde_json::from_value(body)
                 .map_err(|e| OpError::failed(format!("unable to parse json patch: {e}")))?;
-            with_timeout(rc, api.patch(&op.name, &params, &Patch::<()>::Json(ops))).await?
+            with_timeout(rc, api.patch(name, params, &Patch::<()>::Json(ops))).await?
         }
     };
-    result.map(|_| ()).map_err(from_kube)
+    result.map_err(from_kube)
 }
 
-/// Deletes a tracked object; already gone is success. Messages follow Hive's (`could not get mapping: ...`,
-/// `could not delete resource: ...`).
-pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(), OpError> {
-    let resolved = tokio::time::timeout(
+/// The resource of a tracked object at whichever version the cluster serves its kind, or None when it serves the kind
+/// at no version any more. Errors say `could not get mapping: ...`, as Hive's.
+pub(crate) async fn resolve_any_version(
+    rc: &RemoteCluster,
+    r: &SyncResourceReference,
+) -> Result<Option<Resolved>, OpError> {
+    tokio::time::timeout(
         rc.timeouts.request,
         rc.discovery
             .resolve_any_version(&rc.client, &r.api_version, &r.kind),
@@ -261,9 +276,14 @@ pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(),
     .map_err(|e| OpError {
         message: format!("could not get mapping: {}", e.message),
         unreachable: e.unreachable,
-    })?;
+    })
+}
+
+/// Deletes a tracked object; already gone is success. Messages follow Hive's (`could not get mapping: ...`,
+/// `could not delete resource: ...`).
+pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(), OpError> {
     // The cluster serves the kind at no version any more (its CRD was deleted): no such object can exist.
-    let Some(resolved) = resolved else {
+    let Some(resolved) = resolve_any_version(rc, r).await? else {
         return Ok(());
     };
     let api = api_for(rc, &resolved.resource, resolved.namespaced, &r.namespace);

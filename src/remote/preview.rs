@@ -1,9 +1,7 @@
 //! Dry-run variants of the calls in `ops`, for `hivesync diff`: each sends the same request with `dryRun=All` and
 //! returns what the server would store, next to the live object. Nothing here writes to a managed cluster.
 //!
-//! The small helpers are copied from `ops` (which others change) rather than shared; keep the two in step.
-
-use std::future::Future;
+//! Discovery, timeouts and error mapping are `ops`'s own helpers, so both send and report alike.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
@@ -12,11 +10,14 @@ use serde_json::Value;
 
 use super::discovery::DiscoveryCache;
 use super::kubeconfig::{client_config, Timeouts};
-use super::ops::{describe_error, OpError};
+use super::ops::{
+    api_for, api_for_ref, describe_error, from_kube, is_status, resolve_any_version, send_patch,
+    with_timeout, OpError,
+};
 use super::RemoteCluster;
 use crate::api::{ClusterDeployment, SyncResourceReference};
 use crate::consts::{FIELD_MANAGER, KUBECONFIG_SECRET_KEY};
-use crate::plan::decode::{ApplyBehavior, PatchOp, PatchType};
+use crate::plan::decode::{ApplyBehavior, PatchOp};
 use crate::plan::identity::reference_of;
 
 /// An object before and after a dry-run call. `after` is None when the call would not change anything
@@ -25,37 +26,6 @@ use crate::plan::identity::reference_of;
 pub struct Preview {
     pub live: Option<Value>,
     pub after: Option<Value>,
-}
-
-fn failed(message: impl Into<String>) -> OpError {
-    OpError {
-        message: message.into(),
-        unreachable: false,
-    }
-}
-
-fn from_kube(e: kube::Error) -> OpError {
-    OpError {
-        unreachable: matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_)),
-        message: describe_error(&e),
-    }
-}
-
-fn is_status(e: &kube::Error, code: u16) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == code)
-}
-
-async fn with_timeout<T>(
-    rc: &RemoteCluster,
-    fut: impl Future<Output = Result<T, kube::Error>>,
-) -> Result<T, OpError> {
-    tokio::time::timeout(rc.timeouts.request, fut)
-        .await
-        .map_err(|_| OpError {
-            message: format!("request timed out after {:?}", rc.timeouts.request),
-            unreachable: true,
-        })?
-        .map_err(from_kube)
 }
 
 /// The client for a ClusterDeployment's cluster, built from its admin kubeconfig Secret on the hub (with the API URL
@@ -98,35 +68,8 @@ pub async fn remote_for(
     })
 }
 
-async fn api(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<Api<DynamicObject>, OpError> {
-    let resolved = tokio::time::timeout(
-        rc.timeouts.request,
-        rc.discovery.resolve(&rc.client, &r.api_version, &r.kind),
-    )
-    .await
-    .map_err(|_| OpError {
-        message: "discovery timed out".into(),
-        unreachable: true,
-    })?
-    .map_err(|e| OpError {
-        message: e.message,
-        unreachable: e.unreachable,
-    })?;
-    if resolved.namespaced && r.namespace.is_empty() {
-        return Err(failed(format!(
-            "a namespace must be specified for namespaced resource {} \"{}\"",
-            r.kind, r.name
-        )));
-    }
-    Ok(if resolved.namespaced {
-        Api::namespaced_with(rc.client.clone(), &r.namespace, &resolved.resource)
-    } else {
-        Api::all_with(rc.client.clone(), &resolved.resource)
-    })
-}
-
 fn to_value(o: DynamicObject) -> Result<Value, OpError> {
-    serde_json::to_value(o).map_err(|e| failed(e.to_string()))
+    serde_json::to_value(o).map_err(|e| OpError::failed(e.to_string()))
 }
 
 async fn get_opt(
@@ -136,13 +79,14 @@ async fn get_opt(
 ) -> Result<Option<Value>, OpError> {
     with_timeout(rc, api.get_opt(name))
         .await?
+        .map_err(from_kube)?
         .map(to_value)
         .transpose()
 }
 
 /// The live object, if it exists.
 pub async fn live(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<Option<Value>, OpError> {
-    let api = api(rc, r).await?;
+    let api = api_for_ref(rc, r).await?;
     get_opt(rc, &api, &r.name).await
 }
 
@@ -153,7 +97,7 @@ pub async fn apply(
     behavior: ApplyBehavior,
 ) -> Result<Preview, OpError> {
     let r = reference_of(object);
-    let api = api(rc, &r).await?;
+    let api = api_for_ref(rc, &r).await?;
     let live = if r.name.is_empty() {
         None
     } else {
@@ -165,13 +109,19 @@ pub async fn apply(
     };
     let create = || async {
         let data: DynamicObject =
-            serde_json::from_value(object.clone()).map_err(|e| failed(e.to_string()))?;
-        with_timeout(rc, api.create(&post, &data)).await
+            serde_json::from_value(object.clone()).map_err(|e| OpError::failed(e.to_string()))?;
+        with_timeout(rc, api.create(&post, &data))
+            .await?
+            .map_err(from_kube)
     };
     let after = match (behavior, &live) {
         (ApplyBehavior::Apply, _) => {
             let params = PatchParams::apply(FIELD_MANAGER).force().dry_run();
-            Some(with_timeout(rc, api.patch(&r.name, &params, &Patch::Apply(object))).await?)
+            Some(
+                with_timeout(rc, api.patch(&r.name, &params, &Patch::Apply(object)))
+                    .await?
+                    .map_err(from_kube)?,
+            )
         }
         (ApplyBehavior::CreateOrUpdate, Some(_)) => {
             let params = PatchParams {
@@ -179,7 +129,11 @@ pub async fn apply(
                 dry_run: true,
                 ..Default::default()
             };
-            Some(with_timeout(rc, api.patch(&r.name, &params, &Patch::Merge(object))).await?)
+            Some(
+                with_timeout(rc, api.patch(&r.name, &params, &Patch::Merge(object)))
+                    .await?
+                    .map_err(from_kube)?,
+            )
         }
         (ApplyBehavior::CreateOnly, Some(_)) => None,
         (_, None) => Some(create().await?),
@@ -193,41 +147,29 @@ pub async fn apply(
 /// What a patch would make of its target, as `ops::patch` sends it, with `dryRun=All`. A missing target is an error
 /// (the patch fails).
 pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<Preview, OpError> {
-    let patch_type = op.patch_type.clone().map_err(failed)?;
+    let patch_type = op.patch_type.clone().map_err(OpError::failed)?;
     let r = SyncResourceReference {
         api_version: op.api_version.clone(),
         kind: op.kind.clone(),
         name: op.name.clone(),
         namespace: op.namespace.clone(),
     };
-    let api = api(rc, &r).await?;
+    let api = api_for_ref(rc, &r).await?;
     let live = get_opt(rc, &api, &op.name).await?;
     if live.is_none() {
-        return Err(failed(format!(
+        return Err(OpError::failed(format!(
             "{} {} \"{}\" not found: the patch would fail",
             op.api_version, op.kind, op.name
         )));
     }
     let body: Value = serde_json::from_str(&op.patch)
-        .map_err(|e| failed(format!("unable to parse patch: {e}")))?;
+        .map_err(|e| OpError::failed(format!("unable to parse patch: {e}")))?;
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
         dry_run: true,
         ..Default::default()
     };
-    let after = match patch_type {
-        PatchType::Strategic => {
-            with_timeout(rc, api.patch(&op.name, &params, &Patch::Strategic(body))).await?
-        }
-        PatchType::Merge => {
-            with_timeout(rc, api.patch(&op.name, &params, &Patch::Merge(body))).await?
-        }
-        PatchType::Json => {
-            let ops: json_patch::Patch = serde_json::from_value(body)
-                .map_err(|e| failed(format!("unable to parse json patch: {e}")))?;
-            with_timeout(rc, api.patch(&op.name, &params, &Patch::<()>::Json(ops))).await?
-        }
-    };
+    let after = send_patch(rc, &api, &op.name, &params, patch_type, body).await?;
     Ok(Preview {
         live,
         after: Some(to_value(after)?),
@@ -240,28 +182,10 @@ pub async fn delete(
     rc: &RemoteCluster,
     r: &SyncResourceReference,
 ) -> Result<Option<Value>, OpError> {
-    let resolved = tokio::time::timeout(
-        rc.timeouts.request,
-        rc.discovery
-            .resolve_any_version(&rc.client, &r.api_version, &r.kind),
-    )
-    .await
-    .map_err(|_| OpError {
-        message: "discovery timed out".into(),
-        unreachable: true,
-    })?
-    .map_err(|e| OpError {
-        message: format!("could not get mapping: {}", e.message),
-        unreachable: e.unreachable,
-    })?;
-    let Some(resolved) = resolved else {
+    let Some(resolved) = resolve_any_version(rc, r).await? else {
         return Ok(None);
     };
-    let api = if resolved.namespaced {
-        Api::namespaced_with(rc.client.clone(), &r.namespace, &resolved.resource)
-    } else {
-        Api::all_with(rc.client.clone(), &resolved.resource)
-    };
+    let api = api_for(rc, &resolved.resource, resolved.namespaced, &r.namespace);
     let Some(live) = get_opt(rc, &api, &r.name).await? else {
         return Ok(None);
     };
@@ -269,14 +193,10 @@ pub async fn delete(
         dry_run: true,
         ..Default::default()
     };
-    match tokio::time::timeout(rc.timeouts.request, api.delete(&r.name, &params)).await {
-        Err(_) => Err(OpError {
-            message: format!("request timed out after {:?}", rc.timeouts.request),
-            unreachable: true,
-        }),
-        Ok(Ok(_)) => Ok(Some(live)),
-        Ok(Err(e)) if is_status(&e, 404) => Ok(None),
-        Ok(Err(e)) => Err(OpError {
+    match with_timeout(rc, api.delete(&r.name, &params)).await? {
+        Ok(_) => Ok(Some(live)),
+        Err(e) if is_status(&e, 404) => Ok(None),
+        Err(e) => Err(OpError {
             message: format!("could not delete resource: {}", describe_error(&e)),
             unreachable: false,
         }),
