@@ -60,10 +60,10 @@ async fn the_generated_crds_install_and_become_established() -> Result<()> {
 // --------------------------------------------------------------------------------------------------------- examples
 
 fn examples_dir() -> PathBuf {
-    let dir = repo_root().join("../shared/examples");
+    let dir = repo_root().join("deploy/examples");
     assert!(
         dir.is_dir(),
-        "the example manifests are missing: {} is not a directory (they live in the shared workspace next to the repo)",
+        "the example manifests are missing: {} is not a directory (copies of ../shared/examples kept in the repo)",
         dir.display()
     );
     dir

@@ -685,12 +685,12 @@ async fn secret_mappings_from_another_namespace_or_without_one_are_refused_with_
 
 // --------------------------------------------------------------------------------- the addon example (shared)
 
-/// `../shared/examples/addon-install.syncset.yaml` (OCM's addon install SyncSet: a Namespace, a ConfigMap, a merge
+/// `deploy/examples/addon-install.syncset.yaml` (OCM's addon install SyncSet: a Namespace, a ConfigMap, a merge
 /// patch of it and a pull-secret mapping), moved to a unique hub namespace, CD and spoke namespace, applies in full.
 #[tokio::test]
 async fn the_addon_install_example_applies_its_resources_patch_and_secret_mapping_in_full(
 ) -> Result<()> {
-    let path = repo_root().join("../shared/examples/addon-install.syncset.yaml");
+    let path = repo_root().join("deploy/examples/addon-install.syncset.yaml");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the example {}", path.display()))?;
     let mut obj: Value = serde_yaml::from_str(&text)

@@ -895,7 +895,7 @@ async fn the_odh_addon_selector_syncset_fails_without_olm_and_succeeds_once_the_
     )
     .await?;
 
-    let path = repo_root().join("../shared/examples/addon-managed-odh.selectorsyncset.yaml");
+    let path = repo_root().join("deploy/examples/addon-managed-odh.selectorsyncset.yaml");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut sss: Value =
