@@ -42,3 +42,7 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## bench: the fleet benchmark (BENCH_N, BENCH_SPOKES, BENCH_SCENARIOS, BENCH_OUT; see bench/README.md). Not a test.
+bench:
+	hack/bench.sh

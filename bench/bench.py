@@ -1,0 +1,319 @@
+#!/usr/bin/env python3
+"""Helpers of hack/bench.sh (standard library only): generate the fleet and the syncsets, read hub state, assemble the
+result JSON. Every subcommand reads/writes JSON; see `bench.py -h`."""
+
+import argparse
+import base64
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+FLEET_NS = "bench-fleet"
+# The API server validates resources[].metadata before any template runs: a namespace cannot be a template and a name
+# cannot contain '/', so the label read by templates is `bench-id` and each cluster's ConfigMaps are kept apart by
+# their templated names (in a shared namespace), next to a templated per-cluster Namespace.
+TEMPLATE_ID = '{{ fromCDLabel "bench-id" }}'
+
+
+def dump(obj):
+    json.dump(obj, sys.stdout, separators=(",", ":"))
+    sys.stdout.write("\n")
+
+
+def kube_list(items):
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
+# ------------------------------------------------------------------------------------------------------ generators
+def cmd_fleet(a):
+    """Namespace, one kubeconfig Secret per CD and N installed ClusterDeployments; CD i uses spoke (i-1) % S."""
+    spokes = a.spokes.split(",")
+    secrets = [base64.b64encode(open(p, "rb").read()).decode() for p in spokes]
+    items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": a.namespace}}]
+    for i in range(1, a.n + 1):
+        name = f"bench-{i}"
+        s = (i - 1) % len(spokes)
+        items.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                      "metadata": {"name": f"{name}-admin-kubeconfig", "namespace": a.namespace},
+                      "data": {"kubeconfig": secrets[s]}})
+        items.append(cd(name, a.namespace, {"bench-id": str(i), "bench/fleet": "real", "bench/spoke": str(s + 1)}))
+    dump(kube_list(items))
+
+
+def cd(name, ns, labels, annotations=None):
+    meta = {"name": name, "namespace": ns, "labels": labels}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment", "metadata": meta,
+            "spec": {"clusterName": name, "baseDomain": "bench.example.com", "installed": True, "platform": {},
+                     "clusterMetadata": {"clusterID": name, "infraID": name,
+                                         "adminKubeconfigSecretRef": {"name": f"{name}-admin-kubeconfig"}}}}
+
+
+# Realistic OSD label profiles (keys the production selectors read), cycled over the fake fleet.
+VERSIONS = ["4.14", "4.15", "4.16", "4.17", "4.18", "4.19", "4.20"]
+
+
+def osd_labels(i):
+    rnd = random.Random(i)
+    product = "rosa" if rnd.random() < 0.55 else "osd"
+    ccs = "true" if product == "rosa" or rnd.random() < 0.4 else "false"
+    mm = rnd.choice(VERSIONS)
+    labels = {
+        "bench-id": str(i), "bench/fleet": "fake",
+        "api.openshift.com/managed": "true",
+        "api.openshift.com/product": product,
+        "api.openshift.com/ccs": ccs,
+        "api.openshift.com/sts": "true" if product == "rosa" and rnd.random() < 0.8 else "false",
+        "api.openshift.com/fedramp": "true" if rnd.random() < 0.03 else "false",
+        "api.openshift.com/environment": "production",
+        "api.openshift.com/private-link": "true" if rnd.random() < 0.1 else "false",
+        "api.openshift.com/wif": "false",
+        "hive.openshift.io/version-major-minor": mm,
+        "hive.openshift.io/version-major-minor-patch": f"{mm}.{rnd.randint(0, 30)}",
+        "hive.openshift.io/cluster-platform": "gcp" if product == "osd" and rnd.random() < 0.3 else "aws",
+        "hive.openshift.io/cluster-region": rnd.choice(["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1"]),
+    }
+    if rnd.random() < 0.02:
+        labels["ext-hypershift.openshift.io/cluster-type"] = rnd.choice(["management-cluster", "service-cluster"])
+    return labels
+
+
+def cmd_fake_fleet(a):
+    """N ClusterDeployments with Hive's fake-cluster annotation and OSD-shaped labels, plus the one Secret the OSD
+    payload's secret mapping reads (so that mapping can succeed)."""
+    items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": a.namespace}}]
+    for i in range(1, a.n + 1):
+        items.append(cd(f"fake-{i}", a.namespace, osd_labels(i), {"hive.openshift.io/fake-cluster": "true"}))
+    dump(kube_list(items))
+
+
+def cmd_sss(a):
+    """A SelectorSyncSet: per cluster one templated Namespace PREFIX<id> and --objects ConfigMaps PREFIX<id>-<k> in
+    --cm-namespace."""
+    labels = {"bench/set": a.set}
+    if a.kind == "fanout":
+        ns = f"{a.ns_prefix}{TEMPLATE_ID}"
+        res = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}]
+        for k in range(a.objects):
+            res.append({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": f"{ns}-{k}", "namespace": a.cm_namespace, "labels": labels},
+                        "data": {"value": a.value}})
+        selector = {"matchLabels": {"bench/fleet": "real"}}
+        mode = "Upsert"
+    else:  # latency: one ConfigMap in an existing namespace, deleted when the label goes (Sync)
+        res = [{"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": f"lat-{TEMPLATE_ID}", "namespace": "default", "labels": labels},
+                "data": {"value": a.value}}]
+        selector = {"matchLabels": {"bench/latency": "on"}}
+        mode = "Sync"
+    dump({"apiVersion": "hive.openshift.io/v1", "kind": "SelectorSyncSet", "metadata": {"name": a.name},
+          "spec": {"clusterDeploymentSelector": selector, "resourceApplyMode": mode,
+                   "enableResourceTemplates": True, "resources": res}})
+
+
+def cmd_latency_cds(a):
+    rnd = random.Random(8)
+    ids = rnd.sample(range(1, a.n + 1), min(a.count, a.n))
+    print(" ".join(f"--cd={FLEET_NS}/bench-{i}={i}" for i in ids))
+
+
+# ----------------------------------------------------------------------------------------------------- hub readers
+def load_stdin():
+    return json.load(sys.stdin)
+
+
+def cmd_cs_done(a):
+    """Prints how many ClusterSyncs have the SelectorSyncSet's entry Success at --generation (or any, when 0)."""
+    done = 0
+    for cs in load_stdin().get("items", []):
+        for e in (cs.get("status") or {}).get("selectorSyncSets") or []:
+            if e.get("name") == a.name and e.get("result") == "Success" and \
+                    (a.generation == 0 or e.get("observedGeneration") == a.generation):
+                done += 1
+    print(done)
+
+
+def cmd_unreachable(a):
+    """Prints how many CDs labelled bench/spoke=--spoke have Unreachable=True (--status True) / False."""
+    n = 0
+    for c in load_stdin().get("items", []):
+        if a.spoke and c["metadata"].get("labels", {}).get("bench/spoke") != a.spoke:
+            continue
+        for cond in (c.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "Unreachable" and cond.get("status") == a.status:
+                n += 1
+    print(n)
+
+
+def cmd_metric(a):
+    """Sum of a Prometheus counter from /metrics text on stdin, optionally only series containing --match."""
+    total = 0.0
+    for line in sys.stdin:
+        if line.startswith(a.name) and (line[len(a.name)] in " {"):
+            if a.match and a.match not in line:
+                continue
+            total += float(line.rsplit(" ", 1)[1])
+    print(total)
+
+
+# ------------------------------------------------------------------------------------------------ the OSD payload
+def selector_matches(sel, labels):
+    for k, v in (sel.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in sel.get("matchExpressions") or []:
+        op, k, vals = e["operator"], e["key"], e.get("values") or []
+        if op == "In" and labels.get(k) not in vals:
+            return False
+        if op == "NotIn" and k in labels and labels[k] in vals:
+            return False
+        if op == "Exists" and k not in labels:
+            return False
+        if op == "DoesNotExist" and k in labels:
+            return False
+    return True
+
+
+def cmd_osd_expected(a):
+    """Per fake CD: how many OSD SelectorSyncSets select it. Prints {"cd": count} and a summary on stderr."""
+    sss = json.load(open(a.payload))["items"]
+    out = {}
+    for i in range(1, a.n + 1):
+        labels = osd_labels(i)
+        out[f"fake-{i}"] = sum(1 for s in sss if selector_matches(s["spec"].get("clusterDeploymentSelector") or {},
+                                                                  labels))
+    vals = list(out.values())
+    sys.stderr.write(f"OSD payload: {len(sss)} SelectorSyncSets, {sum(len(s['spec'].get('resources') or []) for s in sss)}"
+                     f" resources; per cluster {min(vals)}..{max(vals)} sets (median {statistics.median(vals)})\n")
+    json.dump(out, open(a.out, "w"))
+
+
+def cmd_osd_done(a):
+    """Prints `done failed`: CDs whose ClusterSync has every expected entry with a result (and how many Failure)."""
+    expected = json.load(open(a.expected))
+    done = failed = 0
+    for cs in load_stdin().get("items", []):
+        name = cs["metadata"]["name"]
+        entries = (cs.get("status") or {}).get("selectorSyncSets") or []
+        if name in expected and len(entries) >= expected[name] and all(e.get("result") for e in entries):
+            done += 1
+            failed += sum(1 for e in entries if e.get("result") != "Success")
+    print(done, failed)
+
+
+def cmd_cs_sizes(a):
+    sizes = sorted(len(json.dumps(cs, separators=(",", ":"))) for cs in load_stdin().get("items", []))
+    dump({"count": len(sizes), "max_bytes": sizes[-1] if sizes else None,
+          "median_bytes": statistics.median(sizes) if sizes else None, "min_bytes": sizes[0] if sizes else None})
+
+
+# -------------------------------------------------------------------------------------------------------- assemble
+def sh(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+    except Exception:  # noqa: BLE001 - best effort facts
+        return None
+
+
+def cmd_assemble(a):
+    """Merges the scenario fragments of a run directory into one result JSON with machine facts and targets."""
+    frags = {}
+    for f in sorted(os.listdir(a.run)):
+        if f.startswith("s") and f.endswith(".json") and f[1:-5].isdigit():
+            frags[f[:-5]] = json.load(open(os.path.join(a.run, f)))
+    mem = None
+    with open("/proc/meminfo") as m:
+        for line in m:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    cpu = None
+    with open("/proc/cpuinfo") as c:
+        for line in c:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    params = json.load(open(os.path.join(a.run, "params.json")))
+    result = {
+        "benchmark": "hivesync fleet benchmark (issue 8; DESIGN.md Performance design)",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"nproc": os.cpu_count(), "memory_bytes": mem, "cpu": cpu, "kernel": platform.release(),
+                    "note": "shared: the hub, spoke API servers, etcd and (possibly) other sessions' clusters and "
+                            "builds run on the same cores"},
+        "versions": {"hivesync_git_rev": sh("git", "-C", a.repo, "rev-parse", "HEAD"),
+                     "worktree_dirty": bool(sh("git", "-C", a.repo, "status", "--porcelain", "--", "src")),
+                     "kubernetes": params.get("k8s_version"), "rustc": sh("rustc", "--version")},
+        "parameters": params,
+        "scenarios": frags,
+        "targets": targets(frags),
+    }
+    json.dump(result, open(a.out, "w"), indent=1)
+    print(json.dumps(result["targets"], indent=1))
+
+
+def targets(f):
+    t = {}
+
+    def ratio(s):
+        r = f.get(s, {}).get("ratio_to_floor")
+        return {"value": r, "target": "<= 1.3", "met": r is not None and r <= 1.3}
+
+    if "s1" in f:
+        t["fanout_new_ratio"] = ratio("s1")
+    if "s2" in f:
+        t["fanout_edit_ratio"] = ratio("s2")
+    if "s3" in f:
+        add = f["s3"].get("add_s", {})
+        p50, p99 = add.get("p50"), add.get("p99")
+        t["latency_p50_s"] = {"value": p50, "target": "<= 0.100", "met": p50 is not None and p50 <= 0.1}
+        t["latency_p99_s"] = {"value": p99, "target": "<= 0.300", "met": p99 is not None and p99 <= 0.3}
+    if "s4" in f:
+        rss = f["s4"].get("peak_rss_bytes")
+        t["osd_peak_rss_bytes"] = {"value": rss, "target": "<= 150 MB", "met": rss is not None and rss <= 150e6}
+    if "s5" in f:
+        cpu = f["s5"].get("cpu_percent_of_one_core")
+        t["idle_cpu_percent"] = {"value": cpu, "target": "<= 1 %", "met": cpu is not None and cpu <= 1.0}
+    if "s6" in f:
+        d = f["s6"].get("time_to_unreachable_s")
+        loss = f["s6"].get("healthy_throughput_loss_percent")
+        t["dead_spoke_detect_s"] = {"value": d, "target": "<= 30 s", "met": d is not None and d <= 30}
+        t["dead_spoke_throughput_loss_percent"] = {"value": loss, "target": "<= 5 %",
+                                                   "met": loss is not None and loss <= 5}
+    return t
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("fleet"); s.add_argument("--n", type=int, required=True)
+    s.add_argument("--spokes", required=True); s.add_argument("--namespace", default=FLEET_NS)
+    s = sub.add_parser("fake-fleet"); s.add_argument("--n", type=int, required=True)
+    s.add_argument("--namespace", default="bench-fake")
+    s = sub.add_parser("sss"); s.add_argument("--name", required=True); s.add_argument("--kind", default="fanout")
+    s.add_argument("--set", required=True); s.add_argument("--value", required=True)
+    s.add_argument("--ns-prefix", default="bench-"); s.add_argument("--objects", type=int, default=10)
+    s.add_argument("--cm-namespace", default="bench-cms")
+    s = sub.add_parser("latency-cds"); s.add_argument("--n", type=int, required=True)
+    s.add_argument("--count", type=int, default=50)
+    s = sub.add_parser("cs-done"); s.add_argument("--name", required=True)
+    s.add_argument("--generation", type=int, default=0)
+    s = sub.add_parser("unreachable"); s.add_argument("--spoke", default="")
+    s.add_argument("--status", default="True")
+    s = sub.add_parser("metric"); s.add_argument("name"); s.add_argument("--match", default="")
+    s = sub.add_parser("osd-expected"); s.add_argument("--payload", required=True)
+    s.add_argument("--n", type=int, required=True); s.add_argument("--out", required=True)
+    s = sub.add_parser("osd-done"); s.add_argument("--expected", required=True)
+    sub.add_parser("cs-sizes")
+    s = sub.add_parser("assemble"); s.add_argument("--run", required=True); s.add_argument("--out", required=True)
+    s.add_argument("--repo", default=".")
+    a = p.parse_args()
+    globals()["cmd_" + a.cmd.replace("-", "_")](a)
+
+
+if __name__ == "__main__":
+    main()
