@@ -101,6 +101,12 @@ impl ClientPool {
                 }
             }
         };
+        // Record the version we built from, so the next get() reuses this client until the Secret changes (the
+        // watch may not have recorded it: at start-up Secrets can arrive before the ClusterDeployments naming them).
+        self.secrets.observe(
+            (namespace.clone(), name.clone()),
+            secret.metadata.resource_version.clone(),
+        );
         let data = secret
             .data
             .as_ref()
