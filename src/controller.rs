@@ -50,8 +50,9 @@ pub struct Context {
     payloads: DashMap<String, (i64, Arc<Payload>)>,
     /// Templated payloads, per (syncset UID, cluster): (generation, hash of the cluster's labels, payload).
     templated: DashMap<(String, ClusterKey), (i64, u64, Arc<Payload>)>,
-    /// The content hash last applied per (cluster, kind, syncset name).
-    applied_hashes: DashMap<(ClusterKey, SyncSetKind, String), String>,
+    /// The content hash last applied, per cluster then (kind, syncset name); a u64 rather than the hex string, as
+    /// there is one per cluster × syncset (~80k at 1000 OSD-shaped clusters).
+    applied_hashes: DashMap<ClusterKey, HashMap<(SyncSetKind, String), u64>>,
     /// The ClusterSync as last written: fresher than the watch until the watch catches up.
     written: DashMap<ClusterKey, Arc<ClusterSync>>,
     backoff: DashMap<ClusterKey, u32>,
@@ -166,7 +167,7 @@ fn forget(ctx: &Context, key: &ClusterKey) {
     ctx.pool.forget(key);
     ctx.written.remove(key);
     ctx.backoff.remove(key);
-    ctx.applied_hashes.retain(|(k, _, _), _| k != key);
+    ctx.applied_hashes.remove(key);
     ctx.templated.retain(|(_, k), _| k != key);
     ctx.secrets.forget_cluster(key);
 }
@@ -300,12 +301,13 @@ async fn sync_cluster(
         }
     }
     let finished = run.finish();
-    for a in &finished.applied {
-        debug!(kind = a.kind.as_str(), syncset = %a.name, reason = ?a.reason, "applied");
-        if let Some(p) = payloads.get(&(a.kind, a.name.clone())) {
-            let hash = content_hash(ctx, p);
-            ctx.applied_hashes
-                .insert((key.clone(), a.kind, a.name.clone()), hash);
+    if !finished.applied.is_empty() {
+        let mut hashes = ctx.applied_hashes.entry(key.clone()).or_default();
+        for a in &finished.applied {
+            debug!(kind = a.kind.as_str(), syncset = %a.name, reason = ?a.reason, "applied");
+            if let Some(p) = payloads.get(&(a.kind, a.name.clone())) {
+                hashes.insert((a.kind, a.name.clone()), content_hash(ctx, p));
+            }
         }
     }
     for e in finished
@@ -680,7 +682,13 @@ fn latest_cluster_sync(ctx: &Context, key: &ClusterKey) -> Option<Arc<ClusterSyn
     };
     match (watched, written) {
         (Some(w), Some(mine)) if w.uid() == mine.uid() && rv(&mine) > rv(&w) => Some(mine),
-        (Some(w), _) => Some(w),
+        (Some(w), mine) => {
+            // The watch has caught up: drop our copy, so each status is held once.
+            if mine.is_some() {
+                ctx.written.remove(key);
+            }
+            Some(w)
+        }
         (None, _) => None,
     }
 }
@@ -737,24 +745,26 @@ impl Payloads for CachedPayloads<'_> {
     }
 
     fn hash_changed(&self, kind: SyncSetKind, name: &str, payload: &Payload) -> bool {
-        self.ctx
-            .applied_hashes
-            .get(&(self.key.clone(), kind, name.to_string()))
-            .is_some_and(|h| *h != content_hash(self.ctx, payload))
+        self.ctx.applied_hashes.get(self.key).is_some_and(|hashes| {
+            hashes
+                .get(&(kind, name.to_string()))
+                .is_some_and(|h| *h != content_hash(self.ctx, payload))
+        })
     }
 }
 
 /// What a syncset's application depends on: its spec and the versions of the hub Secrets it copies, so that a
 /// source Secret's change re-applies it (DESIGN.md difference 2).
-fn content_hash(ctx: &Context, payload: &Payload) -> String {
-    let mut hash = payload.hash.clone();
+fn content_hash(ctx: &Context, payload: &Payload) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    payload.hash.hash(&mut h);
     for s in &payload.secrets {
         if let Ok(source) = &s.source {
-            hash.push(':');
-            hash.push_str(&ctx.secrets.version(source).unwrap_or_default());
+            ctx.secrets.version(source).hash(&mut h);
         }
     }
-    hash
+    h.finish()
 }
 
 /// A cluster whose kubeconfig cannot be used: every syncset that targets it fails with that message (tracking kept).

@@ -16,6 +16,10 @@ pub struct SecretTracker {
     versions: DashMap<SecretKey, String>,
     /// Source Secret → the clusters it was copied to.
     users: DashMap<SecretKey, HashSet<ClusterKey>>,
+    /// Kubeconfig Secret → the clusters that name it, and the reverse, so a Secret event finds its clusters without
+    /// scanning every ClusterDeployment.
+    kubeconfig_users: DashMap<SecretKey, HashSet<ClusterKey>>,
+    kubeconfig_of: DashMap<ClusterKey, SecretKey>,
 }
 
 impl SecretTracker {
@@ -43,12 +47,46 @@ impl SecretTracker {
         self.users.retain(|_, u| !u.is_empty());
     }
 
-    /// The clusters that copy `key` as a source.
+    /// Records which kubeconfig Secret `cluster` names now (`None`: none, or the cluster is gone).
+    pub fn set_kubeconfig(&self, cluster: &ClusterKey, secret: Option<SecretKey>) {
+        let old = match &secret {
+            Some(s) => self.kubeconfig_of.insert(cluster.clone(), s.clone()),
+            None => self.kubeconfig_of.remove(cluster).map(|(_, s)| s),
+        };
+        if old == secret {
+            return;
+        }
+        if let Some(old) = old {
+            if let Some(mut u) = self.kubeconfig_users.get_mut(&old) {
+                u.remove(cluster);
+            }
+            self.kubeconfig_users.remove_if(&old, |_, u| u.is_empty());
+        }
+        if let Some(s) = secret {
+            self.kubeconfig_users
+                .entry(s)
+                .or_default()
+                .insert(cluster.clone());
+        }
+    }
+
+    /// The clusters a change of Secret `key` concerns: those that copy it as a source and those whose kubeconfig it
+    /// holds.
     pub fn users(&self, key: &SecretKey) -> Vec<ClusterKey> {
-        self.users
+        let mut out: Vec<ClusterKey> = self
+            .users
             .get(key)
             .map(|u| u.iter().cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Some(k) = self.kubeconfig_users.get(key) {
+            out.extend(
+                k.iter()
+                    .filter(|c| !out.contains(c))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
+        }
+        out
     }
 
     /// Records a watch event of a Secret that something references (`None` = deleted). Returns whether the version
@@ -81,5 +119,25 @@ mod tests {
         assert!(t.observe(k("src"), None));
         t.forget_cluster(&c);
         assert!(t.users(&k("src")).is_empty());
+    }
+
+    #[test]
+    fn kubeconfig_users_follow_the_cluster_s_current_secret() {
+        let t = SecretTracker::default();
+        let (a, b): (ClusterKey, ClusterKey) =
+            (("ns".into(), "a".into()), ("ns".into(), "b".into()));
+        t.set_kubeconfig(&a, Some(k("kc-a")));
+        t.set_kubeconfig(&b, Some(k("kc-a")));
+        let mut users = t.users(&k("kc-a"));
+        users.sort();
+        assert_eq!(users, vec![a.clone(), b.clone()]);
+        t.set_kubeconfig(&a, Some(k("kc-a2")));
+        assert_eq!(t.users(&k("kc-a")), vec![b.clone()]);
+        assert_eq!(t.users(&k("kc-a2")), vec![a.clone()]);
+        t.set_kubeconfig(&b, None);
+        assert!(t.users(&k("kc-a")).is_empty());
+        // A cluster that both copies and authenticates with a Secret is listed once.
+        t.record_use(k("kc-a2"), &a, None);
+        assert_eq!(t.users(&k("kc-a2")), vec![a]);
     }
 }

@@ -43,7 +43,12 @@ where
     F: Fn(&K, bool) + Send + 'static,
 {
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api)).boxed();
+    // managedFields are never read here and are a good part of each object: the stores do not keep them.
+    let stream = reflector::reflector(
+        writer,
+        watcher(api).modify(|o| o.managed_fields_mut().clear()),
+    )
+    .boxed();
     tokio::spawn(drive(stream, on_event));
     reader
 }
@@ -77,10 +82,20 @@ pub async fn start(
     queue: Arc<WorkQueue<ClusterKey>>,
     secrets: Arc<SecretTracker>,
 ) -> anyhow::Result<Stores> {
-    let q = queue.clone();
+    let (q, tracker) = (queue.clone(), secrets.clone());
     let cds = reflect(
         Api::<ClusterDeployment>::all(client.clone()),
-        move |cd, _| q.add(key_of(cd)),
+        move |cd, deleted| {
+            let key = key_of(cd);
+            let kubeconfig = cd
+                .spec
+                .cluster_metadata
+                .as_ref()
+                .filter(|_| !deleted)
+                .map(|m| (key.0.clone(), m.admin_kubeconfig_secret_ref.name.clone()));
+            tracker.set_kubeconfig(&key, kubeconfig);
+            q.add(key);
+        },
     );
 
     let cluster_syncs = reflect(Api::<ClusterSync>::all(client.clone()), |_, _| {});
@@ -144,26 +159,13 @@ pub async fn start(
 
     // Secrets, metadata only: a kubeconfig Secret's new version rebuilds the client of every cluster that names it; a
     // secretMappings source's new version re-applies the syncsets that copy it.
-    let (q, cd_store) = (queue.clone(), cds.clone());
+    let q = queue.clone();
     let secret_events = watcher(Api::<PartialObjectMeta<Secret>>::all(client.clone())).boxed();
     tokio::spawn(drive(
         secret_events,
         move |s: &PartialObjectMeta<Secret>, deleted| {
             let key = key_of(s);
-            let mut affected: Vec<ClusterKey> = cd_store
-                .state()
-                .iter()
-                .filter(|cd| {
-                    cd.namespace().as_deref() == Some(key.0.as_str())
-                        && cd
-                            .spec
-                            .cluster_metadata
-                            .as_ref()
-                            .is_some_and(|m| m.admin_kubeconfig_secret_ref.name == key.1)
-                })
-                .map(|cd| key_of(cd.as_ref()))
-                .collect();
-            affected.extend(secrets.users(&key));
+            let affected = secrets.users(&key);
             if affected.is_empty() {
                 return;
             }

@@ -62,13 +62,13 @@ pub struct Removed {
 pub fn removed_objects(
     tracked: &[SyncResourceReference],
     in_syncset: &[SyncResourceReference],
-    declared_elsewhere: &[SyncResourceReference],
+    declared_elsewhere: impl Fn(&SyncResourceReference) -> bool,
 ) -> Removed {
     let mut out = Removed::default();
     for r in tracked {
         if contains(in_syncset, r) {
             out.retained.push(r.clone());
-        } else if !contains(declared_elsewhere, r) {
+        } else if !declared_elsewhere(r) {
             out.delete.push(r.clone());
         }
     }
@@ -298,7 +298,7 @@ mod tests {
     // §10.1 #11: resource removed from a Sync syncset.
     #[test]
     fn only_the_removed_object_is_deleted_and_the_rest_stays_tracked() {
-        let r = removed_objects(&[cm("a"), cm("b")], &[cm("a")], &[]);
+        let r = removed_objects(&[cm("a"), cm("b")], &[cm("a")], |_| false);
         assert_eq!(
             r,
             Removed {
@@ -321,7 +321,7 @@ mod tests {
     // DESIGN.md difference 5.
     #[test]
     fn an_object_another_syncset_declares_is_handed_over_not_deleted() {
-        let r = removed_objects(&[cm("a"), cm("b")], &[], &[cm("b")]);
+        let r = removed_objects(&[cm("a"), cm("b")], &[], |r| contains(&[cm("b")], r));
         assert_eq!(
             r,
             Removed {
@@ -336,7 +336,11 @@ mod tests {
     fn an_api_version_change_within_a_group_keeps_the_object_and_tracks_the_new_version() {
         let old = reference("foo/v1beta1", "Thing", "ns", "x");
         let new = reference("foo/v1", "Thing", "ns", "x");
-        let r = removed_objects(std::slice::from_ref(&old), std::slice::from_ref(&new), &[]);
+        let r = removed_objects(
+            std::slice::from_ref(&old),
+            std::slice::from_ref(&new),
+            |_| false,
+        );
         assert!(r.delete.is_empty());
         let outcome = Outcome {
             applied: vec![new.clone()],
@@ -353,7 +357,7 @@ mod tests {
         let prev = success("s", 1, vec![cm("a"), cm("gone")], 0);
         let cleared = previous_for_mode(Some(&prev), ApplyMode::Upsert).unwrap();
         assert!(cleared.resources_to_delete.is_empty());
-        let r = removed_objects(&cleared.resources_to_delete, &[cm("a")], &[]);
+        let r = removed_objects(&cleared.resources_to_delete, &[cm("a")], |_| false);
         assert!(
             r.delete.is_empty(),
             "nothing is deleted on a switch to Upsert"

@@ -23,6 +23,71 @@ pub fn contains(list: &[SyncResourceReference], r: &SyncResourceReference) -> bo
     list.iter().any(|x| same_object(x, r))
 }
 
+/// An object's identity as Hive compares it: API group, kind, namespace, name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct ObjectId {
+    group: String,
+    kind: String,
+    namespace: String,
+    name: String,
+}
+
+impl From<&SyncResourceReference> for ObjectId {
+    fn from(r: &SyncResourceReference) -> Self {
+        Self {
+            group: group_of(&r.api_version).to_string(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+        }
+    }
+}
+
+/// Which of a cluster's syncsets declare each object, indexed once per run; a syncset is its index among the run's
+/// targets. It replaces per-syncset copies of "everything declared elsewhere", which at ~80 syncsets × ~300 objects
+/// per cluster cost a quadratic amount of memory in every concurrent run (the benchmark's heap profile).
+#[derive(Debug, Default)]
+pub struct Declared {
+    by: std::collections::HashMap<ObjectId, Vec<usize>>,
+}
+
+impl Declared {
+    /// `sets[i]` are the references syncset `i` declares.
+    pub fn new<'a, I>(sets: I) -> Self
+    where
+        I: IntoIterator<Item = &'a [SyncResourceReference]>,
+    {
+        let mut by: std::collections::HashMap<ObjectId, Vec<usize>> = Default::default();
+        for (i, refs) in sets.into_iter().enumerate() {
+            for r in refs {
+                let owners = by.entry(r.into()).or_default();
+                if owners.last() != Some(&i) {
+                    owners.push(i);
+                }
+            }
+        }
+        Self { by }
+    }
+
+    /// The syncsets that declare `r`, in index order.
+    pub fn declaring(&self, r: &SyncResourceReference) -> &[usize] {
+        self.by
+            .get(&ObjectId::from(r))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Whether any syncset declares `r`.
+    pub fn any(&self, r: &SyncResourceReference) -> bool {
+        !self.declaring(r).is_empty()
+    }
+
+    /// Whether a syncset other than `set` declares `r`.
+    pub fn by_other(&self, r: &SyncResourceReference, set: usize) -> bool {
+        self.declaring(r).iter().any(|&i| i != set)
+    }
+}
+
 /// The reference of a decoded object.
 pub fn reference_of(obj: &serde_json::Value) -> SyncResourceReference {
     let s =
@@ -99,6 +164,27 @@ mod tests {
             &reference("v1", "ConfigMap", "a", "b"),
             &reference("v1", "ConfigMap", "a", "b")
         ));
+    }
+
+    #[test]
+    fn declared_indexes_objects_by_identity_across_syncsets() {
+        let a = vec![
+            reference("apps/v1", "Deployment", "ns", "x"),
+            reference("v1", "ConfigMap", "ns", "x"),
+            reference("v1", "ConfigMap", "ns", "x"),
+        ];
+        let b = vec![reference("apps/v1beta1", "Deployment", "ns", "x")];
+        let d = Declared::new([a.as_slice(), b.as_slice()]);
+        assert_eq!(d.declaring(&a[0]), &[0, 1]);
+        assert_eq!(
+            d.declaring(&a[1]),
+            &[0],
+            "a duplicate within one set counts once"
+        );
+        assert!(d.by_other(&a[0], 0) && d.by_other(&a[0], 1));
+        assert!(!d.by_other(&a[1], 0) && d.by_other(&a[1], 1));
+        let absent = reference("v1", "Secret", "ns", "x");
+        assert!(!d.any(&absent) && !d.by_other(&absent, 0));
     }
 
     #[test]

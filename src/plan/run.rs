@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::decode::{ApplyBehavior, PatchOp, Payload, SyncSetKind};
 use super::entry::{self, ApplyReason, Outcome};
-use super::identity::{contains, describe, sort_for_deletion};
+use super::identity::{describe, sort_for_deletion, Declared};
 use crate::api::{SecretReference, SyncResourceReference, SyncSetResult, SyncStatus};
 
 /// One syncset that targets the cluster.
@@ -77,7 +77,9 @@ struct ApplyRun {
     reason: ApplyReason,
     /// The previous entry after the Upsert clearing rule.
     prev: Option<SyncStatus>,
-    declared_elsewhere: Vec<SyncResourceReference>,
+    /// Every object the cluster's syncsets declare, shared by the run's units; `index` is this syncset's.
+    declared: Arc<Declared>,
+    index: usize,
     phase: Phase,
     outcome: Outcome,
 }
@@ -148,16 +150,22 @@ impl ClusterRun {
         full_reapply: bool,
         now: Time,
     ) -> Self {
+        let (mut sync_sets, mut selector_sync_sets) = (sync_sets, selector_sync_sets);
+        sync_sets.sort_by(|a, b| a.name.cmp(&b.name));
+        selector_sync_sets.sort_by(|a, b| a.name.cmp(&b.name));
         // Every object any syncset declares for this cluster: one leaving a syncset is handed over, not deleted,
-        // while another still declares it (DESIGN.md difference 5).
-        let declared: Vec<SyncResourceReference> = sync_sets
-            .iter()
-            .chain(&selector_sync_sets)
-            .flat_map(|t| t.payload.references.iter().cloned())
-            .collect();
-        let conflicts = conflicts(&sync_sets, &selector_sync_sets);
+        // while another still declares it (DESIGN.md difference 5). Syncset i is sync_sets[i], then the
+        // SelectorSyncSets follow.
+        let declared = Arc::new(Declared::new(
+            sync_sets
+                .iter()
+                .chain(&selector_sync_sets)
+                .map(|t| t.payload.references.as_slice()),
+        ));
+        let conflicts = conflicts(&sync_sets, &selector_sync_sets, &declared);
         let mut units = VecDeque::new();
-        for (kind, mut targets, previous) in [
+        let mut next_index = 0;
+        for (kind, targets, previous) in [
             (SyncSetKind::SyncSet, sync_sets, previous_sync_sets),
             (
                 SyncSetKind::SelectorSyncSet,
@@ -165,7 +173,6 @@ impl ClusterRun {
                 previous_selector_sync_sets,
             ),
         ] {
-            targets.sort_by(|a, b| a.name.cmp(&b.name));
             for prev in previous
                 .iter()
                 .filter(|p| !targets.iter().any(|t| t.name == p.name))
@@ -173,7 +180,7 @@ impl ClusterRun {
                 let mut deletes: Vec<_> = prev
                     .resources_to_delete
                     .iter()
-                    .filter(|r| !contains(&declared, r))
+                    .filter(|r| !declared.any(r))
                     .cloned()
                     .collect();
                 sort_for_deletion(&mut deletes);
@@ -185,6 +192,8 @@ impl ClusterRun {
                 }));
             }
             for target in targets {
+                let index = next_index;
+                next_index += 1;
                 let prev = previous.iter().find(|p| p.name == target.name);
                 match (
                     entry::needs_apply(prev, target.generation, full_reapply, target.hash_changed),
@@ -193,11 +202,6 @@ impl ClusterRun {
                     (None, Some(prev)) => units.push_back(Unit::Keep(kind, prev.clone())),
                     (reason, _) => {
                         let reason = reason.unwrap_or(ApplyReason::New);
-                        let declared_elsewhere = declared
-                            .iter()
-                            .filter(|r| !contains(&target.payload.references, r))
-                            .cloned()
-                            .collect();
                         let prev = entry::previous_for_mode(prev, target.payload.mode);
                         let mut outcome = Outcome::default();
                         let phase = match &target.payload.decode_error {
@@ -218,7 +222,8 @@ impl ClusterRun {
                             target,
                             reason,
                             prev,
-                            declared_elsewhere,
+                            declared: declared.clone(),
+                            index,
                             phase,
                             outcome,
                         })));
@@ -354,22 +359,26 @@ impl ClusterRun {
 /// For each syncset that declares an object another syncset also declares for this cluster, a note naming them:
 /// `conflict: v1, Kind=Namespace /cso is also declared by SelectorSyncSet other`. Shown in the entry's
 /// `failureMessage` while its result stays Success: such an object is never deleted while one still declares it.
-fn conflicts(ss: &[Target], sss: &[Target]) -> HashMap<(SyncSetKind, String), String> {
+fn conflicts(
+    ss: &[Target],
+    sss: &[Target],
+    declared: &Declared,
+) -> HashMap<(SyncSetKind, String), String> {
+    // Indexed as in `declared`: the SyncSets, then the SelectorSyncSets.
     let all: Vec<(SyncSetKind, &Target)> = ss
         .iter()
         .map(|t| (SyncSetKind::SyncSet, t))
         .chain(sss.iter().map(|t| (SyncSetKind::SelectorSyncSet, t)))
         .collect();
     let mut out = HashMap::new();
-    for (kind, t) in &all {
+    for (i, (kind, t)) in all.iter().enumerate() {
         let mut notes = Vec::new();
         for r in &t.payload.references {
-            let others: Vec<String> = all
+            let others: Vec<String> = declared
+                .declaring(r)
                 .iter()
-                .filter(|(k, o)| {
-                    !(k == kind && o.name == t.name) && contains(&o.payload.references, r)
-                })
-                .map(|(k, o)| format!("{} {}", k.as_str(), o.name))
+                .filter(|&&j| j != i)
+                .map(|&j| format!("{} {}", all[j].0.as_str(), all[j].1.name))
                 .collect();
             if !others.is_empty() {
                 notes.push(format!(
@@ -464,11 +473,9 @@ impl ApplyRun {
             .as_ref()
             .map(|e| e.resources_to_delete.clone())
             .unwrap_or_default();
-        let mut removed = entry::removed_objects(
-            &tracked,
-            &self.target.payload.references,
-            &self.declared_elsewhere,
-        );
+        let mut removed = entry::removed_objects(&tracked, &self.target.payload.references, |r| {
+            self.declared.by_other(r, self.index)
+        });
         sort_for_deletion(&mut removed.delete);
         self.outcome.retained = removed.retained;
         self.phase = Phase::Deletes(removed.delete.into());
