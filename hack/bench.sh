@@ -84,7 +84,7 @@ trap cleanup EXIT
 watch_start() {
   local tag=$1 sel=$2 val=$3 expect=$4; shift 4
   rm -f "$RUN/$tag.ready"
-  # shellcheck disable=SC2046
+  # shellcheck disable=SC2046,SC2068
   "$FLOOR" watch ${@:-$(spoke_args)} --selector "$sel" --value "$val" --expect "$expect" \
     --ready-file "$RUN/$tag.ready" --out "$RUN/$tag-watch.json" 2>>"$RUN/watch.log" &
   WATCH_PID=$!
@@ -102,10 +102,10 @@ jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval
 # wait_cs_success NAME GENERATION COUNT: polls the ClusterSyncs until COUNT report the SelectorSyncSet Success at
 # GENERATION; prints the time it saw that.
 wait_cs_success() {
-  local done=0
+  local ndone=0
   while :; do
-    done=$(hubctl get clustersync -n "$FLEET_NS" -o json | $PY cs-done --name "$1" --generation "$2")
-    [ "$done" -ge "$3" ] && break
+    ndone=$(hubctl get clustersync -n "$FLEET_NS" -o json | $PY cs-done --name "$1" --generation "$2")
+    [ "$ndone" -ge "$3" ] && break
     sleep 0.3
   done
   now
@@ -170,7 +170,7 @@ spoke_count() {
 
 # fanout SCENARIO VALUE: the floor then hivesync, same objects, same concurrency; writes $RUN/sSCENARIO.json.
 fanout() {
-  local s=$1 val=$2 expect=$((N * OBJS)) t0 tend tcs gen a0 a1 r0 r1 c0 c1
+  local s=$1 val=$2 expect=$((N * OBJS)) t0 tcs gen a0 a1 r0 r1 c0 c1
   say "scenario $s: the floor ($N clusters × $((OBJS + 1)) applies, concurrency $CONC)"
   watch_start "floor$s" "bench/set=floor" "$val" "$expect"
   # shellcheck disable=SC2046
@@ -255,9 +255,8 @@ if has 6; then
   healthy=0; for ((i = 1; i <= N; i++)); do [ $(((i - 1) % SPOKES)) -eq $((SPOKES - 1)) ] || healthy=$((healthy + 1)); done
   on_dead=$((N - healthy))
   say "scenario 6: fan-out new while $dead ($on_dead CDs) is stopped after ${DEAD_AFTER}s"
-  args=""; for ((i = 1; i < SPOKES; i++)); do args+="--kubeconfig=$LOCAL_CLUSTERS_DIR/managed-$i.kubeconfig "; done
-  # shellcheck disable=SC2086
-  watch_start dead "bench/set=dead" v1 $((healthy * OBJS)) $args
+  healthy_args=(); for ((i = 1; i < SPOKES; i++)); do healthy_args+=("--kubeconfig=$LOCAL_CLUSTERS_DIR/managed-$i.kubeconfig"); done
+  watch_start dead "bench/set=dead" v1 $((healthy * OBJS)) "${healthy_args[@]}"
   t0=$(now)
   $PY sss --name bench-dead --set dead --value v1 --ns-prefix bench6- | hubctl apply --server-side --field-manager=bench -f - >/dev/null
   sleep "$DEAD_AFTER"
@@ -315,28 +314,37 @@ if has 4; then
   rss_idle=$(vm "$CONTROLLER_PID" VmRSS)
   c0=$(cpu_ticks "$CONTROLLER_PID")
   t0=$(now)
+  # RSS every second from here on (the create below takes a while, and the controller works during it).
+  (while kill -0 "$CONTROLLER_PID" 2>/dev/null; do echo "$(fsub "$(now)" "$t0") $(vm "$CONTROLLER_PID" VmRSS)"; sleep 1; done) \
+    >"$RUN/s4-rss.txt" 2>/dev/null &
+  RSS_PID=$!
   # kubectl create --validate=false: 4 of the payload's sets have patches with a field (`applyMode`) the CRD does not
   # declare; server-side apply refuses it, a create has the API server prune it (as a Hive hub with Hive's CRD does).
   kubectl --kubeconfig "$HUB4" create --validate=false -f "$RUN/osd.json" >/dev/null 2>"$RUN/osd-apply.err"
   tapplied=$(now)
-  : >"$RUN/s4-rss.txt"
+  : >"$RUN/s4-done.txt"
   while :; do
-    read -r done failed < <(kubectl --kubeconfig "$HUB4" get clustersync -n bench-fake -o json | $PY osd-done --expected "$RUN/osd-expected.json")
-    echo "$(fsub "$(now)" "$t0") $(vm "$CONTROLLER_PID" VmRSS) $done" >>"$RUN/s4-rss.txt"
-    [ "$done" -ge "$S4_N" ] && break
+    read -r ndone failed < <(kubectl --kubeconfig "$HUB4" get clustersync -n bench-fake -o json | $PY osd-done --expected "$RUN/osd-expected.json")
+    echo "$(fsub "$(now)" "$t0") $ndone" >>"$RUN/s4-done.txt"
+    [ "$ndone" -ge "$S4_N" ] && break
     if [ "$(fsub "$(now)" "$t0" | cut -d. -f1)" -gt 3600 ]; then break; fi
     sleep 2
   done
   tdone=$(now); c1=$(cpu_ticks "$CONTROLLER_PID")
   sleep 10
+  kill "$RSS_PID" 2>/dev/null || true
   kubectl --kubeconfig "$HUB4" get clustersync -n bench-fake -o json | $PY cs-sizes >"$RUN/s4-sizes.json"
-  python3 - "$RUN" "$t0" "$tapplied" "$tdone" "$done" "$failed" "$(vm "$CONTROLLER_PID" VmHWM)" "$(vm "$CONTROLLER_PID" VmRSS)" \
+  python3 - "$RUN" "$t0" "$tapplied" "$tdone" "$ndone" "$failed" "$(vm "$CONTROLLER_PID" VmHWM)" "$(vm "$CONTROLLER_PID" VmRSS)" \
     "$rss_idle" "$c0" "$c1" "$CLK_TCK" "$(metric hive_syncsetinstance_resources_applied_total)" <<'EOF'
 import json, sys
 run, t0, tapplied, tdone, done, failed, hwm, rss, rss_idle, c0, c1, tck, applied = sys.argv[1:]
 t0 = float(t0)
 exp = json.load(open(f"{run}/osd-expected.json")); payload = json.load(open(f"{run}/osd.json"))["items"]
-samples = [l.split() for l in open(f"{run}/s4-rss.txt")]
+samples = [l.split() for l in open(f"{run}/s4-rss.txt") if len(l.split()) == 2]
+dones = [(float(a), int(b)) for a, b in (l.split() for l in open(f"{run}/s4-done.txt"))]
+def done_at(t):
+    return max([d for td, d in dones if td <= t], default=0)
+samples = [(a, b, done_at(float(a))) for a, b in samples]
 out = {"clusters": len(exp), "selectorsyncsets": len(payload),
        "resources": sum(len(s["spec"].get("resources") or []) for s in payload),
        "sets_per_cluster": {"min": min(exp.values()), "max": max(exp.values()),

@@ -100,8 +100,12 @@ else
   stop_controller
   # The phase 2 tests the arguments select (their filters and --skip applied by the test binary's --list), named
   # exactly; the arguments' other options are passed on.
-  mapfile -t selected < <(cargo test --test e2e --quiet -- --list "$@" 2>/dev/null |
-    sed -n 's/: test$//p' | grep "^$RESTART_TESTS" || true)
+  if ! listed=$(cargo test --test e2e --quiet -- --list "$@" 2>&1); then
+    printf '%s\n' "$listed" | tail -20 >&2
+    say "phase 2: could not list the tests"
+    exit 1
+  fi
+  mapfile -t selected < <(printf '%s\n' "$listed" | sed -n 's/: test$//p' | grep "^$RESTART_TESTS" || true)
   options=()
   while [ $# -gt 0 ]; do
     case $1 in

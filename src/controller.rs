@@ -17,7 +17,7 @@ use tracing::{debug, info, instrument, warn};
 use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncStatus, SyncSetResult, SyncStatus};
 use crate::hub::queue::WorkQueue;
 use crate::hub::secrets::SecretTracker;
-use crate::hub::watch::Stores;
+use crate::hub::watch::{resource_version_of, Stores};
 use crate::hub::ClusterKey;
 use crate::metrics;
 use crate::plan::conditions::{self, SYNCSET_FAILED};
@@ -53,8 +53,6 @@ pub struct Context {
     /// The content hash last applied, per cluster then (kind, syncset name); a u64 rather than the hex string, as
     /// there is one per cluster × syncset (~80k at 1000 OSD-shaped clusters).
     applied_hashes: DashMap<ClusterKey, HashMap<(SyncSetKind, String), u64>>,
-    /// The ClusterSync as last written: fresher than the watch until the watch catches up.
-    written: DashMap<ClusterKey, Arc<ClusterSync>>,
     backoff: DashMap<ClusterKey, u32>,
     /// When each cluster last ended a reconcile with every syncset applied.
     pub last_success: DashMap<ClusterKey, std::time::Instant>,
@@ -84,7 +82,6 @@ impl Context {
             payloads: DashMap::new(),
             templated: DashMap::new(),
             applied_hashes: DashMap::new(),
-            written: DashMap::new(),
             backoff: DashMap::new(),
             last_success: DashMap::new(),
         }
@@ -165,7 +162,7 @@ fn forget(ctx: &Context, key: &ClusterKey) {
     ctx.last_success.remove(key);
     let _ = metrics::LAST_SUCCESS_AGE.remove_label_values(&[&key.0, &key.1]);
     ctx.pool.forget(key);
-    ctx.written.remove(key);
+    ctx.stores.written.remove(key);
     ctx.backoff.remove(key);
     ctx.applied_hashes.remove(key);
     ctx.templated.retain(|(_, k), _| k != key);
@@ -204,10 +201,11 @@ async fn sync_cluster(
         return Ok(Outcome::Idle);
     };
     let existing = latest_cluster_sync(ctx, key);
+    let no_status = ClusterSyncStatus::default();
     let prev = existing
         .as_ref()
-        .and_then(|cs| cs.status.clone())
-        .unwrap_or_default();
+        .and_then(|cs| cs.status.as_ref())
+        .unwrap_or(&no_status);
     let (sync_sets, selector_sync_sets) = (
         ctx.stores.sync_sets.state(),
         ctx.stores.selector_sync_sets.state(),
@@ -216,7 +214,7 @@ async fn sync_cluster(
         cd,
         sync_sets.iter().map(|s| s.as_ref()),
         selector_sync_sets.iter().map(|s| s.as_ref()),
-        &prev,
+        prev,
         &mut CachedPayloads { ctx, key, cd },
     );
 
@@ -265,7 +263,7 @@ async fn sync_cluster(
     let full =
         gate::time_until_renew(interval, renew_time, jiff::Timestamp::now(), jitter()).is_zero();
 
-    let old = cs.status.clone().unwrap_or_default();
+    let old = cs.status.as_ref().unwrap_or(&no_status);
     let payloads: HashMap<(SyncSetKind, String), Arc<Payload>> = targets_ss
         .iter()
         .map(|t| ((SyncSetKind::SyncSet, t.name.clone()), t.payload.clone()))
@@ -324,7 +322,9 @@ async fn sync_cluster(
     let mut new = ClusterSyncStatus {
         sync_sets: finished.sync_sets,
         selector_sync_sets: finished.selector_sync_sets,
-        ..old.clone()
+        conditions: vec![],
+        first_success_time: old.first_success_time.clone(),
+        controlled_by_replica: old.controlled_by_replica,
     };
     new.conditions = conditions::with_failed_condition(
         &old.conditions,
@@ -342,12 +342,13 @@ async fn sync_cluster(
         .collect();
     new.first_success_time =
         conditions::first_success_time(old.first_success_time.as_ref(), installed, &entries, &now);
-    observe_first_successes(ctx, cd, &old, &new);
-    for (warning, reason, note) in crate::events::entry_events(&old, &new) {
+    observe_first_successes(ctx, cd, old, &new);
+    for (warning, reason, note) in crate::events::entry_events(old, &new) {
         ctx.events.publish(cd, warning, reason, note).await;
     }
-    let cs = write_status(ctx, key, cs, &old, new.clone()).await?;
-    if new.conditions.first().is_some_and(|c| c.status == "False") {
+    let failing = new.conditions.first().map(|c| c.status == "True");
+    let cs = write_status(ctx, key, &cs, old, new).await?;
+    if failing == Some(false) {
         ctx.last_success
             .insert(key.clone(), std::time::Instant::now());
     }
@@ -355,7 +356,6 @@ async fn sync_cluster(
         status::renew_lease(&ctx.hub, &cs, lease.as_deref()).await?;
         info!(applied = finished.applied.len(), "full re-apply done");
     }
-    let failing = new.conditions.first().map(|c| c.status == "True");
     set_syncset_failed(ctx, key, cd, failing, false).await;
 
     if finished.requeue {
@@ -653,17 +653,28 @@ impl ExecError {
 async fn write_status(
     ctx: &Context,
     key: &ClusterKey,
-    cs: Arc<ClusterSync>,
+    cs: &Arc<ClusterSync>,
     old: &ClusterSyncStatus,
     mut new: ClusterSyncStatus,
 ) -> anyhow::Result<Arc<ClusterSync>> {
     // Unlike Hive, a re-shard alone updates controlledByReplica, so it never stays stale.
     new.controlled_by_replica = ctx.settings.replica.or(old.controlled_by_replica);
     if new == *old {
-        return Ok(cs);
+        return Ok(cs.clone());
     }
-    let written = Arc::new(status::write_cluster_sync_status(&ctx.hub, &cs, new).await?);
-    ctx.written.insert(key.clone(), written.clone());
+    let mut written = status::write_cluster_sync_status(&ctx.hub, cs, new).await?;
+    written.managed_fields_mut().clear();
+    let written = Arc::new(written);
+    // Kept only while the watch has not delivered this version (the watch callback drops it when it does).
+    let watched = ctx
+        .stores
+        .cluster_syncs
+        .get(&ObjectRef::new(&key.1).within(&key.0));
+    if watched
+        .is_none_or(|w| resource_version_of(w.as_ref()) < resource_version_of(written.as_ref()))
+    {
+        ctx.stores.written.insert(key.clone(), written.clone());
+    }
     Ok(written)
 }
 
@@ -672,20 +683,18 @@ fn latest_cluster_sync(ctx: &Context, key: &ClusterKey) -> Option<Arc<ClusterSyn
         .stores
         .cluster_syncs
         .get(&ObjectRef::new(&key.1).within(&key.0));
-    let written = ctx.written.get(key).map(|w| w.clone());
-    let rv = |c: &ClusterSync| {
-        c.metadata
-            .resource_version
-            .as_deref()
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let written = ctx.stores.written.get(key).map(|w| w.clone());
     match (watched, written) {
-        (Some(w), Some(mine)) if w.uid() == mine.uid() && rv(&mine) > rv(&w) => Some(mine),
+        (Some(w), Some(mine))
+            if w.uid() == mine.uid()
+                && resource_version_of(mine.as_ref()) > resource_version_of(w.as_ref()) =>
+        {
+            Some(mine)
+        }
         (Some(w), mine) => {
             // The watch has caught up: drop our copy, so each status is held once.
             if mine.is_some() {
-                ctx.written.remove(key);
+                ctx.stores.written.remove(key);
             }
             Some(w)
         }
@@ -780,7 +789,8 @@ async fn record_client_failure(
         Some(cs) => cs,
         None => Arc::new(status::create_cluster_sync(&ctx.hub, cd).await?),
     };
-    let old = cs.status.clone().unwrap_or_default();
+    let no_status = ClusterSyncStatus::default();
+    let old = cs.status.as_ref().unwrap_or(&no_status);
     let now = status::now();
     let mut new = ClusterSyncStatus {
         sync_sets: crate::plan::entry::all_failed(
@@ -795,22 +805,18 @@ async fn record_client_failure(
             message,
             &now,
         ),
-        ..old.clone()
+        conditions: vec![],
+        first_success_time: old.first_success_time.clone(),
+        controlled_by_replica: old.controlled_by_replica,
     };
     new.conditions = conditions::with_failed_condition(
         &old.conditions,
         conditions::failed_condition(&new.sync_sets, &new.selector_sync_sets),
         &now,
     );
-    write_status(ctx, key, cs, &old, new.clone()).await?;
-    set_syncset_failed(
-        ctx,
-        key,
-        cd,
-        new.conditions.first().map(|c| c.status == "True"),
-        false,
-    )
-    .await;
+    let failing = new.conditions.first().map(|c| c.status == "True");
+    write_status(ctx, key, &cs, old, new).await?;
+    set_syncset_failed(ctx, key, cd, failing, false).await;
     Ok(())
 }
 

@@ -66,9 +66,11 @@ pub async fn write_cluster_sync_status(
 ) -> kube::Result<ClusterSync> {
     let api: Api<ClusterSync> =
         Api::namespaced(hub.clone(), &current.namespace().unwrap_or_default());
-    let mut next = current.clone();
-    next.status = Some(status);
+    // Not `current.clone()`: that would copy the old status (tens of KB at OSD scale) only to replace it.
+    let mut next = ClusterSync::new(&current.name_any(), current.spec.clone());
+    next.metadata = current.metadata.clone();
     next.metadata.managed_fields = None;
+    next.status = Some(status);
     api.replace_status(&current.name_any(), &post(), &next)
         .await
 }

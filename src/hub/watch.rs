@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use dashmap::DashMap;
+
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{self, Store};
@@ -26,6 +28,18 @@ pub struct Stores {
     pub selector_sync_sets: Store<SelectorSyncSet>,
     pub cluster_syncs: Store<ClusterSync>,
     pub leases: Store<ClusterSyncLease>,
+    /// ClusterSyncs as this replica last wrote them, each kept only until the watch delivers that version: fresher
+    /// than `cluster_syncs` in between, and never a second copy of every status.
+    pub written: Arc<DashMap<ClusterKey, Arc<ClusterSync>>>,
+}
+
+/// A resourceVersion as a number, for "is this copy newer" (0 when absent or not numeric).
+pub fn resource_version_of<K: Resource>(o: &K) -> u64 {
+    o.meta()
+        .resource_version
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 fn key_of<K: Resource>(o: &K) -> ClusterKey {
@@ -42,22 +56,42 @@ where
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
     F: Fn(&K, bool) + Send + 'static,
 {
+    reflect_paged(api, LIST_PAGE_SIZE, on_event)
+}
+
+/// kube's default list page: fine for small objects.
+const LIST_PAGE_SIZE: u32 = 500;
+/// ClusterSyncs reach ~80 KB at OSD scale: a smaller page keeps the initial list's buffer small.
+const CLUSTER_SYNC_PAGE_SIZE: u32 = 50;
+
+fn reflect_paged<K, F>(api: Api<K>, page_size: u32, on_event: F) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+    F: Fn(&K, bool) + Send + 'static,
+{
     let (reader, writer) = reflector::store();
     // managedFields are never read here and are a good part of each object: the stores do not keep them.
     let stream = reflector::reflector(
         writer,
-        watcher(api).modify(|o| o.managed_fields_mut().clear()),
+        watcher(api, page_size).modify(|o| o.managed_fields_mut().clear()),
     )
     .boxed();
     tokio::spawn(drive(stream, on_event));
     reader
 }
 
-fn watcher<K>(api: Api<K>) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send
+fn watcher<K>(
+    api: Api<K>,
+    page_size: u32,
+) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
-    watcher::watcher(api, watcher::Config::default().any_semantic()).default_backoff()
+    let config = watcher::Config::default()
+        .any_semantic()
+        .page_size(page_size);
+    watcher::watcher(api, config).default_backoff()
 }
 
 async fn drive<K, F>(
@@ -98,7 +132,19 @@ pub async fn start(
         },
     );
 
-    let cluster_syncs = reflect(Api::<ClusterSync>::all(client.clone()), |_, _| {});
+    let written: Arc<DashMap<ClusterKey, Arc<ClusterSync>>> = Arc::default();
+    let mine = written.clone();
+    let cluster_syncs = reflect_paged(
+        Api::<ClusterSync>::all(client.clone()),
+        CLUSTER_SYNC_PAGE_SIZE,
+        move |cs, deleted| {
+            mine.remove_if(&key_of(cs), |_, w| {
+                deleted
+                    || (w.uid() == cs.uid()
+                        && resource_version_of(cs) >= resource_version_of(w.as_ref()))
+            });
+        },
+    );
 
     // A syncset event concerns the clusters it targets now and the clusters whose ClusterSync still records it
     // (a ref removed, a selector changed, the syncset deleted).
@@ -160,7 +206,11 @@ pub async fn start(
     // Secrets, metadata only: a kubeconfig Secret's new version rebuilds the client of every cluster that names it; a
     // secretMappings source's new version re-applies the syncsets that copy it.
     let q = queue.clone();
-    let secret_events = watcher(Api::<PartialObjectMeta<Secret>>::all(client.clone())).boxed();
+    let secret_events = watcher(
+        Api::<PartialObjectMeta<Secret>>::all(client.clone()),
+        LIST_PAGE_SIZE,
+    )
+    .boxed();
     tokio::spawn(drive(
         secret_events,
         move |s: &PartialObjectMeta<Secret>, deleted| {
@@ -193,5 +243,6 @@ pub async fn start(
         selector_sync_sets,
         cluster_syncs,
         leases,
+        written,
     })
 }
