@@ -68,13 +68,14 @@ fn fmt_e(out: &mut String, neg: bool, d: &Decimal, prec: i64, fmt: char) {
         }
     }
     out.push(fmt);
-    let mut exp = if d.d.is_empty() { 0 } else { d.dp - 1 };
-    if exp < 0 {
-        out.push('-');
-        exp = -exp;
-    } else {
-        out.push('+');
-    }
+    let exp = if d.d.is_empty() { 0 } else { d.dp - 1 };
+    push_exponent(out, exp);
+}
+
+/// Go's exponent: a sign, then at least two digits (`e+05`, `p-12`).
+fn push_exponent(out: &mut String, exp: i64) {
+    out.push(if exp < 0 { '-' } else { '+' });
+    let exp = exp.unsigned_abs();
     if exp < 10 {
         out.push('0');
     }
@@ -246,16 +247,7 @@ fn go_fmt_x(prec: i64, fmt: char, neg: bool, mut mant: u64, mut exp: i64) -> Str
         }
     }
     out.push(if fmt == 'X' { 'P' } else { 'p' });
-    if exp < 0 {
-        out.push('-');
-        exp = -exp;
-    } else {
-        out.push('+');
-    }
-    if exp < 10 {
-        out.push('0');
-    }
-    out.push_str(&exp.to_string());
+    push_exponent(&mut out, exp);
     out
 }
 
