@@ -49,22 +49,14 @@ fn key_of<K: Resource>(o: &K) -> ClusterKey {
     )
 }
 
-/// Runs a reflector for `K` and calls `on_event` for every object it applies or deletes.
-fn reflect<K, F>(api: Api<K>, on_event: F) -> Store<K>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
-    F: Fn(&K, bool) + Send + 'static,
-{
-    reflect_paged(api, LIST_PAGE_SIZE, on_event)
-}
-
 /// kube's default list page: fine for small objects.
 const LIST_PAGE_SIZE: u32 = 500;
 /// ClusterSyncs reach ~80 KB at OSD scale: a smaller page keeps the initial list's buffer small.
 const CLUSTER_SYNC_PAGE_SIZE: u32 = 50;
 
-fn reflect_paged<K, F>(api: Api<K>, page_size: u32, on_event: F) -> Store<K>
+/// Runs a reflector for `K` (listing `page_size` objects a page) and calls `on_event` for every object it applies
+/// or deletes.
+fn reflect<K, F>(api: Api<K>, page_size: u32, on_event: F) -> Store<K>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
@@ -119,6 +111,7 @@ pub async fn start(
     let (q, tracker) = (queue.clone(), secrets.clone());
     let cds = reflect(
         Api::<ClusterDeployment>::all(client.clone()),
+        LIST_PAGE_SIZE,
         move |cd, deleted| {
             let key = key_of(cd);
             let kubeconfig = cd
@@ -134,7 +127,7 @@ pub async fn start(
 
     let written: Arc<DashMap<ClusterKey, Arc<ClusterSync>>> = Arc::default();
     let mine = written.clone();
-    let cluster_syncs = reflect_paged(
+    let cluster_syncs = reflect(
         Api::<ClusterSync>::all(client.clone()),
         CLUSTER_SYNC_PAGE_SIZE,
         move |cs, deleted| {
@@ -149,26 +142,31 @@ pub async fn start(
     // A syncset event concerns the clusters it targets now and the clusters whose ClusterSync still records it
     // (a ref removed, a selector changed, the syncset deleted).
     let (q, cs_store) = (queue.clone(), cluster_syncs.clone());
-    let sync_sets = reflect(Api::<SyncSet>::all(client.clone()), move |ss, _| {
-        let ns = ss.namespace().unwrap_or_default();
-        for r in &ss.spec.cluster_deployment_refs {
-            q.add((ns.clone(), r.name.clone()));
-        }
-        for cs in cs_store.state() {
-            if cs.namespace().as_deref() == Some(ns.as_str())
-                && cs
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.sync_sets.iter().any(|e| e.name == ss.name_any()))
-            {
-                q.add(key_of(cs.as_ref()));
+    let sync_sets = reflect(
+        Api::<SyncSet>::all(client.clone()),
+        LIST_PAGE_SIZE,
+        move |ss, _| {
+            let ns = ss.namespace().unwrap_or_default();
+            for r in &ss.spec.cluster_deployment_refs {
+                q.add((ns.clone(), r.name.clone()));
             }
-        }
-    });
+            for cs in cs_store.state() {
+                if cs.namespace().as_deref() == Some(ns.as_str())
+                    && cs
+                        .status
+                        .as_ref()
+                        .is_some_and(|s| s.sync_sets.iter().any(|e| e.name == ss.name_any()))
+                {
+                    q.add(key_of(cs.as_ref()));
+                }
+            }
+        },
+    );
 
     let (q, cd_store, cs_store) = (queue.clone(), cds.clone(), cluster_syncs.clone());
     let selector_sync_sets = reflect(
         Api::<SelectorSyncSet>::all(client.clone()),
+        LIST_PAGE_SIZE,
         move |sss, _| {
             if let Some(err) =
                 super::index::selector_error(sss.spec.cluster_deployment_selector.as_ref())
@@ -196,6 +194,7 @@ pub async fn start(
     let q = queue.clone();
     let leases = reflect(
         Api::<ClusterSyncLease>::all(client.clone()),
+        LIST_PAGE_SIZE,
         move |l, deleted| {
             if deleted {
                 q.add(key_of(l));
