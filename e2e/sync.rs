@@ -1171,6 +1171,84 @@ async fn an_empty_kubeconfig_secret_fails_every_entry_of_its_cluster_and_spares_
     .await
 }
 
+/// A cluster whose kubeconfig Secret is broken syncs once only the Secret is fixed (no edit of the ClusterDeployment
+/// or the SyncSet): the Secret watch records the new version, so the cached failed client is rebuilt; the watch event
+/// queues the cluster through the kubeconfig index (the e2e controller's 2 s probe would too).
+#[tokio::test]
+async fn fixing_a_broken_kubeconfig_secret_syncs_its_cluster_without_any_other_edit() -> Result<()>
+{
+    let hub = hub().await?;
+    let prefix = "e2e-kc-fixed";
+    let healthy = TestCluster::register(&hub, 1, prefix, &[], json!({})).await?;
+    let spoke_ns = TestNamespace::create(&healthy.spoke, &healthy.kubeconfig, prefix).await?;
+    let ns = TestNamespace::on_hub(&hub, prefix).await?;
+    let name = unique_name(prefix);
+    register_cluster_with(
+        &hub,
+        &ns.name,
+        &name,
+        KubeconfigSecret::Data(b"{not: [yaml"),
+        &[],
+        json!({}),
+    )
+    .await?;
+    let ss = unique_name(prefix);
+    apply_syncset(
+        &hub,
+        &ns.name,
+        &ss,
+        &name,
+        json!({"resources": [configmap(&spoke_ns.name, "after-fix", json!({"a": "b"}))]}),
+    )
+    .await?;
+    let failed = wait_for_entry(&hub, &ns.name, &name, EntryKind::SyncSet, &ss, is_failure).await?;
+    ensure!(
+        failed
+            .failure_message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("could not parse admin kubeconfig")),
+        "unexpected failure: {failed:?}"
+    );
+
+    // Only the Secret changes: the working kubeconfig of managed-1.
+    let kubeconfig = std::fs::read(&healthy.kubeconfig)?;
+    let secret_name = kubeconfig_secret_name(&name);
+    Api::<Secret>::namespaced(hub.clone(), &ns.name)
+        .patch(
+            &secret_name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": secret_name, "namespace": ns.name},
+                "data": {"kubeconfig": k8s_openapi::ByteString(kubeconfig)},
+            })),
+        )
+        .await
+        .context("fixing the kubeconfig Secret")?;
+    wait_for_entry_within(
+        &hub,
+        &ns.name,
+        &name,
+        EntryKind::SyncSet,
+        &ss,
+        Duration::from_secs(60),
+        is_success,
+    )
+    .await
+    .context("the cluster did not sync after its kubeconfig Secret was fixed")?;
+    wait_for_spoke_configmap(
+        &healthy.spoke,
+        &spoke_ns.name,
+        "after-fix",
+        "synced after the fix",
+        SPOKE_TIMEOUT,
+        |_| true,
+    )
+    .await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_kubeconfig_secret_that_is_not_yaml_fails_every_entry_of_its_cluster_and_spares_the_others(
 ) -> Result<()> {
