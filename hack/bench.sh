@@ -136,7 +136,7 @@ import json, sys
 json.dump({"n": $N, "spokes": $SPOKES, "scenarios": "$SCENARIOS", "concurrency": $CONC, "objects_per_cluster": $OBJS,
            "latency_reps": $LAT_REPS, "idle_seconds": $IDLE_S, "s4_n": $S4_N, "s4_concurrency": $S4_CONC,
            "dead_after_s": $DEAD_AFTER, "k8s_version": "$K8S_VERSION",
-           "controller_flags": "--concurrency $CONC (other flags default: --probe-interval 10s, --remote-timeout 20s)"},
+           "controller_flags": "--concurrency $CONC (other flags default: --probe-interval 20s, --remote-timeout 20s)"},
           open(sys.argv[1], "w"))
 EOF
 

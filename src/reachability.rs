@@ -28,6 +28,10 @@ use crate::status;
 
 /// Probes in flight at once.
 const PROBE_WORKERS: usize = 32;
+/// A probe's deadline (or `--remote-timeout`, if shorter). `GET /version` answers in milliseconds; this bounds how
+/// long a cluster that stopped answering without closing its connections (a blackholed network) takes to be found:
+/// the probe interval plus this, 30 s at the defaults (DESIGN.md's dead-spoke target).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A healthy cluster's `Unreachable=False` is rewritten (moving `lastProbeTime`) at most this often.
 const PROBE_TIME_REFRESH: Duration = Duration::from_secs(600);
 
@@ -47,6 +51,8 @@ struct Prober {
     failures: DashMap<ClusterKey, u32>,
     /// When the kubeconfig's server was last probed as the fallback of a failing override.
     secondary_probed: DashMap<ClusterKey, Instant>,
+    /// Healthy clusters are probed together on ticks `interval` apart from here (see `reach::until_next_tick`).
+    epoch: Instant,
 }
 
 /// Probes every installed cluster, forever.
@@ -58,6 +64,7 @@ pub async fn run(ctx: Arc<Context>, settings: ProbeSettings) {
         scheduled: DashMap::new(),
         failures: DashMap::new(),
         secondary_probed: DashMap::new(),
+        epoch: Instant::now(),
     });
     for _ in 0..PROBE_WORKERS {
         let p = prober.clone();
@@ -216,7 +223,10 @@ impl Prober {
             Some(backoff.min(self.settings.max_backoff))
         } else {
             self.failures.remove(key);
-            Some(self.settings.interval)
+            Some(reach::until_next_tick(
+                self.epoch.elapsed(),
+                self.settings.interval,
+            ))
         }
     }
 
@@ -227,7 +237,7 @@ impl Prober {
         url: Option<&str>,
     ) -> Result<(), String> {
         match self.ctx.pool.get(key, secret, url).await {
-            Ok(rc) => ops::probe(&rc).await.map_err(|e| e.message),
+            Ok(rc) => ops::probe(&rc, PROBE_TIMEOUT).await.map_err(|e| e.message),
             Err(e) => Err(e),
         }
     }

@@ -23,8 +23,9 @@ pub struct Args {
     /// Full re-apply interval, a Go duration (Hive's SYNCSET_REAPPLY_INTERVAL); +0–10 % jitter.
     #[arg(long, env = "SYNCSET_REAPPLY_INTERVAL", default_value = "2h", value_parser = super::duration::parse_go_duration)]
     pub reapply_interval: Duration,
-    /// How often every cluster's reachability is probed.
-    #[arg(long, env = "HIVESYNC_PROBE_INTERVAL", default_value = "10s", value_parser = super::duration::parse_go_duration)]
+    /// How often every cluster's reachability is probed (healthy ones together, on shared ticks). A cluster that
+    /// stops answering is Unreachable within this plus the 10 s probe timeout; sooner if a sync hits it first.
+    #[arg(long, env = "HIVESYNC_PROBE_INTERVAL", default_value = "20s", value_parser = super::duration::parse_go_duration)]
     pub probe_interval: Duration,
     /// Timeout of every request to a managed cluster.
     #[arg(long, env = "HIVESYNC_REMOTE_TIMEOUT", default_value = "20s", value_parser = super::duration::parse_go_duration)]

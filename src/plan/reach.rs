@@ -4,6 +4,8 @@
 //! hivesync probes on its own schedule (seconds, not Hive's 2 h), so "recheck due" here means the secondary (the
 //! kubeconfig's server) may be probed again after the override failed; Hive probes it at most every 2 h.
 
+use std::time::Duration;
+
 use crate::api::ClusterDeploymentCondition;
 
 pub use super::conditions::UNREACHABLE;
@@ -16,6 +18,16 @@ pub const REASON_UNREACHABLE: &str = "ErrorConnectingToCluster";
 
 /// (status, reason, message) of one condition.
 pub type Value = (&'static str, &'static str, String);
+
+/// How long until the next probe tick, ticks being `interval` apart from the prober's start (never zero, at most
+/// `interval`). Healthy clusters are probed together on these ticks rather than each on its own phase: a probe's own
+/// work is small, and what an idle controller spent was mostly waking its threads for each of 100 probes a second
+/// (perf, 1000 clusters: 3.9 % of a core spread, 1.5 % on ticks); a burst wakes them once.
+pub fn until_next_tick(elapsed: Duration, interval: Duration) -> Duration {
+    let interval_ns = interval.as_nanos().max(1);
+    let left = interval_ns - elapsed.as_nanos() % interval_ns;
+    Duration::from_nanos(u64::try_from(left).unwrap_or(u64::MAX))
+}
 
 /// What the conditions say before a probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,6 +161,27 @@ pub fn scrub(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn healthy_probes_fall_on_shared_ticks() {
+        let ten = Duration::from_secs(10);
+        assert_eq!(until_next_tick(Duration::ZERO, ten), ten);
+        assert_eq!(
+            until_next_tick(Duration::from_millis(2_500), ten),
+            Duration::from_millis(7_500)
+        );
+        assert_eq!(
+            until_next_tick(Duration::from_millis(39_999), ten),
+            Duration::from_millis(1)
+        );
+        // Two clusters probed at different moments of one interval meet on the same tick.
+        let (a, b) = (Duration::from_millis(41_000), Duration::from_millis(48_700));
+        assert_eq!(a + until_next_tick(a, ten), b + until_next_tick(b, ten));
+        assert_eq!(
+            until_next_tick(Duration::from_secs(3), Duration::ZERO),
+            Duration::from_nanos(1)
+        );
+    }
 
     fn cond(t: &str, status: &str) -> ClusterDeploymentCondition {
         ClusterDeploymentCondition {

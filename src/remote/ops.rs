@@ -70,12 +70,17 @@ pub(crate) async fn with_timeout<T>(
     rc: &RemoteCluster,
     fut: impl Future<Output = Result<T, kube::Error>>,
 ) -> Result<Result<T, kube::Error>, OpError> {
-    tokio::time::timeout(rc.timeouts.request, fut)
-        .await
-        .map_err(|_| OpError {
-            message: format!("request timed out after {:?}", rc.timeouts.request),
-            unreachable: true,
-        })
+    within(rc.timeouts.request, fut).await
+}
+
+async fn within<T>(
+    limit: Duration,
+    fut: impl Future<Output = Result<T, kube::Error>>,
+) -> Result<Result<T, kube::Error>, OpError> {
+    tokio::time::timeout(limit, fut).await.map_err(|_| OpError {
+        message: format!("request timed out after {limit:?}"),
+        unreachable: true,
+    })
 }
 
 async fn resolve(rc: &RemoteCluster, api_version: &str, kind: &str) -> Result<Resolved, OpError> {
@@ -298,16 +303,19 @@ pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(),
     }
 }
 
-/// A cheap reachability probe: `GET /version`.
-pub async fn probe(rc: &RemoteCluster) -> Result<(), OpError> {
+/// A cheap reachability probe: `GET /version`, within `limit` (or the cluster's request timeout, if shorter).
+pub async fn probe(rc: &RemoteCluster, limit: Duration) -> Result<(), OpError> {
     let url = format!("{}/version", rc.url.trim_end_matches('/'));
     let prefix = |mut e: OpError| {
         e.message = format!("Get \"{url}\": {}", e.message);
         e
     };
-    with_timeout(rc, rc.client.apiserver_version())
-        .await
-        .map_err(prefix)?
-        .map(|_| ())
-        .map_err(|e| prefix(from_kube(e)))
+    within(
+        limit.min(rc.timeouts.request),
+        rc.client.apiserver_version(),
+    )
+    .await
+    .map_err(prefix)?
+    .map(|_| ())
+    .map_err(|e| prefix(from_kube(e)))
 }
