@@ -366,7 +366,7 @@ async fn restart_a_delete_due_when_the_controller_is_killed_happens_after_the_re
         )
         .await?;
     assert_eq!(
-        sorted(entry.resources_to_delete.clone()),
+        sorted(entry.resources_to_delete.to_vec()),
         sorted(vec![
             configmap_ref(ns, "kept"),
             configmap_ref(ns, "dropped")
@@ -412,7 +412,7 @@ async fn restart_a_delete_due_when_the_controller_is_killed_happens_after_the_re
     assert_eq!(
         (
             entry.observed_generation,
-            sorted(entry.resources_to_delete.clone())
+            sorted(entry.resources_to_delete.to_vec())
         ),
         (
             g1,

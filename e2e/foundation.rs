@@ -172,7 +172,7 @@ fn hive_shaped_status() -> ClusterSyncStatus {
             SyncStatus {
                 name: "gone-syncset".into(),
                 observed_generation: 0,
-                resources_to_delete: vec![reference("v1", "ConfigMap", "ns", "x")],
+                resources_to_delete: vec![reference("v1", "ConfigMap", "ns", "x")].into(),
                 result: SyncSetResult::Failure,
                 failure_message: Some(
                     "failed to delete v1, Kind=ConfigMap ns/x: configmaps \"x\" is forbidden"
@@ -192,7 +192,8 @@ fn hive_shaped_status() -> ClusterSyncStatus {
                         "addon-parameters",
                     ),
                     reference("v1", "Namespace", "", "redhat-reference-addon"),
-                ],
+                ]
+                .into(),
                 result: SyncSetResult::Failure,
                 failure_message: Some(
                     "failed to read secret 0: secrets \"addon-pull-secret\" not found".into(),
@@ -204,7 +205,7 @@ fn hive_shaped_status() -> ClusterSyncStatus {
         selector_sync_sets: vec![SyncStatus {
             name: "cso-test".into(),
             observed_generation: 1,
-            resources_to_delete: vec![reference("v1", "Namespace", "", "cso")],
+            resources_to_delete: vec![reference("v1", "Namespace", "", "cso")].into(),
             result: SyncSetResult::Success,
             failure_message: None,
             last_transition_time: time("2026-08-20T09:00:00Z"),

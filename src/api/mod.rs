@@ -13,7 +13,7 @@ pub use clusterdeployment::{
 };
 pub use clustersync::{
     ClusterSync, ClusterSyncCondition, ClusterSyncLease, ClusterSyncLeaseSpec, ClusterSyncSpec,
-    ClusterSyncStatus, SyncResourceReference, SyncSetResult, SyncStatus,
+    ClusterSyncStatus, SyncResourceReference, SyncSetResult, SyncStatus, TrackedResources,
 };
 pub use syncset::{
     SecretMapping, SecretReference, SelectorSyncSet, SelectorSyncSetSpec, SyncObjectPatch, SyncSet,

@@ -180,7 +180,7 @@ mod tests {
         SyncStatus {
             name: name.into(),
             observed_generation: 1,
-            resources_to_delete: vec![],
+            resources_to_delete: Default::default(),
             result: if ok {
                 SyncSetResult::Success
             } else {

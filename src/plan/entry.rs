@@ -42,7 +42,7 @@ pub fn previous_for_mode(prev: Option<&SyncStatus>, mode: ApplyMode) -> Option<S
     prev.map(|p| {
         let mut p = p.clone();
         if mode == ApplyMode::Upsert {
-            p.resources_to_delete.clear();
+            p.resources_to_delete = Default::default();
         }
         p
     })
@@ -134,7 +134,7 @@ pub fn applied_entry(
     let new = SyncStatus {
         name: name.to_string(),
         observed_generation: generation,
-        resources_to_delete: tracked,
+        resources_to_delete: tracked.into(),
         result,
         failure_message,
         last_transition_time: prev
@@ -158,7 +158,7 @@ pub fn orphan_entry(
     let new = SyncStatus {
         name: prev.name.clone(),
         observed_generation: 0,
-        resources_to_delete: tracked,
+        resources_to_delete: tracked.into(),
         result: SyncSetResult::Failure,
         failure_message: Some(message),
         last_transition_time: prev.last_transition_time.clone(),
@@ -187,7 +187,7 @@ pub fn all_failed<'a>(
         let outcome = Outcome {
             apply_error: Some(message.to_string()),
             retained: prev
-                .map(|p| p.resources_to_delete.clone())
+                .map(|p| p.resources_to_delete.to_vec())
                 .unwrap_or_default(),
             ..Default::default()
         };
@@ -237,7 +237,7 @@ mod tests {
         SyncStatus {
             name: name.into(),
             observed_generation: generation,
-            resources_to_delete: tracked,
+            resources_to_delete: tracked.into(),
             result: SyncSetResult::Success,
             failure_message: None,
             last_transition_time: t(at),

@@ -211,7 +211,7 @@ impl ClusterRun {
                                 outcome.apply_error = Some(err.clone());
                                 outcome.retained = prev
                                     .as_ref()
-                                    .map(|p| p.resources_to_delete.clone())
+                                    .map(|p| p.resources_to_delete.to_vec())
                                     .unwrap_or_default();
                                 Phase::Deletes(VecDeque::new())
                             }

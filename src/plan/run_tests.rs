@@ -48,7 +48,7 @@ fn success(name: &str, generation: i64, tracked: Vec<SyncResourceReference>) -> 
     SyncStatus {
         name: name.into(),
         observed_generation: generation,
-        resources_to_delete: tracked,
+        resources_to_delete: tracked.into(),
         result: SyncSetResult::Success,
         failure_message: None,
         last_transition_time: t(0),

@@ -274,7 +274,7 @@ impl Locator {
                     kind,
                     name: p.name.clone(),
                     expected: VecDeque::new(),
-                    deletable: p.resources_to_delete.clone(),
+                    deletable: p.resources_to_delete.to_vec(),
                 });
             }
             for t in targets {
@@ -313,7 +313,7 @@ impl Locator {
             }
             let prev = prev.iter().find(|e| e.name == t.name);
             deletable = previous_for_mode(prev, p.mode)
-                .map(|e| e.resources_to_delete)
+                .map(|e| e.resources_to_delete.to_vec())
                 .unwrap_or_default();
         }
         Unit {
@@ -396,7 +396,7 @@ mod tests {
         SyncStatus {
             name: name.into(),
             observed_generation: 1,
-            resources_to_delete: tracked,
+            resources_to_delete: tracked.into(),
             result: SyncSetResult::Success,
             failure_message: None,
             last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
