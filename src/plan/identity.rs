@@ -23,68 +23,70 @@ pub fn contains(list: &[SyncResourceReference], r: &SyncResourceReference) -> bo
     list.iter().any(|x| same_object(x, r))
 }
 
-/// An object's identity as Hive compares it: API group, kind, namespace, name.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct ObjectId {
-    group: String,
-    kind: String,
-    namespace: String,
-    name: String,
-}
-
-impl From<&SyncResourceReference> for ObjectId {
-    fn from(r: &SyncResourceReference) -> Self {
-        Self {
-            group: group_of(&r.api_version).to_string(),
-            kind: r.kind.clone(),
-            namespace: r.namespace.clone(),
-            name: r.name.clone(),
-        }
-    }
+/// A hash of an object's identity as Hive compares it (API group, kind, namespace, name): equal for `same_object`.
+fn identity_hash(r: &SyncResourceReference) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (group_of(&r.api_version), &r.kind, &r.namespace, &r.name).hash(&mut h);
+    h.finish()
 }
 
 /// Which of a cluster's syncsets declare each object, indexed once per run; a syncset is its index among the run's
 /// targets. It replaces per-syncset copies of "everything declared elsewhere", which at ~80 syncsets × ~300 objects
-/// per cluster cost a quadratic amount of memory in every concurrent run (the benchmark's heap profile).
-#[derive(Debug, Default)]
-pub struct Declared {
-    by: std::collections::HashMap<ObjectId, Vec<usize>>,
+/// per cluster cost a quadratic amount of memory in every concurrent run (the benchmark's heap profile). The index
+/// is 16 bytes per declared reference (identity hash, syncset, position) and points into `sets`, so it copies no
+/// string and a lookup allocates nothing; a hash match is confirmed with `same_object`.
+#[derive(Debug)]
+pub struct Declared<S> {
+    sets: Vec<S>,
+    /// (identity hash, syncset, position in that syncset's references), sorted.
+    index: Vec<(u64, u32, u32)>,
 }
 
-impl Declared {
-    /// `sets[i]` are the references syncset `i` declares.
-    pub fn new<'a, I>(sets: I) -> Self
-    where
-        I: IntoIterator<Item = &'a [SyncResourceReference]>,
-    {
-        let mut by: std::collections::HashMap<ObjectId, Vec<usize>> = Default::default();
-        for (i, refs) in sets.into_iter().enumerate() {
-            for r in refs {
-                let owners = by.entry(r.into()).or_default();
-                if owners.last() != Some(&i) {
-                    owners.push(i);
-                }
-            }
-        }
-        Self { by }
+impl<S: AsRef<[SyncResourceReference]>> Declared<S> {
+    /// `sets[i]` holds the references syncset `i` declares.
+    pub fn new(sets: impl IntoIterator<Item = S>) -> Self {
+        let sets: Vec<S> = sets.into_iter().collect();
+        let mut index: Vec<(u64, u32, u32)> = sets
+            .iter()
+            .enumerate()
+            .flat_map(|(i, set)| {
+                set.as_ref()
+                    .iter()
+                    .enumerate()
+                    .map(move |(p, r)| (identity_hash(r), i as u32, p as u32))
+            })
+            .collect();
+        index.sort_unstable();
+        Self { sets, index }
+    }
+
+    /// The syncsets that declare `r`, ascending, each possibly more than once.
+    fn matches<'a>(&'a self, r: &'a SyncResourceReference) -> impl Iterator<Item = usize> + 'a {
+        let h = identity_hash(r);
+        let start = self.index.partition_point(|e| e.0 < h);
+        self.index[start..]
+            .iter()
+            .take_while(move |e| e.0 == h)
+            .filter(move |&&(_, i, p)| same_object(&self.sets[i as usize].as_ref()[p as usize], r))
+            .map(|&(_, i, _)| i as usize)
     }
 
     /// The syncsets that declare `r`, in index order.
-    pub fn declaring(&self, r: &SyncResourceReference) -> &[usize] {
-        self.by
-            .get(&ObjectId::from(r))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+    pub fn declaring(&self, r: &SyncResourceReference) -> Vec<usize> {
+        let mut out: Vec<usize> = self.matches(r).collect();
+        out.dedup();
+        out
     }
 
     /// Whether any syncset declares `r`.
     pub fn any(&self, r: &SyncResourceReference) -> bool {
-        !self.declaring(r).is_empty()
+        self.matches(r).next().is_some()
     }
 
     /// Whether a syncset other than `set` declares `r`.
     pub fn by_other(&self, r: &SyncResourceReference, set: usize) -> bool {
-        self.declaring(r).iter().any(|&i| i != set)
+        self.matches(r).any(|i| i != set)
     }
 }
 

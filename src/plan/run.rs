@@ -27,6 +27,16 @@ pub struct Target {
     pub hash_changed: bool,
 }
 
+/// A syncset's declared references, as `Declared` indexes them (the payload is shared, not copied).
+#[derive(Debug)]
+struct References(Arc<Payload>);
+
+impl AsRef<[SyncResourceReference]> for References {
+    fn as_ref(&self) -> &[SyncResourceReference] {
+        &self.0.references
+    }
+}
+
 /// An operation for the executor.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
@@ -78,7 +88,7 @@ struct ApplyRun {
     /// The previous entry after the Upsert clearing rule.
     prev: Option<SyncStatus>,
     /// Every object the cluster's syncsets declare, shared by the run's units; `index` is this syncset's.
-    declared: Arc<Declared>,
+    declared: Arc<Declared<References>>,
     index: usize,
     phase: Phase,
     outcome: Outcome,
@@ -160,7 +170,7 @@ impl ClusterRun {
             sync_sets
                 .iter()
                 .chain(&selector_sync_sets)
-                .map(|t| t.payload.references.as_slice()),
+                .map(|t| References(t.payload.clone())),
         ));
         let conflicts = conflicts(&sync_sets, &selector_sync_sets, &declared);
         let mut units = VecDeque::new();
@@ -362,7 +372,7 @@ impl ClusterRun {
 fn conflicts(
     ss: &[Target],
     sss: &[Target],
-    declared: &Declared,
+    declared: &Declared<References>,
 ) -> HashMap<(SyncSetKind, String), String> {
     // Indexed as in `declared`: the SyncSets, then the SelectorSyncSets.
     let all: Vec<(SyncSetKind, &Target)> = ss
