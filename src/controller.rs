@@ -56,7 +56,16 @@ pub struct Context {
     backoff: DashMap<ClusterKey, u32>,
     /// When each cluster last ended a reconcile with every syncset applied.
     pub last_success: DashMap<ClusterKey, std::time::Instant>,
+    /// Bounds the ClusterSync status writes in flight (see `STATUS_WRITES`).
+    status_writes: tokio::sync::Semaphore,
 }
+
+/// ClusterSync status writes in flight at once, whatever `--concurrency` is. Each holds a serialized status (up to
+/// ~80 KB at OSD scale, in a buffer up to twice that) and a hub connection whose read buffer grows to the size of the
+/// returned object; at `--concurrency 250` these were a quarter of the controller's peak heap (scenario 4), and more
+/// concurrent writes than this only queue inside the hub's API server (and count against its mutating in-flight
+/// limit, slowing everyone else's writes).
+const STATUS_WRITES: usize = 16;
 
 impl Context {
     pub fn new(
@@ -84,6 +93,7 @@ impl Context {
             applied_hashes: DashMap::new(),
             backoff: DashMap::new(),
             last_success: DashMap::new(),
+            status_writes: tokio::sync::Semaphore::new(STATUS_WRITES),
         }
     }
 }
@@ -662,7 +672,10 @@ async fn write_status(
     if new == *old {
         return Ok(cs.clone());
     }
-    let mut written = status::write_cluster_sync_status(&ctx.hub, cs, new).await?;
+    let mut written = {
+        let _permit = ctx.status_writes.acquire().await?;
+        status::write_cluster_sync_status(&ctx.hub, cs, new).await?
+    };
     written.managed_fields_mut().clear();
     let written = Arc::new(written);
     // Kept only while the watch has not delivered this version (the watch callback drops it when it does).
