@@ -82,8 +82,12 @@ def main():
             series.append((f"hivesync {name} ({sc[key]['hivesync_objects_s']:.1f} s)",
                            cumulative(sc[key]["timeline_hivesync_s"])))
             series.append((f"floor {name} ({sc[key]['floor_objects_s']:.1f} s)", cumulative(sc[key]["timeline_floor_s"])))
-    if "s6" in sc and sc["s6"].get("timeline_healthy_s"):
-        series.append(("hivesync new, one spoke stopped (healthy spokes)", cumulative(sc["s6"]["timeline_healthy_s"])))
+    if "s6" in sc:
+        s6 = (sc["s6"].get("rounds") or [sc["s6"]])[0]
+        if s6.get("timeline_control_s"):
+            series.append(("hivesync new, control of scenario 6", cumulative(s6["timeline_control_s"])))
+        if s6.get("timeline_healthy_s"):
+            series.append(("hivesync new, one spoke stopped (healthy spokes)", cumulative(s6["timeline_healthy_s"])))
     if series:
         panels.append(lambda y0, s=series: panel(
             y0, f"Fan-out to {n} clusters: ConfigMaps present on the spokes", "seconds since the change",
