@@ -58,6 +58,8 @@ pub struct Context {
     pub last_success: DashMap<ClusterKey, std::time::Instant>,
     /// Bounds the ClusterSync status writes in flight (see `STATUS_WRITES`).
     status_writes: tokio::sync::Semaphore,
+    /// The reachability probe's queue: a sync that loses its cluster asks for a probe here.
+    pub probes: Arc<WorkQueue<ClusterKey>>,
 }
 
 /// ClusterSync status writes in flight at once, whatever `--concurrency` is. Each holds a serialized status (up to
@@ -94,6 +96,7 @@ impl Context {
             backoff: DashMap::new(),
             last_success: DashMap::new(),
             status_writes: tokio::sync::Semaphore::new(STATUS_WRITES),
+            probes: WorkQueue::new(),
         }
     }
 }
@@ -300,9 +303,12 @@ async fn sync_cluster(
         match result {
             Ok(()) => run.record(Ok(())),
             Err(e) if e.unreachable => {
-                // The cluster stopped answering: stop here, record nothing, and let the probe bring it back.
-                warn!(message = %e.message, "cluster stopped answering during the sync; marking it Unreachable");
-                crate::reachability::mark_unreachable(&ctx.hub, key, &e.message).await;
+                // The cluster stopped answering: stop here, record nothing, and have it probed at once; the probe marks
+                // it Unreachable (condition and Event) and brings it back. The worker does not wait for that hub write:
+                // with a whole spoke down, hundreds of such writes on a busy hub held the workers the healthy
+                // clusters needed (scenario 6 of the benchmark).
+                warn!(message = %e.message, "cluster stopped answering during the sync; probing it now");
+                ctx.probes.add(key.clone());
                 return Ok(Outcome::Retry);
             }
             Err(e) => run.record(Err(e.into_plan())),
@@ -850,7 +856,7 @@ async fn set_syncset_failed(
         return;
     }
     let now = status::now();
-    let result = status::update_cd_conditions(&ctx.hub, &key.0, &key.1, |conds| {
+    let result = status::update_cd_conditions(&ctx.hub, &key.0, &key.1, Some(cd), |conds| {
         conditions::set_cd_condition(conds, SYNCSET_FAILED, (s, r, m), &now, false)
     })
     .await;

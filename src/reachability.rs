@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Client, ResourceExt};
+use kube::ResourceExt;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use crate::api::ClusterDeploymentCondition;
+use crate::api::{ClusterDeployment, ClusterDeploymentCondition};
 use crate::consts::RECONCILE_PAUSE_ANNOTATION;
 use crate::controller::Context;
 use crate::hub::queue::WorkQueue;
@@ -58,9 +58,9 @@ struct Prober {
 /// Probes every installed cluster, forever.
 pub async fn run(ctx: Arc<Context>, settings: ProbeSettings) {
     let prober = Arc::new(Prober {
+        queue: ctx.probes.clone(),
         ctx,
         settings,
-        queue: WorkQueue::new(),
         scheduled: DashMap::new(),
         failures: DashMap::new(),
         secondary_probed: DashMap::new(),
@@ -136,6 +136,7 @@ impl Prober {
                     .map(|(t, v)| (*t, v.clone()))
                     .collect::<Vec<_>>(),
                 &conditions,
+                Some(&cd),
             )
             .await;
         }
@@ -210,7 +211,9 @@ impl Prober {
                 )
                 .await;
         }
-        self.write(key, &changes, &conditions).await;
+        // After the initial write the watched copy is stale: read afresh rather than collect a conflict.
+        let cached = init.is_empty().then_some(cd.as_ref());
+        self.write(key, &changes, &conditions, cached).await;
         if now_reachable || url_switched {
             info!(namespace = %key.0, name = %key.1, "cluster is reachable; syncing");
             self.ctx.queue.add(key.clone());
@@ -248,6 +251,7 @@ impl Prober {
         key: &ClusterKey,
         changes: &[(&'static str, reach::Value)],
         current: &[ClusterDeploymentCondition],
+        cached: Option<&ClusterDeployment>,
     ) {
         let needed =
             changes.iter().any(
@@ -265,7 +269,7 @@ impl Prober {
             return;
         }
         let now = status::now();
-        let result = status::update_cd_conditions(&self.ctx.hub, &key.0, &key.1, |conds| {
+        let result = status::update_cd_conditions(&self.ctx.hub, &key.0, &key.1, cached, |conds| {
             let mut changed = false;
             for (t, (s, r, m)) in changes {
                 let refresh =
@@ -293,17 +297,4 @@ fn probe_time_stale(c: &ClusterDeploymentCondition) -> bool {
     };
     let age = jiff::Timestamp::now().duration_since(t.0);
     Duration::try_from(age).is_ok_and(|a| a >= PROBE_TIME_REFRESH)
-}
-
-/// Called by the sync when a cluster stops answering mid-sync (DESIGN.md difference 4).
-pub async fn mark_unreachable(hub: &Client, key: &ClusterKey, message: &str) {
-    let now = status::now();
-    let value = ("True", reach::REASON_UNREACHABLE, reach::scrub(message));
-    let result = status::update_cd_conditions(hub, &key.0, &key.1, |c| {
-        set_cd_condition(c, UNREACHABLE, (value.0, value.1, &value.2), &now, false)
-    })
-    .await;
-    if let Err(e) = result {
-        warn!(namespace = %key.0, name = %key.1, error = %e, "could not write the Unreachable condition");
-    }
 }

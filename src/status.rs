@@ -126,17 +126,23 @@ async fn create_lease(
     }
 }
 
-/// Changes a ClusterDeployment's conditions with `change` (which returns whether it changed anything), from a
-/// fresh read, retrying on conflict. Other writers (the reachability probe) update the same list.
+/// Changes a ClusterDeployment's conditions with `change` (which returns whether it changed anything), from `cached`
+/// (the watched copy) or else a fresh read, re-reading on conflict. Other writers (the reachability probe) update the same list.
 pub async fn update_cd_conditions(
     hub: &Client,
     namespace: &str,
     name: &str,
+    mut cached: Option<&ClusterDeployment>,
     change: impl Fn(&mut Vec<ClusterDeploymentCondition>) -> bool,
 ) -> kube::Result<bool> {
     let api: Api<ClusterDeployment> = Api::namespaced(hub.clone(), namespace);
     for _ in 0..5 {
-        let mut cd = api.get_status(name).await?;
+        // The watched copy first (its resourceVersion makes a stale one a 409): one request instead of a GET and a
+        // PUT, which matters when a dead spoke has hundreds of its clusters marked at once on a busy hub.
+        let mut cd = match cached.take() {
+            Some(cd) => cd.clone(),
+            None => api.get_status(name).await?,
+        };
         let mut status = cd.status.take().unwrap_or_default();
         if !change(&mut status.conditions) {
             return Ok(false);
