@@ -236,7 +236,7 @@ if has 3; then
 fi
 
 if has 5; then
-  say "scenario 5: idle CPU over $IDLE_S s (everything in sync; probes every 10 s)"
+  say "scenario 5: idle CPU over $IDLE_S s (everything in sync; probes every 20 s)"
   sleep 15
   c0=$(cpu_ticks "$CONTROLLER_PID"); r0=$(metric hive_kube_client_requests_total); t0=$(now)
   sleep "$IDLE_S"
