@@ -127,7 +127,8 @@ async fn create_lease(
 }
 
 /// Changes a ClusterDeployment's conditions with `change` (which returns whether it changed anything), from `cached`
-/// (the watched copy) or else a fresh read, re-reading on conflict. Other writers (the reachability probe) update the same list.
+/// (the watched copy) or else a fresh read, re-reading on conflict. Other writers (the reachability probe) update the
+/// same list.
 pub async fn update_cd_conditions(
     hub: &Client,
     namespace: &str,

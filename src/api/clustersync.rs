@@ -94,12 +94,6 @@ impl From<Vec<SyncResourceReference>> for TrackedResources {
     }
 }
 
-impl FromIterator<SyncResourceReference> for TrackedResources {
-    fn from_iter<I: IntoIterator<Item = SyncResourceReference>>(iter: I) -> Self {
-        iter.into_iter().collect::<Vec<_>>().into()
-    }
-}
-
 impl std::ops::Deref for TrackedResources {
     type Target = [SyncResourceReference];
     fn deref(&self) -> &[SyncResourceReference] {

@@ -384,6 +384,10 @@ fn conflicts(
     for (i, (kind, t)) in all.iter().enumerate() {
         let mut notes = Vec::new();
         for r in &t.payload.references {
+            // Conflicts are rare: the allocation-free test first, on every reference of every run.
+            if !declared.by_other(r, i) {
+                continue;
+            }
             let others: Vec<String> = declared
                 .declaring(r)
                 .iter()
