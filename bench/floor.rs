@@ -7,6 +7,8 @@
 //! - `watch`: watches ConfigMaps with a label selector on the spokes and records, per object, when it was first seen
 //!   with the expected `data.value`; exits when the expected count is reached. The fan-out timeline of both the floor
 //!   and hivesync is taken from this, so both are measured the same way.
+//! - `unreachable`: watches ClusterDeployments on the hub and records, per CD, when `Unreachable=True` is first
+//!   seen; exits when the expected count is reached (scenario 6's detection time, without polling the hub).
 //! - `latency`: labels one ClusterDeployment on the hub and times until the object the label selects appears on its
 //!   spoke (watch event), then removes the label and times the deletion; repeated.
 //!
@@ -19,7 +21,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use futures::{StreamExt, TryStreamExt};
+use hivesync::api::ClusterDeployment;
 use hivesync::consts::{FIELD_MANAGER, MANAGED_LABEL};
+use hivesync::plan::conditions::UNREACHABLE;
 use hivesync::remote::kubeconfig::{client_config, Timeouts};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{DynamicObject, Patch, PatchParams};
@@ -81,6 +85,25 @@ enum Cmd {
         #[arg(long, default_value_t = 1800)]
         timeout: u64,
         /// Created once every watch has listed (the caller waits for it before acting).
+        #[arg(long)]
+        ready_file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Records when each selected ClusterDeployment is first seen with `Unreachable=True`.
+    Unreachable {
+        #[arg(long)]
+        hub: PathBuf,
+        #[arg(long)]
+        namespace: String,
+        #[arg(long)]
+        selector: String,
+        #[arg(long)]
+        expect: usize,
+        /// Give up after this many seconds (the result says complete: false).
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Created once the watch has listed (the caller waits for it before acting).
         #[arg(long)]
         ready_file: PathBuf,
         #[arg(long)]
@@ -187,6 +210,25 @@ async fn run(cmd: Cmd) -> Result<()> {
                 &kubeconfigs,
                 &selector,
                 &value,
+                expect,
+                timeout,
+                &ready_file,
+                &out,
+            )
+            .await
+        }
+        Cmd::Unreachable {
+            hub,
+            namespace,
+            selector,
+            expect,
+            timeout,
+            ready_file,
+            out,
+        } => {
+            unreachable(
+                &hub,
+                (&namespace, &selector),
                 expect,
                 timeout,
                 &ready_file,
@@ -406,6 +448,63 @@ async fn watch(
                 "present_before_ready": already, "per_spoke": per_spoke, "times": times}),
     )?;
     eprintln!("watch: {}/{} objects seen", seen.len(), expect);
+    Ok(())
+}
+
+// ------------------------------------------------------------------------------------------------------ unreachable
+
+async fn unreachable(
+    hub: &PathBuf,
+    (namespace, selector): (&str, &str),
+    expect: usize,
+    timeout: u64,
+    ready_file: &PathBuf,
+    out: &PathBuf,
+) -> Result<()> {
+    let api: Api<ClusterDeployment> = Api::namespaced(file_client(hub).await?, namespace);
+    let mut stream = watcher(api, watcher::Config::default().labels(selector))
+        .default_backoff()
+        .boxed();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    let mut ready_at = None;
+    let mut seen: HashMap<String, f64> = HashMap::new();
+    while seen.len() < expect {
+        let ev = match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(ev)) => ev,
+            _ => break,
+        };
+        let t = now();
+        let cd = match ev {
+            Ok(watcher::Event::Apply(cd)) | Ok(watcher::Event::InitApply(cd)) => cd,
+            Ok(watcher::Event::InitDone) => {
+                if ready_at.is_none() {
+                    ready_at = Some(t);
+                    std::fs::write(ready_file, format!("{t}\n"))?;
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let down = cd
+            .condition(UNREACHABLE)
+            .is_some_and(|c| c.status == "True");
+        if down {
+            seen.entry(cd.metadata.name.unwrap_or_default())
+                .or_insert(t);
+        }
+    }
+    let mut times: Vec<f64> = seen.values().copied().collect();
+    times.sort_by(f64::total_cmp);
+    write_json(
+        out,
+        &json!({"ready_at": ready_at, "expected": expect, "count": seen.len(), "complete": seen.len() >= expect,
+                "times": times}),
+    )?;
+    eprintln!(
+        "unreachable: {}/{} CDs seen Unreachable",
+        seen.len(),
+        expect
+    );
     Ok(())
 }
 
