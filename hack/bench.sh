@@ -13,7 +13,7 @@
 # Env: BENCH_N (1000)  BENCH_SPOKES (3)  BENCH_SCENARIOS (1,2,3,4,5,6)  BENCH_OUT (bench/results)
 #      BENCH_CONCURRENCY (16: the controller's --concurrency and the floor's)  BENCH_LAT_REPS (50)
 #      BENCH_IDLE_SECONDS (60)  BENCH_S4_N (BENCH_N)  BENCH_S4_CONCURRENCY (250)  BENCH_DEAD_AFTER (2 s)
-#      BENCH_S6_ROUNDS (3: scenario 6's control + dead-spoke pairs)
+#      BENCH_S6_ROUNDS (6: scenario 6's control + dead-spoke pairs)
 #      BENCH_KEEP_CLUSTERS (0: take the bench clusters down at the end)
 #      BENCH_BIN_DIR (unset: build target/release; set: use hivesync and hivesync-floor from there, no build)
 #      LOCAL_CLUSTERS_DIR (/tmp/hivesync-bench; scenario 4's hub-only cluster uses $LOCAL_CLUSTERS_DIR-s4)
@@ -34,7 +34,7 @@ IDLE_S="${BENCH_IDLE_SECONDS:-60}"
 S4_N="${BENCH_S4_N:-$N}"
 S4_CONC="${BENCH_S4_CONCURRENCY:-250}"
 DEAD_AFTER="${BENCH_DEAD_AFTER:-2}"
-S6_ROUNDS="${BENCH_S6_ROUNDS:-3}"
+S6_ROUNDS="${BENCH_S6_ROUNDS:-6}"
 BIN_DIR="${BENCH_BIN_DIR:-$REPO_ROOT/target/release}"
 HIVESYNC="$BIN_DIR/hivesync"
 FLOOR="$BIN_DIR/hivesync-floor"
