@@ -90,8 +90,12 @@ watch_start() {
   "$FLOOR" watch ${@:-$(spoke_args)} --selector "$sel" --value "$val" --expect "$expect" \
     --ready-file "$RUN/$tag.ready" --out "$RUN/$tag-watch.json" 2>>"$RUN/watch.log" &
   WATCH_PID=$!
-  for _ in $(seq 1 1200); do [ -f "$RUN/$tag.ready" ] && return 0; sleep 0.1; done
-  say "watcher $tag did not list"; return 1
+  wait_ready "$RUN/$tag.ready" "watcher $tag"
+}
+# wait_ready FILE WHAT: waits up to 120 s for a watcher's ready file (it has listed).
+wait_ready() {
+  for _ in $(seq 1 1200); do [ -f "$1" ] && return 0; sleep 0.1; done
+  say "$2 did not list"; return 1
 }
 watch_wait() {
   local rc=0
@@ -108,8 +112,7 @@ unreachable_start() {
   "$FLOOR" unreachable --hub "$HUB_KUBECONFIG" --namespace "$FLEET_NS" --selector "bench/spoke=$SPOKES" \
     --expect "$on_dead" --ready-file "$RUN/$tag-unreachable.ready" --out "$RUN/$tag-unreachable.json" 2>>"$RUN/watch.log" &
   UNREACH_PID=$!
-  for _ in $(seq 1 1200); do [ -f "$RUN/$tag-unreachable.ready" ] && return 0; sleep 0.1; done
-  say "hub watcher $tag did not list"; return 1
+  wait_ready "$RUN/$tag-unreachable.ready" "hub watcher $tag"
 }
 jget() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {'d': d}))" "$@"; }
 
@@ -308,7 +311,7 @@ for r in range(1, rounds + 1):
     d = json.load(open(f"{run}/dead{r}-watch.json"))
     t0, tstop0, tstop = (float(x) for x in open(f"{run}/dead{r}.times").read().split())
     u = json.load(open(f"{run}/dead{r}-unreachable.json"))
-    tun = u["times"][-1] if u["complete"] else "none"
+    tun = u["times"][-1] if u["complete"] else None
     ctl_rate = c["count"] / (c["times"][-1] - ct0) if c["complete"] else None
     dur = d["times"][-1] - t0 if d["complete"] else None
     rate = d["count"] / dur if dur else None
@@ -317,8 +320,8 @@ for r in range(1, rounds + 1):
         "healthy_objects": d["count"], "healthy_objects_s": dur, "healthy_objects_per_s": rate,
         "healthy_throughput_loss_percent": round(100 * (1 - rate / ctl_rate), 2) if rate and ctl_rate else None,
         "stop_began_after_s": round(tstop0 - t0, 3), "stopped_after_s": round(tstop - t0, 3),
-        "time_to_unreachable_s": None if tun == "none" else round(tun - tstop, 3),
-        "time_to_unreachable_from_stop_began_s": None if tun == "none" else round(tun - tstop0, 3),
+        "time_to_unreachable_s": None if tun is None else round(tun - tstop, 3),
+        "time_to_unreachable_from_stop_began_s": None if tun is None else round(tun - tstop0, 3),
         "unreachable_seen_s": [round(t - tstop, 4) for t in u["times"]],
         "timeline_healthy_s": [round(t - t0, 4) for t in d["times"]],
         "timeline_control_s": [round(t - ct0, 4) for t in c["times"]],
@@ -335,7 +338,8 @@ out = {"rounds": out_rounds, "cds_on_dead_spoke": on_dead, "healthy_cds": health
                  "(hack/local-clusters.sh stop: SIGTERM, SIGKILL after 5 s; then its port refuses connections) "
                  "DEAD_AFTER s in; rate = the healthy spokes' objects / time to their last one; loss = 1 - rate / "
                  "control rate, median over the rounds. time_to_unreachable_s: from the stop's end until Unreachable=True "
-                 "on all its CDs (a kube-rs watch on the hub, hivesync-floor unreachable, timestamped on receipt; the control round runs the same watch), the worst round. Between rounds the "
+                 "on all its CDs (a kube-rs watch on the hub, hivesync-floor unreachable, timestamped on receipt; "
+                 "the control round runs the same watch), the worst round. Between rounds the "
                  "spoke is restarted and its clusters catch up before the next control."}
 json.dump(out, open(f"{run}/s6.json", "w"))
 print(json.dumps({k: v for k, v in out.items() if k != "rounds"}))
