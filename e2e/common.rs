@@ -1785,6 +1785,27 @@ impl Controller {
         Ok(())
     }
 
+    /// SIGTERM (what the kubelet sends), then waits up to `grace` for the process to exit; returns its exit status.
+    pub fn terminate(&mut self, grace: Duration) -> Result<std::process::ExitStatus> {
+        let out = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .output()
+            .context("running kill -TERM")?;
+        ensure!(out.status.success(), "kill -TERM {} failed", self.pid());
+        let deadline = std::time::Instant::now() + grace;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            ensure!(
+                std::time::Instant::now() < deadline,
+                "the controller (pid {}) did not exit within {grace:?} of SIGTERM",
+                self.pid()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// What this process has logged so far, without colour.
     pub fn output(&self) -> String {
         use std::io::{Read as _, Seek as _, SeekFrom};

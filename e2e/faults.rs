@@ -834,6 +834,82 @@ async fn restart_a_standby_takes_over_when_the_leader_dies_and_syncs_what_comes_
 }
 
 #[tokio::test]
+async fn restart_sigterm_stops_the_leader_cleanly_and_releases_its_lease_so_a_standby_takes_over_at_once(
+) -> Result<()> {
+    require_own_controller()?;
+    let _serial = serial().await;
+    let lease = unique_name("e2e-sigterm");
+    // A long lease: a standby that had to wait for it to expire would take 30 s; one that finds it released takes
+    // at most one renewal period (10 s).
+    let args = |id: &'static str| {
+        vec![
+            "--leader-elect",
+            "--lease-duration",
+            "30s",
+            "--identity",
+            id,
+            "--lease-name",
+            lease.as_str(),
+        ]
+    };
+    let mut a = Controller::start_with_own_log(&args("e2e-term-a"), "term-a").await?;
+    let mut b = Controller::start_with_own_log(&args("e2e-term-b"), "term-b").await?;
+    let leader = wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            match (
+                a.log_lines("became the leader").len(),
+                b.log_lines("became the leader").len(),
+            ) {
+                (1, 0) => Ok('a'),
+                (0, 1) => Ok('b'),
+                other => bail!("leaders so far: {other:?}"),
+            }
+        },
+    )
+    .await
+    .context("exactly one replica should lead")?;
+    let (stopping, standby) = if leader == 'a' {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    let signalled = Instant::now();
+    let status = stopping.terminate(Duration::from_secs(15))?;
+    let stopped_in = signalled.elapsed();
+    ensure!(
+        status.success(),
+        "the controller exited with {status} after SIGTERM"
+    );
+    ensure!(
+        !stopping.log_lines("released the lease").is_empty(),
+        "the stopped controller did not release its lease:\n{}",
+        stopping.output()
+    );
+    wait_for(
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || async {
+            ensure!(
+                !standby.log_lines("became the leader").is_empty(),
+                "not yet"
+            );
+            Ok(())
+        },
+    )
+    .await
+    .context("the standby did not take the released lease")?;
+    let took_over = signalled.elapsed();
+    ensure!(
+        took_over < Duration::from_secs(25),
+        "the standby took over after {took_over:?}: as slow as waiting for the 30 s lease to expire"
+    );
+    eprintln!("SIGTERM: the leader exited in {stopped_in:?}; the standby led {took_over:?} after the signal (lease 30s)");
+    Ok(())
+}
+
+#[tokio::test]
 async fn restart_two_shards_each_write_only_their_own_clusters() -> Result<()> {
     require_own_controller()?;
     let _serial = serial().await;

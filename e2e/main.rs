@@ -2,5 +2,7 @@ mod cli;
 mod common;
 mod faults;
 mod foundation;
+mod hostile;
+mod listener;
 mod payload;
 mod sync;

@@ -101,24 +101,14 @@ impl Context {
     }
 }
 
-/// Runs `concurrency` workers until the process ends.
+/// Runs `concurrency` workers until the process ends (or until this future is dropped: the workers stop with it).
 pub async fn run(ctx: Arc<Context>) {
-    let workers: Vec<_> = (0..ctx.settings.concurrency.max(1))
-        .map(|_| {
-            let ctx = ctx.clone();
-            tokio::spawn(async move {
-                loop {
-                    let key = ctx.queue.next().await;
-                    let next = reconcile(&ctx, &key).await;
-                    ctx.queue.done(&key);
-                    if let Some(after) = next {
-                        ctx.queue.add_after(key, after);
-                    }
-                }
-            })
-        })
-        .collect();
-    futures::future::join_all(workers).await;
+    let workers = ctx.settings.concurrency;
+    crate::hub::queue::run_workers(ctx.queue.clone(), workers, "reconcile", move |key| {
+        let ctx = ctx.clone();
+        async move { reconcile(&ctx, &key).await }
+    })
+    .await;
 }
 
 /// What a reconcile ended with.
@@ -160,7 +150,9 @@ pub async fn reconcile(ctx: &Context, key: &ClusterKey) -> Option<Duration> {
         Outcome::Retry => {
             let mut n = ctx.backoff.entry(key.clone()).or_insert(0);
             *n = (*n + 1).min(9);
-            Some(Duration::from_secs(1 << (*n - 1)).min(Duration::from_secs(300)))
+            // Jittered, so clusters that failed together (a hub or network outage) do not retry in lockstep.
+            let base = Duration::from_secs(1 << (*n - 1));
+            Some(base.mul_f64(0.75 + jitter() / 2.0))
         }
     }
 }
@@ -246,9 +238,14 @@ async fn sync_cluster(
             .await
         {
             Ok(rc) => Some(rc),
-            Err(message) => {
-                warn!(%message, "cannot build a client for the cluster");
-                record_client_failure(ctx, key, cd, &targets_ss, &targets_sss, &message).await?;
+            Err(e) if e.transient => {
+                // The hub did not answer for the Secret: nothing is known about the cluster; try again soon.
+                warn!(message = %e.message, "cannot read the kubeconfig Secret; retrying");
+                return Ok(Outcome::Retry);
+            }
+            Err(e) => {
+                warn!(message = %e.message, "cannot build a client for the cluster");
+                record_client_failure(ctx, key, cd, &targets_ss, &targets_sss, &e.message).await?;
                 // The Secret watch queues the cluster again when the Secret changes.
                 return Ok(Outcome::Idle);
             }
@@ -300,9 +297,14 @@ async fn sync_cluster(
             Some(rc) => execute(ctx, key, rc, &op).await,
             None => fake_execute(&op).await,
         };
+        let lost = match (&result, &remote) {
+            (Err(e), Some(rc)) if e.timed_out => !still_answers(rc).await,
+            (Err(e), _) => e.unreachable,
+            (Ok(()), _) => false,
+        };
         match result {
             Ok(()) => run.record(Ok(())),
-            Err(e) if e.unreachable => {
+            Err(e) if lost => {
                 // The cluster stopped answering: stop here, record nothing, and have it probed at once; the probe marks
                 // it Unreachable (condition and Event) and brings it back. The worker does not wait for that hub write:
                 // with a whole spoke down, hundreds of such writes on a busy hub held the workers the healthy
@@ -385,6 +387,16 @@ async fn sync_cluster(
     let after = gate::time_until_renew(interval, renewed, jiff::Timestamp::now(), jitter());
     Ok(Outcome::After(after.max(Duration::from_secs(1))))
 }
+
+/// Whether a cluster whose call just timed out still answers a cheap request. A slow object (an admission webhook
+/// slower than `--remote-timeout`, a large body on a slow link) is that syncset's failure, recorded like any other;
+/// only a cluster that no longer answers at all stops the sync and is probed (marked Unreachable).
+async fn still_answers(rc: &RemoteCluster) -> bool {
+    ops::probe(rc, STILL_ANSWERS_TIMEOUT).await.is_ok()
+}
+
+/// How long a cluster whose call timed out gets to answer `GET /version`.
+const STILL_ANSWERS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Hive's first-apply metrics: per SyncSet (by its metrics-group annotation), per SelectorSyncSet (only while the
 /// cluster has not had its first full success), and the cluster's first success after install.
@@ -582,7 +594,7 @@ async fn execute(
         Op::ApplySecret { source: (ns, name), target, behavior } => {
             let source = Api::<Secret>::namespaced(ctx.hub.clone(), ns).get(name).await.map_err(|e| {
                 info!(secret = %name, namespace = %ns, "cannot read secret");
-                ExecError { read: true, unreachable: false, message: ops::describe_error(&e) }
+                ExecError { read: true, unreachable: false, timed_out: false, message: ops::describe_error(&e) }
             })?;
             metered_apply(rc, &decode::target_secret(&source, target), *behavior).await?;
             ctx.secrets.record_use((ns.clone(), name.clone()), key, source.metadata.resource_version);
@@ -642,6 +654,7 @@ async fn metered_apply(
 struct ExecError {
     read: bool,
     unreachable: bool,
+    timed_out: bool,
     message: String,
 }
 
@@ -650,6 +663,7 @@ impl From<ops::OpError> for ExecError {
         Self {
             read: false,
             unreachable: e.unreachable,
+            timed_out: e.timed_out,
             message: e.message,
         }
     }

@@ -41,17 +41,9 @@ impl Events {
     }
 }
 
-/// Events notes are limited to 1 KiB.
-fn truncate(mut s: String) -> String {
-    if s.len() > 1000 {
-        let mut end = 1000;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push('…');
-    }
-    s
+/// Events notes are limited to 1 KiB (with room for the note that says it was cut).
+fn truncate(s: String) -> String {
+    crate::plan::message::cap_at(s, 960)
 }
 
 /// (warning, reason, note) for each entry whose state a user should hear about: a new failure or a changed failure

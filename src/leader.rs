@@ -205,9 +205,9 @@ async fn step(
     }
 }
 
-/// Blocks until this replica holds the leader lease, then keeps renewing it in the background; if it is lost, the
-/// process exits (a standby takes over with warm caches).
-pub async fn lead(client: Client, s: LeaseSettings) {
+/// Blocks until this replica holds the leader lease, then keeps renewing it in the background (the returned task,
+/// to abort before the lease is released); if it is lost, the process exits (a standby takes over with warm caches).
+pub async fn lead(client: Client, s: LeaseSettings) -> tokio::task::JoinHandle<()> {
     let api: Api<Lease> = Api::namespaced(client, &s.namespace);
     loop {
         match step(&api, &s.name, &s, true).await {
@@ -222,20 +222,73 @@ pub async fn lead(client: Client, s: LeaseSettings) {
         let mut last_renewed = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(s.renew_every).await;
-            match step(&api, &s.name, &s, true).await {
+            match bounded_step(&api, &s.name, &s, true).await {
                 Ok(true) => last_renewed = tokio::time::Instant::now(),
                 Ok(false) => {
                     warn!("lost the leader lease; exiting so that a standby takes over");
                     std::process::exit(1);
                 }
-                Err(e) if last_renewed.elapsed() > s.duration => {
-                    warn!(error = %e, "could not renew the leader lease within its duration; exiting");
+                Err(e) if last_renewed.elapsed() >= s.serve_for() => {
+                    warn!(error = %e, "could not renew the leader lease before it would expire; exiting");
                     std::process::exit(1);
                 }
                 Err(e) => warn!(error = %e, "leader lease renewal failed; retrying"),
             }
         }
-    });
+    })
+}
+
+/// `step` within one renewal period: a hub call that hangs must not keep a replica serving past its lease.
+async fn bounded_step(
+    api: &Api<Lease>,
+    name: &str,
+    s: &LeaseSettings,
+    preferred: bool,
+) -> Result<bool, String> {
+    match tokio::time::timeout(s.renew_every, step(api, name, s, preferred)).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {:?}", s.renew_every)),
+    }
+}
+
+impl LeaseSettings {
+    /// How long after its last renewal a replica may go on serving a lease it cannot renew: one renewal period short
+    /// of the duration, so it has stopped before any other replica may take the lease over (no two writers).
+    pub fn serve_for(&self) -> Duration {
+        self.duration.saturating_sub(self.renew_every)
+    }
+}
+
+/// Gives up the leases named `names` that this replica holds, on shutdown: the holder is cleared, so a standby takes
+/// them at its next renewal instead of after the lease duration. Best effort, each within one renewal period.
+pub async fn release(client: Client, s: &LeaseSettings, names: &[String]) {
+    let api: Api<Lease> = Api::namespaced(client, &s.namespace);
+    for name in names {
+        let released = tokio::time::timeout(s.renew_every, async {
+            let Some(mut lease) = api.get_opt(name).await? else {
+                return Ok(false);
+            };
+            let spec = lease.spec.get_or_insert_with(Default::default);
+            if spec.holder_identity.as_deref() != Some(s.identity.as_str()) {
+                return Ok(false);
+            }
+            spec.holder_identity = None;
+            spec.renew_time = None;
+            lease.metadata.managed_fields = None;
+            let pp = PostParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..Default::default()
+            };
+            api.replace(name, &pp, &lease).await.map(|_| true)
+        })
+        .await;
+        match released {
+            Ok(Ok(true)) => info!(lease = %name, "released the lease"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => warn!(lease = %name, error = %e, "could not release the lease"),
+            Err(_) => warn!(lease = %name, "could not release the lease: the hub did not answer"),
+        }
+    }
 }
 
 /// Keeps the shard leases: this replica's own shard and any shard nobody renews. `on_gain` is called with each
@@ -249,18 +302,30 @@ pub async fn hold_shards(
     on_gain: impl Fn(u32) + Send + 'static,
 ) {
     let api: Api<Lease> = Api::namespaced(client, &s.namespace);
+    let mut last_renewed: std::collections::HashMap<u32, tokio::time::Instant> = Default::default();
     loop {
         for shard in 0..shards {
-            let name = format!("{}-shard-{shard}", s.name);
+            let name = shard_lease_name(&s, shard);
             let preferred = ordinal == Some(shard);
-            let holds = match step(&api, &name, &s, preferred).await {
-                Ok(h) => h,
+            let holds = match bounded_step(&api, &name, &s, preferred).await {
+                Ok(true) => {
+                    last_renewed.insert(shard, tokio::time::Instant::now());
+                    true
+                }
+                Ok(false) => false,
                 Err(e) => {
-                    warn!(lease = %name, error = %e, "shard lease: cannot read or write");
-                    // Keep serving a shard we hold until its lease would have expired for everyone else.
-                    ownership.owned().contains(&shard)
+                    // Keep serving a shard we hold only while its lease cannot have expired for anyone else.
+                    let fresh = last_renewed
+                        .get(&shard)
+                        .is_some_and(|t| t.elapsed() < s.serve_for());
+                    let holds = fresh && ownership.owned().contains(&shard);
+                    warn!(lease = %name, error = %e, still_serving = holds, "shard lease: cannot read or write");
+                    holds
                 }
             };
+            if !holds {
+                last_renewed.remove(&shard);
+            }
             let changed = match ownership.owned.write() {
                 Ok(mut o) if holds => o.insert(shard),
                 Ok(mut o) => o.remove(&shard),
@@ -275,6 +340,11 @@ pub async fn hold_shards(
         }
         tokio::time::sleep(s.renew_every).await;
     }
+}
+
+/// The Lease of one shard: `<name>-shard-<i>`.
+pub fn shard_lease_name(s: &LeaseSettings, shard: u32) -> String {
+    format!("{}-shard-{shard}", s.name)
 }
 
 impl Ownership {

@@ -29,6 +29,16 @@ pub mod consts {
     /// Data key of the admin kubeconfig Secret.
     pub const KUBECONFIG_SECRET_KEY: &str = "kubeconfig";
 
+    /// The most of one managed cluster's response read into memory (an object, a discovery document, an error body).
+    /// etcd stores objects of at most 1.5 MiB; a larger answer is a hostile or broken server.
+    pub const MAX_SPOKE_RESPONSE_BYTES: usize = 8 << 20;
+    /// The longest message written to a status field (`failureMessage`, a condition) or an Event: Hive writes whole
+    /// error strings, and a status past etcd's limit could never be written again.
+    pub const MAX_MESSAGE_BYTES: usize = 4 << 10;
+
+    /// How long any hub request may wait for its response to start.
+    pub const HUB_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
     pub const HIVE_GROUP: &str = "hive.openshift.io";
     pub const HIVE_INTERNAL_GROUP: &str = "hiveinternal.openshift.io";
 }

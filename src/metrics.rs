@@ -101,6 +101,11 @@ lazy!(QUEUE_DEPTH: IntGauge = register_int_gauge!(
     "hivesync_queue_depth",
     "Clusters waiting for a sync worker"
 ));
+lazy!(WORKER_PANICS: IntCounterVec = register_int_counter_vec!(
+    "hivesync_worker_panics_total",
+    "Panics caught in a worker (reconcile or probe); the key is retried with backoff",
+    &["worker"]
+));
 lazy!(LAST_SUCCESS_AGE: GaugeVec = register_gauge_vec!(
     "hivesync_cluster_last_success_age_seconds",
     "Seconds since the cluster's last reconcile that ended with every syncset applied",
@@ -196,11 +201,29 @@ where
     }
 }
 
-/// Builds a client whose requests are counted in `hive_kube_client_*{remote}`.
+/// Builds a client whose requests are counted in `hive_kube_client_*{remote}`. A managed cluster's responses are
+/// read into memory only up to `consts::MAX_SPOKE_RESPONSE_BYTES` (objects, discovery and error bodies alike): a spoke
+/// is whatever server its kubeconfig names, and kube collects whole bodies.
 pub fn client(config: kube::Config, remote: bool) -> kube::Result<kube::Client> {
-    Ok(kube::client::ClientBuilder::try_from(config)?
-        .with_layer(&ClientMetricsLayer { remote })
-        .build())
+    let builder =
+        kube::client::ClientBuilder::try_from(config)?.with_layer(&ClientMetricsLayer { remote });
+    Ok(if remote {
+        builder
+            .with_layer(&tower::util::MapResponseLayer::new(limit_body))
+            .build()
+    } else {
+        // Every hub call waits at most this long for the response to start: a half-open hub connection must not park
+        // a worker for good. Watches are unaffected (the API server starts their response at once, then streams).
+        builder
+            .with_layer(&tower::timeout::TimeoutLayer::new(
+                crate::consts::HUB_REQUEST_TIMEOUT,
+            ))
+            .build()
+    })
+}
+
+fn limit_body<B>(response: http::Response<B>) -> http::Response<http_body_util::Limited<B>> {
+    response.map(|body| http_body_util::Limited::new(body, crate::consts::MAX_SPOKE_RESPONSE_BYTES))
 }
 
 /// Touches every metric so `/metrics` lists them from the start.
@@ -221,6 +244,7 @@ pub fn init() {
     LazyLock::force(&SYNCSET_PAUSED);
     LazyLock::force(&CLUSTERS);
     LazyLock::force(&QUEUE_DEPTH);
+    LazyLock::force(&WORKER_PANICS);
     LazyLock::force(&LAST_SUCCESS_AGE);
 }
 

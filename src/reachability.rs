@@ -66,23 +66,28 @@ pub async fn run(ctx: Arc<Context>, settings: ProbeSettings) {
         secondary_probed: DashMap::new(),
         epoch: Instant::now(),
     });
-    for _ in 0..PROBE_WORKERS {
-        let p = prober.clone();
-        tokio::spawn(async move {
-            loop {
-                let key = p.queue.next().await;
+    let p = prober.clone();
+    let workers =
+        crate::hub::queue::run_workers(prober.queue.clone(), PROBE_WORKERS, "probe", move |key| {
+            let p = p.clone();
+            async move {
                 let next = p.probe(&key).await;
-                p.queue.done(&key);
-                match next {
-                    Some(after) => p.queue.add_after(key, after),
-                    None => {
-                        p.scheduled.remove(&key);
-                    }
+                if next.is_none() {
+                    p.scheduled.remove(&key);
+                    p.failures.remove(&key);
+                    p.secondary_probed.remove(&key);
                 }
+                next
             }
         });
+    tokio::select! {
+        _ = workers => {}
+        _ = schedule(&prober) => {}
     }
-    // New clusters are picked up within a second; known ones follow their own schedule.
+}
+
+/// New clusters are picked up within a second; known ones follow their own schedule.
+async fn schedule(prober: &Prober) {
     loop {
         for cd in prober.ctx.stores.cds.state() {
             let key: ClusterKey = (cd.namespace().unwrap_or_default(), cd.name_any());
@@ -223,7 +228,9 @@ impl Prober {
             let mut n = self.failures.entry(key.clone()).or_insert(0);
             *n = (*n + 1).min(16);
             let backoff = Duration::from_millis(500u64 << (*n - 1).min(10));
-            Some(backoff.min(self.settings.max_backoff))
+            // Jittered: the clusters of a spoke network that failed together are not re-probed in lockstep.
+            let jitter = 0.75 + rand::random::<f64>() / 2.0;
+            Some(backoff.min(self.settings.max_backoff).mul_f64(jitter))
         } else {
             self.failures.remove(key);
             Some(reach::until_next_tick(
@@ -241,7 +248,7 @@ impl Prober {
     ) -> Result<(), String> {
         match self.ctx.pool.get(key, secret, url).await {
             Ok(rc) => ops::probe(&rc, PROBE_TIMEOUT).await.map_err(|e| e.message),
-            Err(e) => Err(e),
+            Err(e) => Err(e.message),
         }
     }
 

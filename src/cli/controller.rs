@@ -136,9 +136,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         },
     };
     let mut ctx = Context::new(hub.clone(), stores, pool, queue, secrets, settings);
+    // Tasks that write Leases: stopped before the leases are released at shutdown.
+    let mut background: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     if leader_elect {
         tracing::info!(lease = %lease.name, %identity, "waiting to become the leader (caches stay warm)");
-        crate::leader::lead(hub.clone(), lease.clone()).await;
+        background.push(crate::leader::lead(hub.clone(), lease.clone()).await);
     }
     if shards > 0 {
         ctx.ownership = Ownership::sharded(shards);
@@ -146,9 +148,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let ctx = Arc::new(ctx);
     if shards > 0 {
         let (c, o) = (ctx.clone(), ctx.ownership.clone());
-        tokio::spawn(crate::leader::hold_shards(
+        background.push(tokio::spawn(crate::leader::hold_shards(
             hub.clone(),
-            lease,
+            lease.clone(),
             shards,
             ordinal,
             o,
@@ -167,7 +169,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     }
                 }
             },
-        ));
+        )));
     } else if leader_elect {
         for cd in ctx.stores.cds.state() {
             ctx.queue.add((
@@ -176,12 +178,45 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ));
         }
     }
-    tokio::select! {
-        _ = controller::run(ctx.clone()) => {}
-        _ = controller::publish_gauges(ctx.clone(), Duration::from_secs(30)) => {}
-        _ = crate::reachability::run(ctx, ProbeSettings { interval: probe_interval, max_backoff: probe_interval.max(Duration::from_secs(15)) }) => {}
-        r = http => { r??; }
-        _ = tokio::signal::ctrl_c() => { tracing::info!("interrupted; stopping"); }
+    let result = tokio::select! {
+        _ = controller::run(ctx.clone()) => Ok(()),
+        _ = controller::publish_gauges(ctx.clone(), Duration::from_secs(30)) => Ok(()),
+        _ = crate::reachability::run(ctx.clone(), ProbeSettings { interval: probe_interval, max_backoff: probe_interval.max(Duration::from_secs(15)) }) => Ok(()),
+        r = http => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
+        signal = shutdown_signal() => { tracing::info!(%signal, "stopping: the workers are stopped, then the leases released"); Ok(()) }
+    };
+    for task in background {
+        task.abort();
+        let _ = task.await;
     }
-    Ok(())
+    // The workers and probers stopped with the select above (their tasks are aborted when dropped), so nothing
+    // writes after the leases are released: a standby takes over at its next renewal, not after the lease duration.
+    let mut held: Vec<String> = Vec::new();
+    if leader_elect {
+        held.push(lease.name.clone());
+    }
+    held.extend(
+        ctx.ownership
+            .owned()
+            .into_iter()
+            .map(|shard| crate::leader::shard_lease_name(&lease, shard)),
+    );
+    crate::leader::release(hub, &lease, &held).await;
+    result
+}
+
+/// SIGTERM (what the kubelet sends) or SIGINT.
+async fn shutdown_signal() -> &'static str {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops cleanly");
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
 }

@@ -127,6 +127,67 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
     }
 }
 
+/// After a panic, a key waits this long before it runs again, doubling per panic in a row up to `PANIC_BACKOFF_MAX`.
+const PANIC_BACKOFF: Duration = Duration::from_secs(1);
+const PANIC_BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Runs `workers` tasks that take keys from `queue`, call `work` on each and requeue it after the delay it returns.
+/// A panic in `work` is caught: it is logged and counted (`hivesync_worker_panics_total{worker}`), the key is marked
+/// done and retried with backoff (never left running, which would stop it for good), and the worker goes on. The
+/// tasks are aborted when the returned future is dropped, so a shutdown stops every worker.
+pub async fn run_workers<K, F, Fut>(
+    queue: Arc<WorkQueue<K>>,
+    workers: usize,
+    name: &'static str,
+    work: F,
+) where
+    K: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static,
+    F: Fn(K) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<Duration>> + Send,
+{
+    use futures::FutureExt;
+    let work = Arc::new(work);
+    let panics: Arc<dashmap::DashMap<K, u32>> = Arc::default();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers.max(1) {
+        let (queue, work, panics) = (queue.clone(), work.clone(), panics.clone());
+        tasks.spawn(async move {
+            loop {
+                let key = queue.next().await;
+                let result = std::panic::AssertUnwindSafe(work(key.clone()))
+                    .catch_unwind()
+                    .await;
+                queue.done(&key);
+                let next = match result {
+                    Ok(next) => {
+                        panics.remove(&key);
+                        next
+                    }
+                    Err(panic) => {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_default();
+                        crate::metrics::WORKER_PANICS.with_label_values(&[name]).inc();
+                        let mut n = panics.entry(key.clone()).or_insert(0);
+                        *n = (*n + 1).min(16);
+                        let delay = PANIC_BACKOFF
+                            .saturating_mul(1 << (*n - 1))
+                            .min(PANIC_BACKOFF_MAX);
+                        tracing::error!(worker = name, ?key, panic = %what, retry_in = ?delay, "a worker panicked; retrying that key later");
+                        Some(delay)
+                    }
+                };
+                if let Some(after) = next {
+                    queue.add_after(key, after);
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +206,48 @@ mod tests {
         assert!(q.is_empty());
         q.done(&a);
         assert_eq!(q.next().await, "a");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_key_is_retried_with_backoff_and_the_workers_go_on() {
+        let q = WorkQueue::new();
+        let runs: Arc<Mutex<Vec<(&str, Instant)>>> = Arc::default();
+        let r = runs.clone();
+        let workers = tokio::spawn(run_workers(
+            q.clone(),
+            1,
+            "test",
+            move |key: &'static str| {
+                let r = r.clone();
+                async move {
+                    let n = {
+                        let mut runs = r.lock().unwrap();
+                        runs.push((key, Instant::now()));
+                        runs.iter().filter(|(k, _)| *k == key).count()
+                    };
+                    if key == "bad" && n < 3 {
+                        panic!("boom {n}");
+                    }
+                    None
+                }
+            },
+        ));
+        let start = Instant::now();
+        q.add("bad");
+        q.add("good");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let runs = runs.lock().unwrap().clone();
+        let at = |key| -> Vec<u64> {
+            runs.iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, t)| (*t - start).as_secs())
+                .collect()
+        };
+        // The single worker survived both panics: "good" ran, and "bad" ran again after 1 s, then 2 s more.
+        assert_eq!(at("good"), vec![0]);
+        assert_eq!(at("bad"), vec![0, 1, 3]);
+        assert!(q.is_empty());
+        workers.abort();
     }
 
     #[tokio::test(start_paused = true)]

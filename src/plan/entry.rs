@@ -206,6 +206,7 @@ pub fn all_failed<'a>(
 
 /// `lastTransitionTime` moves whenever the entry changes in any way; `firstSuccessTime` is set at the first success.
 fn stamp(mut new: SyncStatus, prev: Option<&SyncStatus>, now: &Time) -> SyncStatus {
+    new.failure_message = new.failure_message.map(super::message::cap);
     if prev != Some(&new) {
         new.last_transition_time = now.clone();
     }

@@ -11,6 +11,7 @@ pub mod decode;
 pub mod entry;
 pub mod gate;
 pub mod identity;
+pub mod message;
 pub mod reach;
 pub mod run;
 pub mod select;

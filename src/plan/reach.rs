@@ -155,7 +155,7 @@ pub fn after_secondary(primary_error: &str, secondary: Result<(), String>) -> Ve
 
 /// Hive's error scrub for the Unreachable message (the parts that apply off AWS/Azure): newline-tab runs become `, `.
 pub fn scrub(message: &str) -> String {
-    message.replace("\n\t", ", ").replace('\n', ", ")
+    super::message::cap(message.replace("\n\t", ", ").replace('\n', ", "))
 }
 
 #[cfg(test)]

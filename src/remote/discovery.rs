@@ -16,11 +16,15 @@ pub struct Resolved {
     pub namespaced: bool,
 }
 
-/// A failed lookup; `unreachable` when the cluster did not answer at all.
+/// A failed lookup. `not_served` only when the cluster answered that it does not serve the kind (the group-version is
+/// absent, or a successful discovery of it lacks the kind): the one answer that lets a delete count as done. Every
+/// other failure (403, 429, 5xx, a timeout, a refused connection) says nothing about the object.
 #[derive(Clone, Debug)]
 pub struct DiscoveryError {
     pub message: String,
+    /// The cluster did not answer at all (a connection-level failure).
     pub unreachable: bool,
+    pub not_served: bool,
 }
 
 impl DiscoveryError {
@@ -28,14 +32,25 @@ impl DiscoveryError {
         Self {
             message,
             unreachable: false,
+            not_served: false,
+        }
+    }
+
+    fn not_served(message: String) -> Self {
+        Self {
+            not_served: true,
+            ..Self::failed(message)
         }
     }
 
     fn from_kube(what: &str, e: kube::Error) -> Self {
-        let unreachable = matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_));
         Self {
-            message: format!("discovery of {what} failed: {e}"),
-            unreachable,
+            unreachable: super::ops::is_connection_error(&e),
+            message: format!(
+                "discovery of {what} failed: {}",
+                super::ops::describe_error(&e)
+            ),
+            not_served: false,
         }
     }
 }
@@ -64,7 +79,7 @@ impl DiscoveryCache {
         }
         let kinds = self.refresh(client, api_version).await?;
         kinds.and_then(|k| k.get(kind).cloned()).ok_or_else(|| {
-            DiscoveryError::failed(format!(
+            DiscoveryError::not_served(format!(
                 "no matches for kind \"{kind}\" in version \"{api_version}\""
             ))
         })
@@ -72,15 +87,18 @@ impl DiscoveryCache {
 
     /// Resolves a kind at any version its group serves (the preferred one first), or `None` when the group no
     /// longer serves the kind at all: then no object of it can exist. Used for deletes, where the tracked version
-    /// may have been retired since the object was applied.
+    /// may have been retired since the object was applied. Only a definite answer means `None`; any other failure
+    /// is an error, so the delete stays tracked and is retried (a lost delete would leave a copied Secret behind).
     pub async fn resolve_any_version(
         &self,
         client: &Client,
         api_version: &str,
         kind: &str,
     ) -> Result<Option<Resolved>, DiscoveryError> {
-        if let Ok(r) = self.resolve(client, api_version, kind).await {
-            return Ok(Some(r));
+        match self.resolve(client, api_version, kind).await {
+            Ok(r) => return Ok(Some(r)),
+            Err(e) if e.not_served => {}
+            Err(e) => return Err(e),
         }
         let Some((group, _)) = api_version.rsplit_once('/') else {
             // The core group serves only v1, which `resolve` just tried.
@@ -101,8 +119,10 @@ impl DiscoveryCache {
             Err(e) => return Err(DiscoveryError::from_kube(group, e)),
         };
         for gv in versions.iter().filter(|gv| gv.as_str() != api_version) {
-            if let Ok(r) = self.resolve(client, gv, kind).await {
-                return Ok(Some(r));
+            match self.resolve(client, gv, kind).await {
+                Ok(r) => return Ok(Some(r)),
+                Err(e) if e.not_served => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(None)

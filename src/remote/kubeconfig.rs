@@ -1,4 +1,12 @@
 //! Reading a cluster's admin kubeconfig from its Secret data, with Hive's error messages.
+//!
+//! A kubeconfig in a hub Secret is written by whoever may write that Secret, and hivesync holds every cluster's
+//! credentials and the right to read every hub Secret. So a kubeconfig may carry inline data only: anything that makes
+//! the reader run a program (`exec`, an `auth-provider` such as gcp's `cmd-path`) or read a file on its own machine
+//! (`tokenFile`, `client-certificate`, `client-key`, `certificate-authority` paths; `tokenFile:
+//! /var/run/secrets/kubernetes.io/serviceaccount/token` would send the controller's own hub token to the kubeconfig's
+//! server) is refused by [`check_allowed`] before any client is built. The controller, the prober, `adopt` and `diff`
+//! all read kubeconfigs through [`client_config`].
 
 use std::time::Duration;
 
@@ -20,9 +28,67 @@ impl Default for Timeouts {
     }
 }
 
+/// Refuses a kubeconfig that names a program to run or a local file to read, in any user or cluster (not only the
+/// current context's: a context switch must not turn a refused entry on). Hive's message for `exec` (HIVE-2485) is
+/// kept as it is; the others name the field the same way.
+pub fn check_allowed(kubeconfig: &Kubeconfig) -> Result<(), String> {
+    for named in &kubeconfig.auth_infos {
+        let Some(user) = &named.auth_info else {
+            continue;
+        };
+        let refused = [
+            ("exec", user.exec.is_some()),
+            ("auth-provider", user.auth_provider.is_some()),
+            ("tokenFile", user.token_file.is_some()),
+            ("client-certificate", user.client_certificate.is_some()),
+            ("client-key", user.client_key.is_some()),
+        ];
+        if let Some((field, _)) = refused.iter().find(|(_, present)| *present) {
+            return Err(refusal(field, "AuthInfos", &named.name));
+        }
+    }
+    for named in &kubeconfig.clusters {
+        if named
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.certificate_authority.is_some())
+        {
+            return Err(refusal("certificate-authority", "Clusters", &named.name));
+        }
+    }
+    Ok(())
+}
+
+fn refusal(field: &str, section: &str, name: &str) -> String {
+    let why = match field {
+        "exec" => return format!("insecure exec in {section}[{name}]"),
+        "auth-provider" => "auth providers run programs; use an inline token or client certificate",
+        _ => "file paths are not read; inline the data (the -data field, or token)",
+    };
+    format!("insecure {field} in {section}[{name}]: {why}")
+}
+
+/// serde_yaml's messages quote the scalar they failed on (`invalid type: string "…"`), which may be a token or key
+/// from the Secret: keep the message's shape and position, drop quoted values.
+fn parse_error(e: &serde_yaml::Error) -> String {
+    let text = e.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut quoted = false;
+    for c in text.chars() {
+        if c == '"' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    format!("could not parse admin kubeconfig: {out}")
+}
+
 /// Parses kubeconfig bytes into a client config. `api_url` replaces the server URL when the API URL override is
-/// active. Kubeconfigs that run an `exec` plugin are refused (HIVE-2485): a hub must not run commands named by a
-/// Secret.
+/// active. Kubeconfigs that run a program or read a local file are refused ([`check_allowed`]).
 pub async fn client_config(
     data: Option<&[u8]>,
     api_url: Option<&str>,
@@ -32,15 +98,10 @@ pub async fn client_config(
         Some(d) if !d.is_empty() => d,
         _ => return Err("kubeconfig secret does not contain necessary data".into()),
     };
-    let text =
-        std::str::from_utf8(data).map_err(|e| format!("kubeconfig is not valid UTF-8: {e}"))?;
-    let kubeconfig: Kubeconfig =
-        serde_yaml::from_str(text).map_err(|e| format!("could not parse admin kubeconfig: {e}"))?;
-    for named in &kubeconfig.auth_infos {
-        if named.auth_info.as_ref().is_some_and(|a| a.exec.is_some()) {
-            return Err(format!("insecure exec in AuthInfos[{}]", named.name));
-        }
-    }
+    let text = std::str::from_utf8(data)
+        .map_err(|e| format!("kubeconfig is not valid UTF-8 (byte {})", e.valid_up_to()))?;
+    let kubeconfig: Kubeconfig = serde_yaml::from_str(text).map_err(|e| parse_error(&e))?;
+    check_allowed(&kubeconfig)?;
     let mut config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
@@ -102,6 +163,101 @@ current-context: c
                 .unwrap_err(),
             "insecure exec in AuthInfos[admin]"
         );
+    }
+
+    #[tokio::test]
+    async fn kubeconfigs_that_run_programs_or_read_files_are_refused_before_any_read() {
+        let t = Timeouts::default();
+        // A real file with a planted value: had it been read, the config would build and carry it.
+        let dir = tempfile::tempdir().unwrap();
+        let planted = dir.path().join("token");
+        std::fs::write(&planted, "PLANTED-TOKEN").unwrap();
+        let path = planted.display().to_string();
+        let cases = [
+            (
+                "{auth-provider: {name: gcp, config: {cmd-path: /usr/bin/touch, cmd-args: marker}}}",
+                "insecure auth-provider in AuthInfos[admin]: auth providers run programs; use an inline token or \
+                 client certificate",
+            ),
+            (
+                "{auth-provider: {name: oidc, config: {id-token: x}}}",
+                "insecure auth-provider in AuthInfos[admin]: auth providers run programs; use an inline token or \
+                 client certificate",
+            ),
+            (
+                &format!("{{tokenFile: {path}}}"),
+                "insecure tokenFile in AuthInfos[admin]: file paths are not read; inline the data (the -data \
+                 field, or token)",
+            ),
+            (
+                &format!("{{client-certificate: {path}, client-key-data: eA==}}"),
+                "insecure client-certificate in AuthInfos[admin]: file paths are not read; inline the data (the \
+                 -data field, or token)",
+            ),
+            (
+                &format!("{{client-certificate-data: eA==, client-key: {path}}}"),
+                "insecure client-key in AuthInfos[admin]: file paths are not read; inline the data (the -data \
+                 field, or token)",
+            ),
+            (
+                "{exec: {command: /bin/evil, apiVersion: client.authentication.k8s.io/v1}, tokenFile: /x}",
+                "insecure exec in AuthInfos[admin]",
+            ),
+        ];
+        for (user, want) in cases {
+            let kc = KUBECONFIG.replace("{token: abc}", user);
+            let err = client_config(Some(kc.as_bytes()), None, t)
+                .await
+                .unwrap_err();
+            assert_eq!(err, want, "{user}");
+        }
+        // A user that no context names is refused too: switching context must not turn it on.
+        let unused = KUBECONFIG.replace(
+            "users: [",
+            &format!("users: [{{name: spare, user: {{tokenFile: {path}}}}}, "),
+        );
+        assert!(client_config(Some(unused.as_bytes()), None, t)
+            .await
+            .unwrap_err()
+            .starts_with("insecure tokenFile in AuthInfos[spare]"));
+        let ca = KUBECONFIG.replace(
+            "insecure-skip-tls-verify: true",
+            &format!("certificate-authority: {path}"),
+        );
+        assert!(client_config(Some(ca.as_bytes()), None, t)
+            .await
+            .unwrap_err()
+            .starts_with("insecure certificate-authority in Clusters[c]: file paths are not read"));
+    }
+
+    #[tokio::test]
+    async fn inline_kubeconfigs_are_accepted() {
+        let full = KUBECONFIG.replace(
+            "{token: abc}",
+            "{username: u, password: p, as: someone, as-groups: [g]}",
+        )
+        .replace(
+            "insecure-skip-tls-verify: true",
+            "insecure-skip-tls-verify: true, tls-server-name: api.example, proxy-url: \"http://127.0.0.1:3128\"",
+        );
+        let c = client_config(Some(full.as_bytes()), None, Timeouts::default())
+            .await
+            .unwrap();
+        assert_eq!(c.tls_server_name.as_deref(), Some("api.example"));
+        assert!(c.proxy_url.is_some());
+    }
+
+    #[tokio::test]
+    async fn parse_errors_do_not_echo_values_from_the_secret() {
+        let kc = KUBECONFIG.replace("users: [", "preferences: \"PLANTED-SECRET\"\nusers: [");
+        let err = client_config(Some(kc.as_bytes()), None, Timeouts::default())
+            .await
+            .unwrap_err();
+        assert!(
+            err.starts_with("could not parse admin kubeconfig: "),
+            "{err}"
+        );
+        assert!(!err.contains("PLANTED"), "{err}");
     }
 
     #[tokio::test]

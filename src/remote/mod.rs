@@ -8,4 +8,4 @@ pub mod ops;
 pub mod pool;
 pub mod preview;
 
-pub use pool::{ClientPool, RemoteCluster};
+pub use pool::{ClientError, ClientPool, RemoteCluster};

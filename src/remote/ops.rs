@@ -19,8 +19,11 @@ use crate::plan::identity::reference_of;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OpError {
     pub message: String,
-    /// The cluster did not answer (connect failure or timeout), as opposed to answering with an error.
+    /// The cluster did not answer (a connection-level failure), as opposed to answering with an error.
     pub unreachable: bool,
+    /// The call ran out of time. That alone does not say the cluster is gone (a slow admission webhook, a large
+    /// object): the caller asks the cluster whether it still answers before treating it as unreachable.
+    pub timed_out: bool,
 }
 
 impl OpError {
@@ -28,15 +31,27 @@ impl OpError {
         Self {
             message: message.into(),
             unreachable: false,
+            timed_out: false,
+        }
+    }
+
+    fn timed_out(message: String) -> Self {
+        Self {
+            timed_out: true,
+            ..Self::failed(message)
         }
     }
 }
 
 /// The API server's own message for API errors; otherwise the error with its causes (`client error (Connect):
-/// tcp connect error: Connection refused (os error 111)`), so a condition says why a call failed.
+/// tcp connect error: Connection refused (os error 111)`), so a condition says why a call failed. A managed cluster
+/// writes this text, so it is cut to `MAX_MESSAGE_BYTES`.
 pub fn describe_error(e: &kube::Error) -> String {
+    if let Some(limit) = body_limit_hit(e) {
+        return limit;
+    }
     if let kube::Error::Api(s) = e {
-        return s.message.clone();
+        return crate::plan::message::cap(s.message.clone());
     }
     let mut out = e.to_string();
     let mut source = std::error::Error::source(e);
@@ -48,17 +63,34 @@ pub fn describe_error(e: &kube::Error) -> String {
         }
         source = cause.source();
     }
-    out
+    crate::plan::message::cap(out)
 }
 
-fn is_connection_error(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_))
+/// The response body was cut at `MAX_SPOKE_RESPONSE_BYTES` (see `metrics::client`).
+fn body_limit_hit(e: &kube::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = source {
+        if cause.is::<http_body_util::LengthLimitError>() {
+            return Some(format!(
+                "the cluster's response is larger than {} bytes; not read",
+                crate::consts::MAX_SPOKE_RESPONSE_BYTES
+            ));
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// A failure to talk to the cluster at all, as opposed to an answer (an API error, a body too large to read).
+pub(crate) fn is_connection_error(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_)) && body_limit_hit(e).is_none()
 }
 
 pub(crate) fn from_kube(e: kube::Error) -> OpError {
     OpError {
         unreachable: is_connection_error(&e),
         message: describe_error(&e),
+        timed_out: false,
     }
 }
 
@@ -77,10 +109,9 @@ async fn within<T>(
     limit: Duration,
     fut: impl Future<Output = Result<T, kube::Error>>,
 ) -> Result<Result<T, kube::Error>, OpError> {
-    tokio::time::timeout(limit, fut).await.map_err(|_| OpError {
-        message: format!("request timed out after {limit:?}"),
-        unreachable: true,
-    })
+    tokio::time::timeout(limit, fut)
+        .await
+        .map_err(|_| OpError::timed_out(format!("request timed out after {limit:?}")))
 }
 
 async fn resolve(rc: &RemoteCluster, api_version: &str, kind: &str) -> Result<Resolved, OpError> {
@@ -89,13 +120,11 @@ async fn resolve(rc: &RemoteCluster, api_version: &str, kind: &str) -> Result<Re
         rc.discovery.resolve(&rc.client, api_version, kind),
     )
     .await
-    .map_err(|_| OpError {
-        message: "discovery timed out".into(),
-        unreachable: true,
-    })?
+    .map_err(|_| OpError::timed_out("discovery timed out".into()))?
     .map_err(|e| OpError {
         message: e.message,
         unreachable: e.unreachable,
+        timed_out: false,
     })
 }
 
@@ -274,13 +303,11 @@ pub(crate) async fn resolve_any_version(
             .resolve_any_version(&rc.client, &r.api_version, &r.kind),
     )
     .await
-    .map_err(|_| OpError {
-        message: "discovery timed out".into(),
-        unreachable: true,
-    })?
+    .map_err(|_| OpError::timed_out("could not get mapping: discovery timed out".into()))?
     .map_err(|e| OpError {
         message: format!("could not get mapping: {}", e.message),
         unreachable: e.unreachable,
+        timed_out: false,
     })
 }
 

@@ -27,7 +27,31 @@ pub struct RemoteCluster {
 struct Entry {
     secret_version: Option<String>,
     api_url: Option<String>,
-    built: Result<Arc<RemoteCluster>, String>,
+    built: Result<Arc<RemoteCluster>, ClientError>,
+}
+
+/// Why there is no client for a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientError {
+    pub message: String,
+    /// The hub failed to answer for the Secret (not: the Secret is missing or its kubeconfig unusable). Nothing about
+    /// the cluster is known, so the caller retries instead of recording a failure; such errors are not cached.
+    pub transient: bool,
+}
+
+impl std::fmt::Display for ClientError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl ClientError {
+    fn bad_input(message: String) -> Self {
+        Self {
+            message,
+            transient: false,
+        }
+    }
 }
 
 pub struct ClientPool {
@@ -63,7 +87,7 @@ impl ClientPool {
         cluster: &Key,
         secret: &str,
         api_url: Option<&str>,
-    ) -> Result<Arc<RemoteCluster>, String> {
+    ) -> Result<Arc<RemoteCluster>, ClientError> {
         let secret_key = (cluster.0.clone(), secret.to_string());
         let observed = self.secrets.version(&secret_key);
         let entry_key = (cluster.clone(), api_url.map(String::from));
@@ -82,7 +106,9 @@ impl ClientPool {
             }
         }
         let entry = Arc::new(self.build(&secret_key, api_url).await);
-        self.entries.insert(entry_key, entry.clone());
+        if !matches!(&entry.built, Err(e) if e.transient) {
+            self.entries.insert(entry_key, entry.clone());
+        }
         entry.built.clone()
     }
 
@@ -94,10 +120,13 @@ impl ClientPool {
                 return Entry {
                     secret_version: None,
                     api_url: api_url.map(String::from),
-                    built: Err(format!(
-                        "could not get admin kubeconfig secret: {}",
-                        crate::remote::ops::describe_error(&e)
-                    )),
+                    built: Err(ClientError {
+                        transient: !crate::remote::ops::is_status(&e, 404),
+                        message: format!(
+                            "could not get admin kubeconfig secret: {}",
+                            crate::remote::ops::describe_error(&e)
+                        ),
+                    }),
                 }
             }
         };
@@ -124,9 +153,13 @@ impl ClientPool {
                             timeouts: self.timeouts,
                         })
                     })
-                    .map_err(|e| format!("could not build client for the admin kubeconfig: {e}"))
+                    .map_err(|e| {
+                        ClientError::bad_input(format!(
+                            "could not build client for the admin kubeconfig: {e}"
+                        ))
+                    })
             }
-            Err(e) => Err(e),
+            Err(e) => Err(ClientError::bad_input(e)),
         };
         Entry {
             secret_version: secret.metadata.resource_version,

@@ -58,7 +58,7 @@ pub async fn remote_for(
         .map(|b| b.0.as_slice());
     let config = client_config(data, crate::plan::gate::active_api_url(cd), timeouts).await?;
     let url = config.cluster_url.to_string();
-    let client = Client::try_from(config)
+    let client = crate::metrics::client(config, true)
         .map_err(|e| format!("could not build client for the admin kubeconfig: {e}"))?;
     Ok(RemoteCluster {
         client,
@@ -199,6 +199,7 @@ pub async fn delete(
         Err(e) => Err(OpError {
             message: format!("could not delete resource: {}", describe_error(&e)),
             unreachable: false,
+            timed_out: false,
         }),
     }
 }

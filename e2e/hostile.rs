@@ -1,0 +1,376 @@
+//! Hostile and broken input from hub users and spokes: kubeconfigs that would run a program or read the controller's
+//! files, a spoke that answers with an endless body, an object whose admission webhook is slower than the request
+//! timeout. Each case must fail where the user looks and leave the controller and the other clusters alone.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+use futures::FutureExt;
+use serde_json::json;
+
+use crate::common::*;
+use crate::listener::{full, Listener, Seen};
+
+/// A kubeconfig for `server` whose only user is `user` (a YAML flow mapping).
+fn kubeconfig_with_user(server: &str, user: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\n\
+         clusters: [{{name: attacker, cluster: {{server: \"{server}\", insecure-skip-tls-verify: true}}}}]\n\
+         users: [{{name: attacker, user: {user}}}]\n\
+         contexts: [{{name: attacker, context: {{cluster: attacker, user: attacker}}}}]\n\
+         current-context: attacker\n"
+    )
+}
+
+/// An API server that says it is one and records what it is sent.
+async fn recording_api_server() -> Result<Listener> {
+    Listener::start(Arc::new(|_seen: Seen| {
+        async {
+            http::Response::builder()
+                .header("content-type", "application/json")
+                .body(full(r#"{"major":"1","minor":"36","gitVersion":"v1.36.3"}"#))
+                .unwrap()
+        }
+        .boxed()
+    }))
+    .await
+}
+
+#[tokio::test]
+async fn kubeconfigs_that_would_run_a_program_or_read_a_local_file_are_refused_and_nothing_runs_or_leaks(
+) -> Result<()> {
+    let hub = hub().await?;
+    let attacker = recording_api_server().await?;
+    let files = tempfile::tempdir()?;
+    let marker = files.path().join("ran");
+    let planted = files.path().join("token");
+    std::fs::write(&planted, "PLANTED-CONTROLLER-TOKEN")?;
+    let (marker_path, planted_path) = (marker.display().to_string(), planted.display().to_string());
+    let url = attacker.url();
+    let cases = [
+        (
+            format!("{{auth-provider: {{name: gcp, config: {{cmd-path: /usr/bin/touch, cmd-args: {marker_path}}}}}}}"),
+            "insecure auth-provider in AuthInfos[attacker]",
+        ),
+        (format!("{{tokenFile: {planted_path}}}"), "insecure tokenFile in AuthInfos[attacker]"),
+        (
+            format!("{{client-certificate: {planted_path}, client-key: {planted_path}}}"),
+            "insecure client-certificate in AuthInfos[attacker]",
+        ),
+        (
+            format!("{{token: abc, client-key: {planted_path}}}"),
+            "insecure client-key in AuthInfos[attacker]",
+        ),
+    ];
+    let mut registered = Vec::new();
+    for (user, expected) in &cases {
+        let ns = TestNamespace::on_hub(&hub, "e2e-hostile-kc").await?;
+        let name = unique_name("e2e-hostile-kc");
+        let kubeconfig = kubeconfig_with_user(&url, user);
+        register_cluster_with(
+            &hub,
+            &ns.name,
+            &name,
+            KubeconfigSecret::Data(kubeconfig.as_bytes()),
+            &[],
+            json!({}),
+        )
+        .await?;
+        registered.push((ns, name, expected.to_string()));
+    }
+    // A certificate-authority path, on the cluster rather than the user.
+    let ca = kubeconfig_with_user(&url, "{token: abc}").replace(
+        "insecure-skip-tls-verify: true",
+        &format!("certificate-authority: {planted_path}"),
+    );
+    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-kc").await?;
+    let name = unique_name("e2e-hostile-kc");
+    register_cluster_with(
+        &hub,
+        &ns.name,
+        &name,
+        KubeconfigSecret::Data(ca.as_bytes()),
+        &[],
+        json!({}),
+    )
+    .await?;
+    registered.push((
+        ns,
+        name,
+        "insecure certificate-authority in Clusters[attacker]".into(),
+    ));
+
+    let ss = unique_name("e2e-hostile-kc");
+    for (ns, name, _) in &registered {
+        apply_syncset(
+            &hub,
+            &ns.name,
+            &ss,
+            name,
+            json!({"resources": [configmap("default", &ss, json!({"a": "b"}))]}),
+        )
+        .await?;
+    }
+    for (ns, name, expected) in &registered {
+        let entry =
+            wait_for_entry(&hub, &ns.name, name, EntryKind::SyncSet, &ss, is_failure).await?;
+        let message = entry.failure_message.unwrap_or_default();
+        ensure!(
+            message.starts_with(expected.as_str()),
+            "{name}: expected {expected:?}..., got {message:?}"
+        );
+        let (_, reason, condition) = wait_for_cd_condition(
+            &hub,
+            &ns.name,
+            name,
+            "Unreachable",
+            "True",
+            Duration::from_secs(30),
+        )
+        .await?;
+        ensure!(
+            condition.contains(expected.as_str()),
+            "{name}: the Unreachable condition ({reason}) should say {expected:?}, got {condition:?}"
+        );
+        ensure!(
+            !message.contains("PLANTED") && !condition.contains("PLANTED"),
+            "{name}: the planted file leaked"
+        );
+    }
+    // `hivesync diff` on a workstation refuses the same way, and runs nothing there either.
+    let (ns, name, expected) = &registered[0];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hivesync"))
+        .args(["diff", name, "-n", &ns.name, "--kubeconfig"])
+        .arg(hub_kubeconfig())
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        !out.status.success() && stderr.contains(expected.as_str()),
+        "hivesync diff: {stderr}"
+    );
+
+    // Several probe periods later: the program never ran and the attacker's server was never called.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    ensure!(
+        !marker.exists(),
+        "the auth-provider's cmd-path ran: {marker_path} exists"
+    );
+    ensure!(
+        attacker.connections() == 0,
+        "the attacker's server was contacted {} times: {:?}",
+        attacker.connections(),
+        attacker.seen()
+    );
+    eprintln!(
+        "refused {} kubeconfigs; program runs: 0; connections to the attacker's server: 0",
+        registered.len()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_spoke_that_answers_with_an_endless_body_is_cut_off_and_marked_unreachable() -> Result<()>
+{
+    let hub = hub().await?;
+    let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = served.clone();
+    let endless = Listener::start(Arc::new(move |_seen: Seen| {
+        let counter = counter.clone();
+        async move {
+            use http_body_util::BodyExt;
+            // 1 GiB in 1 MiB chunks, produced as it is read: the client must stop reading, not the server.
+            let chunks = futures::StreamExt::map(futures::stream::iter(0..1024u32), move |_| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok::<_, std::io::Error>(hyper::body::Frame::data(bytes::Bytes::from(vec![
+                    b' ';
+                    1 << 20
+                ])))
+            });
+            http::Response::builder()
+                .header("content-type", "application/json")
+                .body(http_body_util::StreamBody::new(chunks).boxed())
+                .unwrap()
+        }
+        .boxed()
+    }))
+    .await?;
+    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-body").await?;
+    let name = unique_name("e2e-hostile-body");
+    let kubeconfig = kubeconfig_with_user(&endless.url(), "{token: abc}");
+    register_cluster_with(
+        &hub,
+        &ns.name,
+        &name,
+        KubeconfigSecret::Data(kubeconfig.as_bytes()),
+        &[],
+        json!({}),
+    )
+    .await?;
+    let (_, _, message) = wait_for_cd_condition(
+        &hub,
+        &ns.name,
+        &name,
+        "Unreachable",
+        "True",
+        Duration::from_secs(60),
+    )
+    .await?;
+    let limit = hivesync::consts::MAX_SPOKE_RESPONSE_BYTES;
+    ensure!(
+        message.contains(&format!("larger than {limit} bytes")),
+        "the Unreachable condition should say the body was too large: {message:?}"
+    );
+    ensure!(
+        message.len() <= hivesync::consts::MAX_MESSAGE_BYTES + 64,
+        "message of {} bytes",
+        message.len()
+    );
+    // The controller read at most the limit per probe (plus what was in flight), never the whole body.
+    let requests = endless.seen().len().max(1);
+    let chunks = served.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "endless body: {requests} requests, {chunks} MiB produced in all, limit {} MiB",
+        limit >> 20
+    );
+    ensure!(
+        chunks < requests * 64,
+        "{chunks} MiB were produced for {requests} requests"
+    );
+    // And the controller still serves everyone else.
+    let healthy =
+        register_reachable(&hub, &ns.name, 1, "e2e-hostile-body-ok", &[], json!({})).await?;
+    let ss = unique_name("e2e-hostile-body");
+    let spoke_ns = TestNamespace::create(
+        &managed(1).await?,
+        &managed_kubeconfig(1),
+        "e2e-hostile-body",
+    )
+    .await?;
+    apply_syncset(
+        &hub,
+        &ns.name,
+        &ss,
+        &healthy,
+        json!({"resources": [configmap(&spoke_ns.name, "ok", json!({"a": "b"}))]}),
+    )
+    .await?;
+    wait_for_entry(
+        &hub,
+        &ns.name,
+        &healthy,
+        EntryKind::SyncSet,
+        &ss,
+        is_success,
+    )
+    .await?;
+    Ok(())
+}
+
+/// A validating webhook on managed-1 that answers after `delay`, for ConfigMaps labelled `hivesync.e2e/slow=<value>`.
+async fn slow_webhook(value: &str, delay: Duration) -> Result<(Listener, DeleteOnDrop)> {
+    let webhook = Listener::start(Arc::new(move |seen: Seen| {
+        async move {
+            let review: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+            tokio::time::sleep(delay).await;
+            let answer = json!({
+                "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "response": {"uid": review["request"]["uid"], "allowed": true},
+            });
+            http::Response::builder()
+                .header("content-type", "application/json")
+                .body(full(answer.to_string()))
+                .unwrap()
+        }
+        .boxed()
+    }))
+    .await?;
+    let name = unique_name("e2e-slow-webhook");
+    let config = json!({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": name},
+        "webhooks": [{
+            "name": "slow.e2e.hivesync.io",
+            "clientConfig": {
+                "url": format!("{}/validate", webhook.url()),
+                "caBundle": k8s_openapi::ByteString(webhook.ca_pem.clone()),
+            },
+            "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+                       "resources": ["configmaps"]}],
+            "objectSelector": {"matchLabels": {"hivesync.e2e/slow": value}},
+            "sideEffects": "None", "admissionReviewVersions": ["v1"],
+            "timeoutSeconds": 15, "failurePolicy": "Fail",
+        }],
+    });
+    let out = kubectl_with_stdin(
+        &managed_kubeconfig(1),
+        ["apply", "-f", "-"],
+        &config.to_string(),
+    );
+    ensure!(
+        out.status.success(),
+        "creating the webhook: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let guard = DeleteOnDrop::new(
+        &managed_kubeconfig(1),
+        "validatingwebhookconfiguration",
+        None,
+        &name,
+    );
+    Ok((webhook, guard))
+}
+
+#[tokio::test]
+async fn an_object_slower_than_the_request_timeout_fails_its_syncset_and_the_rest_goes_on(
+) -> Result<()> {
+    let hub = hub().await?;
+    let value = unique_name("slow");
+    // The suite's controller runs with --remote-timeout 5s; the webhook takes 8 s (the API server waits up to 15).
+    let (webhook, _webhook_guard) = slow_webhook(&value, Duration::from_secs(8)).await?;
+    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-slow").await?;
+    let cd = register_reachable(&hub, &ns.name, 1, "e2e-hostile-slow", &[], json!({})).await?;
+    let spoke_ns = TestNamespace::create(
+        &managed(1).await?,
+        &managed_kubeconfig(1),
+        "e2e-hostile-slow",
+    )
+    .await?;
+    let (slow, fast) = (unique_name("e2e-slow"), unique_name("e2e-fast"));
+    let mut slow_cm = configmap(&spoke_ns.name, "slow", json!({"a": "b"}));
+    slow_cm["metadata"]["labels"] = json!({"hivesync.e2e/slow": value});
+    apply_syncset(&hub, &ns.name, &slow, &cd, json!({"resources": [slow_cm]})).await?;
+    let started = Instant::now();
+    apply_syncset(
+        &hub,
+        &ns.name,
+        &fast,
+        &cd,
+        json!({"resources": [configmap(&spoke_ns.name, "fast", json!({"a": "b"}))]}),
+    )
+    .await?;
+    let fast_entry =
+        wait_for_entry(&hub, &ns.name, &cd, EntryKind::SyncSet, &fast, is_success).await?;
+    let fast_took = started.elapsed();
+    let slow_entry =
+        wait_for_entry(&hub, &ns.name, &cd, EntryKind::SyncSet, &slow, is_failure).await?;
+    let message = slow_entry.failure_message.unwrap_or_default();
+    ensure!(
+        message.starts_with("failed to apply resource 0: request timed out after 5s"),
+        "the slow syncset should fail with the timeout, got {message:?}"
+    );
+    let (status, _, _) = cd_condition(&hub, &ns.name, &cd, "Unreachable")
+        .await?
+        .unwrap_or_default();
+    ensure!(
+        status == "False",
+        "a slow object must not make the cluster Unreachable (Unreachable={status})"
+    );
+    ensure!(!webhook.seen().is_empty(), "the webhook was never called");
+    eprintln!(
+        "slow object: its syncset failed with {message:?}; the other syncset succeeded {:.1} s after the edit ({:?})",
+        fast_took.as_secs_f64(),
+        fast_entry.result
+    );
+    Ok(())
+}
