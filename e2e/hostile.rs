@@ -374,3 +374,292 @@ async fn an_object_slower_than_the_request_timeout_fails_its_syncset_and_the_res
     );
     Ok(())
 }
+
+/// A tracked object whose kind the cluster cannot describe right now (its aggregated API answers 503) must stay in
+/// `resourcesToDelete` and be retried; only a definite "not served" lets the delete count as done.
+#[tokio::test]
+async fn a_delete_whose_discovery_fails_stays_tracked_until_the_cluster_answers_definitely(
+) -> Result<()> {
+    use kube::api::{Api, Patch, PatchParams};
+    let hub = hub().await?;
+    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-disc").await?;
+    let cd = register_reachable(&hub, &ns.name, 2, "e2e-hostile-disc", &[], json!({})).await?;
+    // An aggregated API whose backing service does not exist: discovery of its group-version answers 503.
+    let group = format!("{}.e2e.hivesync.io", unique_name("broken"));
+    let apiservice = json!({
+        "apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+        "metadata": {"name": format!("v1.{group}")},
+        "spec": {"group": group, "version": "v1", "insecureSkipTLSVerify": true,
+                 "groupPriorityMinimum": 1000, "versionPriority": 15,
+                 "service": {"namespace": "default", "name": "e2e-nowhere", "port": 443}},
+    });
+    let spoke = managed_kubeconfig(2);
+    let out = kubectl_with_stdin(&spoke, ["apply", "-f", "-"], &apiservice.to_string());
+    ensure!(
+        out.status.success(),
+        "creating the APIService: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let apiservice_guard = DeleteOnDrop::new(&spoke, "apiservice", None, &format!("v1.{group}"));
+
+    // The ClusterSync records an object of that kind from a SelectorSyncSet that no longer exists: its delete is due.
+    let gone = unique_name("e2e-gone");
+    let css: Api<hivesync::api::ClusterSync> = Api::namespaced(hub.clone(), &ns.name);
+    wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            ensure!(css.get_opt(&cd).await?.is_some(), "no ClusterSync yet");
+            Ok(())
+        },
+    )
+    .await?;
+    let entry = json!({
+        "name": gone, "observedGeneration": 1, "result": "Success",
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+        "resourcesToDelete": [{"apiVersion": format!("{group}/v1"), "kind": "Widget", "namespace": "default", "name": "w"}],
+    });
+    css.patch_status(
+        &cd,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"selectorSyncSets": [entry]}})),
+    )
+    .await?;
+    set_cd_labels(&hub, &ns.name, &cd, &[("hivesync.e2e/poke", Some("1"))]).await?;
+    let kept = wait_for_entry(
+        &hub,
+        &ns.name,
+        &cd,
+        EntryKind::SelectorSyncSet,
+        &gone,
+        is_failure,
+    )
+    .await?;
+    let message = kept.failure_message.clone().unwrap_or_default();
+    ensure!(
+        message.contains("could not get mapping") && kept.resources_to_delete.len() == 1,
+        "the delete should fail and stay tracked: {kept:?}"
+    );
+    // Once the API is gone for good (a 404 for its group-version), the object cannot exist: the entry goes.
+    drop(apiservice_guard);
+    wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            let out = kubectl(
+                &spoke,
+                [
+                    "get",
+                    "apiservice",
+                    &format!("v1.{group}"),
+                    "--ignore-not-found",
+                    "-o",
+                    "name",
+                ],
+            );
+            ensure!(out.stdout.is_empty(), "the APIService is still there");
+            Ok(())
+        },
+    )
+    .await?;
+    set_cd_labels(&hub, &ns.name, &cd, &[("hivesync.e2e/poke", Some("2"))]).await?;
+    wait_for_no_entry(&hub, &ns.name, &cd, EntryKind::SelectorSyncSet, &gone).await?;
+    eprintln!("discovery failure kept the delete: {message:?}; dropped once the API was gone");
+    Ok(())
+}
+
+/// A value planted in hub Secrets, and in a Secret a syncset declares, appears in no log line, Event, status message,
+/// `render` or `diff` output, including the messages of decode, template and kubeconfig errors about them.
+#[tokio::test]
+async fn secret_values_never_reach_logs_events_status_or_render_and_diff_output() -> Result<()> {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, PostParams};
+    let hub = hub().await?;
+    let planted = format!("PLANTED-{}", unique_name("secret").to_uppercase());
+    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-secret").await?;
+    let cd = register_reachable(&hub, &ns.name, 1, "e2e-hostile-secret", &[], json!({})).await?;
+    let spoke_ns = TestNamespace::create(
+        &managed(1).await?,
+        &managed_kubeconfig(1),
+        "e2e-hostile-secret",
+    )
+    .await?;
+
+    // A secretMappings source on the hub, with the value in its data and, as `kubectl apply` leaves it, in an
+    // annotation.
+    let source: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "source", "annotations": {
+            "kubectl.kubernetes.io/last-applied-configuration": format!("{{\"stringData\":{{\"k\":\"{planted}\"}}}}")}},
+        "stringData": {"k": planted},
+    }))?;
+    Api::<Secret>::namespaced(hub.clone(), &ns.name)
+        .create(&PostParams::default(), &source)
+        .await?;
+    let copy = unique_name("e2e-copy");
+    apply_syncset(&hub, &ns.name, &copy, &cd, json!({
+        "secretMappings": [{"sourceRef": {"name": "source"}, "targetRef": {"name": "copied", "namespace": spoke_ns.name}}],
+        "patches": [{"apiVersion": "v1", "kind": "Secret", "name": "copied", "namespace": spoke_ns.name,
+                     "patchType": "merge", "patch": format!("{{\"stringData\":{{\"extra\":\"{planted}\"}}}}")}],
+    }))
+    .await?;
+    // A templated Secret whose other key fails to render, and one whose templated apiVersion renders empty.
+    let (bad_template, bad_kind) = (unique_name("e2e-badtpl"), unique_name("e2e-badkind"));
+    apply_syncset(
+        &hub,
+        &ns.name,
+        &bad_template,
+        &cd,
+        json!({
+            "enableResourceTemplates": true,
+            "resources": [{"apiVersion": "v1", "kind": "Secret",
+                           "metadata": {"name": "templated", "namespace": spoke_ns.name},
+                           "stringData": {"a": planted, "b": "{{ fromCDLabel }}"}}],
+        }),
+    )
+    .await?;
+    apply_syncset(
+        &hub,
+        &ns.name,
+        &bad_kind,
+        &cd,
+        json!({
+            "enableResourceTemplates": true,
+            "resources": [{"apiVersion": "{{ fromCDLabel \"no-such-label\" }}", "kind": "Secret",
+                           "metadata": {"name": "kindless", "namespace": spoke_ns.name},
+                           "stringData": {"a": planted}}],
+        }),
+    )
+    .await?;
+    // A kubeconfig Secret that does not parse, with the value where the parser would quote it.
+    let broken = unique_name("e2e-hostile-secret-kc");
+    let kubeconfig =
+        format!("apiVersion: v1\nkind: Config\npreferences: \"{planted}\"\nclusters: []\n");
+    register_cluster_with(
+        &hub,
+        &ns.name,
+        &broken,
+        KubeconfigSecret::Data(kubeconfig.as_bytes()),
+        &[],
+        json!({}),
+    )
+    .await?;
+    apply_syncset(
+        &hub,
+        &ns.name,
+        &copy,
+        &broken,
+        json!({"resources": [configmap("default", "x", json!({}))]}),
+    )
+    .await
+    .ok();
+
+    wait_for_entry(&hub, &ns.name, &cd, EntryKind::SyncSet, &copy, is_success).await?;
+    let failed_template = wait_for_entry(
+        &hub,
+        &ns.name,
+        &cd,
+        EntryKind::SyncSet,
+        &bad_template,
+        is_failure,
+    )
+    .await?;
+    let failed_kind = wait_for_entry(
+        &hub,
+        &ns.name,
+        &cd,
+        EntryKind::SyncSet,
+        &bad_kind,
+        is_failure,
+    )
+    .await?;
+    wait_for_cd_condition(
+        &hub,
+        &ns.name,
+        &broken,
+        "Unreachable",
+        "True",
+        Duration::from_secs(30),
+    )
+    .await?;
+    eprintln!(
+        "messages: {:?} / {:?}",
+        failed_template.failure_message, failed_kind.failure_message
+    );
+    // Give the Events a moment to be recorded.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut places: Vec<(String, String)> = Vec::new();
+    let json_of = |args: &[&str]| {
+        let out = kubectl(&hub_kubeconfig(), args);
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    places.push((
+        "ClusterSyncs".into(),
+        json_of(&[
+            "get",
+            "clustersyncs.hiveinternal.openshift.io",
+            "-n",
+            &ns.name,
+            "-o",
+            "json",
+        ]),
+    ));
+    places.push((
+        "ClusterDeployments".into(),
+        json_of(&[
+            "get",
+            "clusterdeployments.hive.openshift.io",
+            "-n",
+            &ns.name,
+            "-o",
+            "json",
+        ]),
+    ));
+    places.push((
+        "Events".into(),
+        json_of(&["get", "events", "-n", &ns.name, "-o", "json"]),
+    ));
+    places.push((
+        "Events (events.k8s.io)".into(),
+        json_of(&["get", "events.events.k8s.io", "-n", &ns.name, "-o", "json"]),
+    ));
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hivesync"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(hub_kubeconfig())
+            .env("RUST_LOG", "debug")
+            .output()
+            .expect("running hivesync");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    places.push((
+        "hivesync render".into(),
+        cli(&["render", &cd, "-n", &ns.name]),
+    ));
+    places.push(("hivesync diff".into(), cli(&["diff", &cd, "-n", &ns.name])));
+    places.push((
+        "hivesync status".into(),
+        cli(&["status", &cd, "-n", &ns.name]),
+    ));
+    if let Some(log) = controller_log() {
+        places.push(("the controller's log".into(), std::fs::read_to_string(log)?));
+    }
+    for (place, text) in &places {
+        ensure!(
+            !text.contains(&planted),
+            "the planted Secret value appears in {place}"
+        );
+    }
+    ensure!(
+        places
+            .iter()
+            .any(|(p, t)| p == "hivesync render" && t.contains("<redacted>")),
+        "render redacted nothing"
+    );
+    eprintln!(
+        "a planted Secret value was looked for in {} places: found in none",
+        places.len()
+    );
+    Ok(())
+}

@@ -60,6 +60,8 @@ pub struct Context {
     status_writes: tokio::sync::Semaphore,
     /// The reachability probe's queue: a sync that loses its cluster asks for a probe here.
     pub probes: Arc<WorkQueue<ClusterKey>>,
+    /// SelectorSyncSets with a first-apply metric series, so a deleted one's series can be dropped.
+    first_applied_sss: DashMap<String, ()>,
 }
 
 /// ClusterSync status writes in flight at once, whatever `--concurrency` is. Each holds a serialized status (up to
@@ -97,6 +99,7 @@ impl Context {
             last_success: DashMap::new(),
             status_writes: tokio::sync::Semaphore::new(STATUS_WRITES),
             probes: WorkQueue::new(),
+            first_applied_sss: DashMap::new(),
         }
     }
 }
@@ -172,6 +175,61 @@ fn forget(ctx: &Context, key: &ClusterKey) {
     ctx.applied_hashes.remove(key);
     ctx.templated.retain(|(_, k), _| k != key);
     ctx.secrets.forget_cluster(key);
+}
+
+/// Drops what the caches hold for syncsets and clusters that are gone: decoded payloads of deleted or replaced syncsets
+/// (Hive makes per-cluster SyncSets, so these come and go with the fleet), rendered copies of templated ones,
+/// per-cluster hashes and backoff, and the metric series of deleted SelectorSyncSets. Run with the fleet gauges; a
+/// deleted cluster's own entries also go at its last reconcile (`forget`).
+fn sweep(ctx: &Context) {
+    let syncsets: std::collections::HashSet<String> = ctx
+        .stores
+        .sync_sets
+        .state()
+        .iter()
+        .map(|s| payload_key(&s.metadata))
+        .chain(
+            ctx.stores
+                .selector_sync_sets
+                .state()
+                .iter()
+                .map(|s| payload_key(&s.metadata)),
+        )
+        .collect();
+    let live_cluster = |key: &ClusterKey| {
+        ctx.stores
+            .cds
+            .get(&ObjectRef::new(&key.1).within(&key.0))
+            .is_some()
+    };
+    ctx.payloads.retain(|uid, _| syncsets.contains(uid));
+    ctx.templated
+        .retain(|(uid, cluster), _| syncsets.contains(uid) && live_cluster(cluster));
+    ctx.applied_hashes
+        .retain(|cluster, _| live_cluster(cluster));
+    ctx.backoff.retain(|cluster, _| live_cluster(cluster));
+    let sss_names: std::collections::HashSet<String> = ctx
+        .stores
+        .selector_sync_sets
+        .state()
+        .iter()
+        .map(|s| s.name_any())
+        .collect();
+    ctx.first_applied_sss.retain(|name, _| {
+        let live = sss_names.contains(name);
+        if !live {
+            let _ = metrics::SELECTORSYNCSET_FIRST_APPLY_SECONDS.remove_label_values(&[name]);
+        }
+        live
+    });
+}
+
+/// The key of a syncset's cached payload: its UID (its name when it has none, in tests).
+fn payload_key(meta: &ObjectMeta) -> String {
+    meta.uid
+        .clone()
+        .or_else(|| meta.name.clone())
+        .unwrap_or_default()
 }
 
 fn jitter() -> f64 {
@@ -461,6 +519,7 @@ fn observe_first_successes(
             let created = sss
                 .and_then(|s| s.metadata.creation_timestamp.clone())
                 .map(|t| t.0);
+            ctx.first_applied_sss.insert(e.name.clone(), ());
             metrics::SELECTORSYNCSET_FIRST_APPLY_SECONDS
                 .with_label_values(&[&e.name])
                 .observe(seconds_since(created));
@@ -568,6 +627,7 @@ pub async fn publish_gauges(ctx: Arc<Context>, every: Duration) {
                 .set(entry.value().elapsed().as_secs_f64());
         }
         metrics::QUEUE_DEPTH.set(ctx.queue.len() as i64);
+        sweep(&ctx);
         tokio::time::sleep(every).await;
     }
 }
@@ -752,11 +812,7 @@ impl Payloads for CachedPayloads<'_> {
         make: &dyn Fn() -> Payload,
     ) -> Arc<Payload> {
         let ctx = self.ctx;
-        let uid = meta
-            .uid
-            .clone()
-            .or_else(|| meta.name.clone())
-            .unwrap_or_default();
+        let uid = payload_key(meta);
         let generation = meta.generation.unwrap_or(0);
         if !decode::is_templated(spec) {
             if let Some(entry) = ctx.payloads.get(&uid) {

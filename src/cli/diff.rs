@@ -398,11 +398,23 @@ pub fn normalize(v: &Value, show_secrets: bool) -> Value {
     }
     if !show_secrets {
         redact_secret(&mut v, &|value| {
-            let digest = Sha256::digest(value.as_str().unwrap_or_default().as_bytes());
-            json!(format!("<redacted sha256:{}>", &hex::encode(digest)[..12]))
+            let mut h = Sha256::new();
+            h.update(fingerprint_salt());
+            h.update(value.as_str().unwrap_or_default().as_bytes());
+            json!(format!(
+                "<redacted sha256:{}>",
+                &hex::encode(h.finalize())[..12]
+            ))
         });
     }
     v
+}
+
+/// A random salt per run for Secret fingerprints: within one `diff` equal values show equal fingerprints, but a
+/// fingerprint cannot be matched offline against guessed values (a short password would fall to that).
+fn fingerprint_salt() -> &'static [u8; 16] {
+    static SALT: std::sync::OnceLock<[u8; 16]> = std::sync::OnceLock::new();
+    SALT.get_or_init(rand::random)
 }
 
 fn yaml(v: &Value) -> String {

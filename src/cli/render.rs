@@ -148,11 +148,21 @@ pub fn origin(p: &PlannedOp) -> String {
     format!("{} {}, {}", p.kind.as_str(), p.syncset, p.position)
 }
 
-/// Replaces the values of a v1 Secret's `data` and `stringData` with `replacement(value)`.
+/// Whether `kind` in `api_version` is the core Secret.
+pub fn is_secret(api_version: &str, kind: &str) -> bool {
+    kind == "Secret" && group_of(api_version).is_empty()
+}
+
+/// Annotation in which `kubectl apply` keeps a copy of the whole object, Secret data included.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Replaces the values of a v1 Secret's `data` and `stringData` (and a `last-applied-configuration` annotation, which
+/// holds a copy of them) with `replacement(value)`.
 pub fn redact_secret(object: &mut Value, replacement: &dyn Fn(&Value) -> Value) {
-    if object["kind"] != "Secret"
-        || !group_of(object["apiVersion"].as_str().unwrap_or("")).is_empty()
-    {
+    if !is_secret(
+        object["apiVersion"].as_str().unwrap_or(""),
+        object["kind"].as_str().unwrap_or(""),
+    ) {
         return;
     }
     for field in ["data", "stringData"] {
@@ -161,6 +171,13 @@ pub fn redact_secret(object: &mut Value, replacement: &dyn Fn(&Value) -> Value) 
                 *v = replacement(v);
             }
         }
+    }
+    if let Some(v) = object
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+        .and_then(|a| a.get_mut(LAST_APPLIED))
+    {
+        *v = replacement(v);
     }
 }
 
@@ -209,7 +226,7 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-fn patch_comment(origin: &str, p: &PatchOp) -> String {
+fn patch_comment(origin: &str, p: &PatchOp, show_secrets: bool) -> String {
     let target = describe_ref(&SyncResourceReference {
         api_version: p.api_version.clone(),
         kind: p.kind.clone(),
@@ -228,6 +245,14 @@ fn patch_comment(origin: &str, p: &PatchOp) -> String {
         PatchType::Json => "json",
     };
     let mut out = format!("# {origin}: {type_name} patch of {target}, sent as a PATCH request:\n");
+    if !show_secrets && is_secret(&p.api_version, &p.kind) {
+        // A patch of a Secret carries Secret data: its body is shown only with --show-secrets.
+        out.push_str(&format!(
+            "#   body <redacted> ({} bytes; --show-secrets shows it)\n",
+            p.patch.len()
+        ));
+        return out;
+    }
     match serde_json::from_str::<Value>(&p.patch) {
         Ok(body) => out.push_str(&format!(
             "#   kubectl patch {} {} --namespace {} --type {type_name} --patch {}\n",
@@ -289,7 +314,7 @@ pub fn render_op(
             ),
             None => format!("# {origin}: hub Secret {ns}/{name} (not read)\n"),
         },
-        Op::Patch(patch) => patch_comment(&origin, patch),
+        Op::Patch(patch) => patch_comment(&origin, patch, show_secrets),
         Op::Delete(r) => format!(
             "# {origin}: delete {} (Sync mode: no longer declared for this cluster)\n",
             describe_ref(r)

@@ -45,6 +45,10 @@ impl SecretTracker {
             u.remove(cluster);
         });
         self.users.retain(|_, u| !u.is_empty());
+        self.set_kubeconfig(cluster, None);
+        // A version is kept only while some cluster still uses that Secret (churn must not grow this map).
+        self.versions
+            .retain(|k, _| self.users.contains_key(k) || self.kubeconfig_users.contains_key(k));
     }
 
     /// Records which kubeconfig Secret `cluster` names now (`None`: none, or the cluster is gone).
@@ -60,7 +64,14 @@ impl SecretTracker {
             if let Some(mut u) = self.kubeconfig_users.get_mut(&old) {
                 u.remove(cluster);
             }
-            self.kubeconfig_users.remove_if(&old, |_, u| u.is_empty());
+            if self
+                .kubeconfig_users
+                .remove_if(&old, |_, u| u.is_empty())
+                .is_some()
+                && !self.users.contains_key(&old)
+            {
+                self.versions.remove(&old);
+            }
         }
         if let Some(s) = secret {
             self.kubeconfig_users
@@ -118,6 +129,25 @@ mod tests {
         assert_eq!(t.users(&k("src")), vec![c.clone()]);
         assert!(t.observe(k("src"), None));
         t.forget_cluster(&c);
+        assert!(t.users(&k("src")).is_empty());
+    }
+
+    #[test]
+    fn a_forgotten_cluster_leaves_no_versions_behind() {
+        let t = SecretTracker::default();
+        let (a, b) = (
+            ("ns".to_string(), "a".to_string()),
+            ("ns".to_string(), "b".to_string()),
+        );
+        t.set_kubeconfig(&a, Some(k("kc-a")));
+        t.observe(k("kc-a"), Some("1".into()));
+        t.record_use(k("src"), &a, Some("7".into()));
+        t.record_use(k("src"), &b, Some("7".into()));
+        t.forget_cluster(&a);
+        assert_eq!(t.version(&k("kc-a")), None);
+        assert_eq!(t.version(&k("src")), Some("7".into()), "b still copies it");
+        t.forget_cluster(&b);
+        assert_eq!(t.version(&k("src")), None);
         assert!(t.users(&k("src")).is_empty());
     }
 

@@ -55,6 +55,9 @@ impl DiscoveryError {
     }
 }
 
+/// Group-versions remembered as not served, per cluster, before that memory is cleared.
+const MAX_NOT_SERVED: usize = 64;
+
 /// The kinds served in one group-version.
 type Kinds = Arc<HashMap<String, Resolved>>;
 
@@ -149,10 +152,13 @@ impl DiscoveryCache {
         let list = match client.request::<APIResourceList>(req).await {
             Ok(list) => list,
             Err(kube::Error::Api(s)) if s.code == 404 => {
-                self.by_group_version
-                    .write()
-                    .await
-                    .insert(api_version.to_string(), None);
+                let mut cache = self.by_group_version.write().await;
+                // apiVersions come from syncset authors (templated ones may differ per cluster): keep a bounded
+                // number of "not served" answers, so made-up group-versions cannot grow the cache without end.
+                if cache.values().filter(|k| k.is_none()).count() >= MAX_NOT_SERVED {
+                    cache.retain(|_, k| k.is_some());
+                }
+                cache.insert(api_version.to_string(), None);
                 return Ok(None);
             }
             Err(e) => return Err(DiscoveryError::from_kube(api_version, e)),
