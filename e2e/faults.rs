@@ -196,6 +196,132 @@ async fn a_stopped_managed_cluster_is_unreachable_within_30s_others_sync_meanwhi
     Ok(())
 }
 
+/// A managed cluster's API server frozen with SIGSTOP until dropped (SIGCONT): it accepts connections (the kernel does)
+/// and answers nothing, the way a hung node or a blackholed network behaves, unlike a stopped one that refuses.
+struct Frozen {
+    pid: String,
+}
+
+impl Frozen {
+    fn freeze(kubeconfig: &std::path::Path) -> Result<Self> {
+        let name = local_cluster_name(kubeconfig);
+        let pid_file = kubeconfig
+            .parent()
+            .context("the kubeconfig's directory")?
+            .join(format!("pids/{name}-apiserver.pid"));
+        let pid = std::fs::read_to_string(&pid_file)
+            .with_context(|| format!("reading {}", pid_file.display()))?
+            .trim()
+            .to_string();
+        let out = std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .output()?;
+        ensure!(out.status.success(), "kill -STOP {pid} failed");
+        Ok(Self { pid })
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.pid])
+            .output();
+    }
+}
+
+#[tokio::test]
+async fn a_frozen_managed_cluster_is_unreachable_others_sync_meanwhile_and_it_catches_up_when_it_thaws(
+) -> Result<()> {
+    let _serial = serial().await;
+    let hub = hub().await?;
+    let selector = unique_name("e2e-frozen");
+    let labels = [(FAULT_LABEL, selector.as_str())];
+    let frozen = TestCluster::register(&hub, DISRUPTABLE, "e2e-frozen", &labels, json!({})).await?;
+    let alive = TestCluster::register(&hub, 1, "e2e-frozen-alive", &labels, json!({})).await?;
+    let spoke_ns = unique_name("e2e-frozen");
+    let sss = unique_name("e2e-frozen");
+    let _cleanup = [
+        DeleteOnDrop::new(&frozen.kubeconfig, "namespace", None, &spoke_ns),
+        DeleteOnDrop::new(&alive.kubeconfig, "namespace", None, &spoke_ns),
+        DeleteOnDrop::on_hub("selectorsyncset", None, &sss),
+    ];
+    let spec = |value: &str| {
+        json!({"resources": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
+            configmap(&spoke_ns, "pending", json!({"value": value})),
+        ]})
+    };
+    let g1 = apply_selector_syncset(&hub, &sss, (FAULT_LABEL, &selector), spec("before")).await?;
+    for c in [&frozen, &alive] {
+        c.entry_within(
+            &hub,
+            EntryKind::SelectorSyncSet,
+            &sss,
+            ENTRY_TIMEOUT,
+            succeeded_at(g1),
+        )
+        .await?;
+    }
+
+    let ice = Frozen::freeze(&frozen.kubeconfig)?;
+    let froze = Instant::now();
+    let g2 =
+        apply_selector_syncset(&hub, &sss, (FAULT_LABEL, &selector), spec("while-frozen")).await?;
+    let (unreachable, synced) = tokio::join!(
+        async {
+            let c = frozen
+                .wait_condition(&hub, "Unreachable", "True", Duration::from_secs(60))
+                .await?;
+            anyhow::Ok((c, froze.elapsed()))
+        },
+        async {
+            alive
+                .entry_within(
+                    &hub,
+                    EntryKind::SelectorSyncSet,
+                    &sss,
+                    Duration::from_secs(60),
+                    succeeded_at(g2),
+                )
+                .await?;
+            anyhow::Ok(froze.elapsed())
+        },
+    );
+    let ((_, reason, message), detected) =
+        unreachable.context("the frozen cluster was not marked Unreachable within 60s")?;
+    let synced = synced.context("the change did not reach the running cluster")?;
+    eprintln!(
+        "frozen cluster: Unreachable=True {detected:?} after the freeze ({reason}: {message})"
+    );
+    eprintln!("running cluster: the change was applied {synced:?} after the freeze");
+    ensure!(
+        synced < Duration::from_secs(15),
+        "the running cluster took {synced:?} (≥ 15 s) while another cluster was frozen"
+    );
+
+    drop(ice);
+    let thawed = Instant::now();
+    frozen
+        .wait_condition(&hub, "Unreachable", "False", Duration::from_secs(60))
+        .await
+        .context("the thawed cluster was not marked reachable")?;
+    frozen
+        .entry_within(
+            &hub,
+            EntryKind::SelectorSyncSet,
+            &sss,
+            Duration::from_secs(60),
+            succeeded_at(g2),
+        )
+        .await
+        .context("the change made while the cluster was frozen was not applied after it thawed")?;
+    eprintln!(
+        "thawed cluster: caught up {:?} after SIGCONT",
+        thawed.elapsed()
+    );
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------- apiURLOverride
 
 #[tokio::test]
