@@ -1035,6 +1035,74 @@ async fn restart_sigterm_stops_the_leader_cleanly_and_releases_its_lease_so_a_st
     Ok(())
 }
 
+/// A SyncSet nested deeper than a JSON decoder's default limit (the API server accepts 10 000 levels; serde_json
+/// stops at 128): it fails alone with a clear message, the hub caches still sync, and so after a restart.
+#[tokio::test]
+async fn restart_a_syncset_too_deep_to_decode_fails_alone_and_the_controller_still_starts_and_syncs(
+) -> Result<()> {
+    require_own_controller()?;
+    let _serial = serial().await;
+    let hub = hub().await?;
+    let mut first = Controller::start(&[]).await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-poison", &[], json!({})).await?;
+    let spoke_ns = TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-poison").await?;
+    let mut deep = json!("bottom");
+    for _ in 0..200 {
+        deep = json!({ "d": deep });
+    }
+    let (bad, good) = (unique_name("e2e-poison"), unique_name("e2e-healthy"));
+    let mut poisoned = configmap(&spoke_ns.name, "poison", json!({"a": "b"}));
+    poisoned["deep"] = deep;
+    let object = syncset(
+        cluster.ns(),
+        &bad,
+        &[&cluster.name],
+        json!({ "resources": [poisoned] }),
+    );
+    // kubectl, not kube-rs: a Rust client cannot read the object back either.
+    let out = kubectl_with_stdin(&hub_kubeconfig(), ["apply", "-f", "-"], &object.to_string());
+    ensure!(
+        out.status.success(),
+        "creating the deep SyncSet: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _bad_guard = DeleteOnDrop::on_hub("syncset.hive.openshift.io", Some(cluster.ns()), &bad);
+    let spec =
+        |v: &str| json!({"resources": [configmap(&spoke_ns.name, "healthy", json!({"v": v}))]});
+    let g1 = apply_syncset(&hub, cluster.ns(), &good, &cluster.name, spec("1")).await?;
+    cluster
+        .entry(&hub, EntryKind::SyncSet, &good, succeeded_at(g1))
+        .await?;
+    let failed = cluster
+        .entry(&hub, EntryKind::SyncSet, &bad, is_failure)
+        .await?;
+    let message = failed.failure_message.unwrap_or_default();
+    ensure!(
+        message.starts_with("could not decode the SyncSet: "),
+        "the deep SyncSet's message: {message:?}"
+    );
+
+    first.kill9()?;
+    let restarted = Instant::now();
+    let _second = Controller::start(&[])
+        .await
+        .context("the controller did not start with the deep SyncSet on the hub")?;
+    let ready = restarted.elapsed();
+    let g2 = apply_syncset(&hub, cluster.ns(), &good, &cluster.name, spec("2")).await?;
+    cluster
+        .entry(&hub, EntryKind::SyncSet, &good, succeeded_at(g2))
+        .await?;
+    let (entry, status) = cluster
+        .current_entry(&hub, EntryKind::SyncSet, &bad)
+        .await?;
+    ensure!(
+        entry.as_ref().is_some_and(is_failure),
+        "the deep SyncSet's entry after the restart:\n{status}"
+    );
+    eprintln!("deep SyncSet: {message:?}; after a restart the caches synced in {ready:?} and the other SyncSet applied");
+    Ok(())
+}
+
 #[tokio::test]
 async fn restart_two_shards_each_write_only_their_own_clusters() -> Result<()> {
     require_own_controller()?;

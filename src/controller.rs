@@ -273,13 +273,31 @@ async fn sync_cluster(
         ctx.stores.sync_sets.state(),
         ctx.stores.selector_sync_sets.state(),
     );
-    let (targets_ss, targets_sss) = select::targets_with(
+    let (mut targets_ss, mut targets_sss) = select::targets_with(
         cd,
         sync_sets.iter().map(|s| s.as_ref()),
         selector_sync_sets.iter().map(|s| s.as_ref()),
         prev,
         &mut CachedPayloads { ctx, key, cd },
     );
+    let undecodable = ctx.stores.undecodable.syncsets_for(cd);
+    if !undecodable.is_empty() {
+        let undecoded: Vec<select::Undecoded> = undecodable
+            .iter()
+            .map(|u| select::Undecoded {
+                kind: if u.kind == "SyncSet" {
+                    SyncSetKind::SyncSet
+                } else {
+                    SyncSetKind::SelectorSyncSet
+                },
+                name: u.metadata.name.as_deref().unwrap_or_default(),
+                generation: u.metadata.generation.unwrap_or(0),
+                error: &u.error,
+                targets: u.targets_cluster(cd),
+            })
+            .collect();
+        select::fail_undecodable(&mut targets_ss, &mut targets_sss, &undecoded, prev);
+    }
 
     // A kubeconfig that cannot be used is bad input: say so on every syncset entry, not only on the condition.
     let fake = gate::fake_cluster(cd);

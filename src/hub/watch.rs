@@ -1,6 +1,11 @@
 //! Hub watches: one reflector per kind, each event mapped to the ClusterDeployment keys it concerns and queued.
 //! Secrets are watched as metadata only, so the hub's Secret data is never cached; only the resourceVersion of a
 //! kubeconfig Secret is used (to rebuild that cluster's client).
+//!
+//! The hub kinds are listed and watched leniently ([`lenient`]): an object that does not decode is logged, kept aside
+//! in [`Stores::undecodable`] and skipped, so it can neither keep the stores from becoming ready nor stop the others.
+
+pub mod lenient;
 
 use std::sync::Arc;
 
@@ -8,12 +13,14 @@ use dashmap::DashMap;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::Store;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
+use self::lenient::{Change, HubKind, Lenient, LenientWriter, Targets};
+pub use self::lenient::{ObjectKey, Undecodable, UndecodableMap, MAX_DEPTH};
 use super::index::selector_syncset_targets;
 use super::queue::WorkQueue;
 use super::secrets::SecretTracker;
@@ -31,6 +38,41 @@ pub struct Stores {
     /// ClusterSyncs as this replica last wrote them, each kept only until the watch delivers that version: fresher
     /// than `cluster_syncs` in between, and never a second copy of every status.
     pub written: Arc<DashMap<ClusterKey, Arc<ClusterSync>>>,
+    /// Hub objects that exist but do not decode (see [`Undecodables`]).
+    pub undecodable: Undecodables,
+}
+
+/// Hub objects that exist on the hub but do not decode as hivesync's types (a field of another type, an embedded
+/// resource nested deeper than [`MAX_DEPTH`]), by kind, each keyed by `(namespace, name)` (namespace `""` for a
+/// SelectorSyncSet). Each entry has the object's identity, the decode error (never the object's content) and, for
+/// a (Selector)SyncSet, the clusters it targets when that part decodes ([`Undecodable::targets_cluster`]).
+///
+/// Such an object is logged at warn and left out of its store, except that the last version of it that decoded in
+/// this process, if any, stays in the store until it is fixed or deleted: a bad edit never looks like a deletion.
+/// After a restart there is no such version, so a syncset that is here is missing from `sync_sets` /
+/// `selector_sync_sets`: the controller must not read that as "deleted" (which, in `Sync` mode, would delete its
+/// resources from the clusters) but report it as failed with `error` on the clusters it targets. An entry is
+/// removed when the object decodes again or is deleted; events for it queue the clusters it concerns.
+#[derive(Clone, Default)]
+pub struct Undecodables {
+    pub cds: UndecodableMap,
+    pub sync_sets: UndecodableMap,
+    pub selector_sync_sets: UndecodableMap,
+    pub cluster_syncs: UndecodableMap,
+    pub leases: UndecodableMap,
+}
+
+impl Undecodables {
+    /// The undecodable SyncSets and SelectorSyncSets that target `cd`, or may (their targets did not decode either).
+    pub fn syncsets_for(&self, cd: &ClusterDeployment) -> Vec<Undecodable> {
+        self.sync_sets
+            .iter()
+            .filter(|e| e.metadata.namespace == cd.namespace())
+            .chain(self.selector_sync_sets.iter())
+            .filter(|e| e.targets_cluster(cd) != Some(false))
+            .map(|e| e.value().clone())
+            .collect()
+    }
 }
 
 /// A resourceVersion as a number, for "is this copy newer" (0 when absent or not numeric).
@@ -54,22 +96,42 @@ const LIST_PAGE_SIZE: u32 = 500;
 /// ClusterSyncs reach ~80 KB at OSD scale: a smaller page keeps the initial list's buffer small.
 const CLUSTER_SYNC_PAGE_SIZE: u32 = 50;
 
-/// Runs a reflector for `K` (listing `page_size` objects a page) and calls `on_event` for every object it applies
-/// or deletes.
-fn reflect<K, F>(api: Api<K>, page_size: u32, on_event: F) -> Store<K>
+/// Runs a reflector for `K` (listing `page_size` objects a page), leniently: calls `on_event` for every object it
+/// applies or deletes, and `on_undecodable` for every object that does not decode (kept in `undecodable`).
+fn reflect<K, F, U>(
+    client: &Client,
+    page_size: u32,
+    undecodable: &UndecodableMap,
+    on_event: F,
+    on_undecodable: U,
+) -> Store<K>
 where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+    K: HubKind,
     F: Fn(&K, bool) + Send + 'static,
+    U: Fn(&Undecodable, bool) + Send + 'static,
 {
-    let (reader, writer) = reflector::store();
+    let (reader, mut writer) = LenientWriter::<K>::new(undecodable.clone());
     // managedFields are never read here and are a good part of each object: the stores do not keep them.
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, page_size).modify(|o| o.managed_fields_mut().clear()),
-    )
-    .boxed();
-    tokio::spawn(drive(stream, on_event));
+    let mut stream = watcher(Api::<Lenient<K>>::all(client.clone()), page_size)
+        .modify(|o| o.managed_fields_mut().clear())
+        .boxed();
+    tokio::spawn(async move {
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(event) => {
+                    for change in writer.apply(event) {
+                        match change {
+                            Change::Object { object, deleted } => on_event(&object, deleted),
+                            Change::Undecodable { object, deleted } => {
+                                on_undecodable(&object, deleted)
+                            }
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "hub watch error; retrying with backoff"),
+            }
+        }
+    });
     reader
 }
 
@@ -102,17 +164,68 @@ async fn drive<K, F>(
     }
 }
 
+/// Queues the clusters a SyncSet event concerns: the clusters it targets (`refs`) and the clusters whose ClusterSync
+/// still records it (a ref removed, the syncset deleted or undecodable).
+fn queue_sync_set<'a>(
+    q: &WorkQueue<ClusterKey>,
+    cluster_syncs: &Store<ClusterSync>,
+    namespace: &str,
+    name: &str,
+    refs: impl IntoIterator<Item = &'a str>,
+) {
+    for r in refs {
+        q.add((namespace.to_owned(), r.to_owned()));
+    }
+    for cs in cluster_syncs.state() {
+        if cs.namespace().as_deref() == Some(namespace)
+            && cs
+                .status
+                .as_ref()
+                .is_some_and(|s| s.sync_sets.iter().any(|e| e.name == name))
+        {
+            q.add(key_of(cs.as_ref()));
+        }
+    }
+}
+
+/// Queues the clusters a SelectorSyncSet event concerns: the clusters it `targets` and the clusters whose ClusterSync
+/// still records it.
+fn queue_selector_sync_set(
+    q: &WorkQueue<ClusterKey>,
+    cds: &Store<ClusterDeployment>,
+    cluster_syncs: &Store<ClusterSync>,
+    name: &str,
+    targets: impl Fn(&ClusterDeployment) -> bool,
+) {
+    for cd in cds.state() {
+        if targets(&cd) {
+            q.add(key_of(cd.as_ref()));
+        }
+    }
+    for cs in cluster_syncs.state() {
+        if cs
+            .status
+            .as_ref()
+            .is_some_and(|s| s.selector_sync_sets.iter().any(|e| e.name == name))
+        {
+            q.add(key_of(cs.as_ref()));
+        }
+    }
+}
+
 /// Starts every hub watch and waits until the stores have their initial lists.
 pub async fn start(
     client: Client,
     queue: Arc<WorkQueue<ClusterKey>>,
     secrets: Arc<SecretTracker>,
 ) -> anyhow::Result<Stores> {
-    let (q, tracker) = (queue.clone(), secrets.clone());
+    let undecodable = Undecodables::default();
+    let (q, tracker, q_bad) = (queue.clone(), secrets.clone(), queue.clone());
     let cds = reflect(
-        Api::<ClusterDeployment>::all(client.clone()),
+        &client,
         LIST_PAGE_SIZE,
-        move |cd, deleted| {
+        &undecodable.cds,
+        move |cd: &ClusterDeployment, deleted| {
             let key = key_of(cd);
             let kubeconfig = cd
                 .spec
@@ -123,83 +236,95 @@ pub async fn start(
             tracker.set_kubeconfig(&key, kubeconfig);
             q.add(key);
         },
+        // Its last good version, if any, stays in use; the reconcile finds the report.
+        move |cd, _| q_bad.add(cd.key()),
     );
 
     let written: Arc<DashMap<ClusterKey, Arc<ClusterSync>>> = Arc::default();
     let mine = written.clone();
     let cluster_syncs = reflect(
-        Api::<ClusterSync>::all(client.clone()),
+        &client,
         CLUSTER_SYNC_PAGE_SIZE,
-        move |cs, deleted| {
+        &undecodable.cluster_syncs,
+        move |cs: &ClusterSync, deleted| {
             mine.remove_if(&key_of(cs), |_, w| {
                 deleted
                     || (w.uid() == cs.uid()
                         && resource_version_of(cs) >= resource_version_of(w.as_ref()))
             });
         },
+        |_, _| {},
     );
 
     // A syncset event concerns the clusters it targets now and the clusters whose ClusterSync still records it
-    // (a ref removed, a selector changed, the syncset deleted).
+    // (a ref removed, a selector changed, the syncset deleted). An undecodable one: the same, as far as known.
     let (q, cs_store) = (queue.clone(), cluster_syncs.clone());
+    let (q_bad, cs_store_bad) = (queue.clone(), cluster_syncs.clone());
     let sync_sets = reflect(
-        Api::<SyncSet>::all(client.clone()),
+        &client,
         LIST_PAGE_SIZE,
-        move |ss, _| {
+        &undecodable.sync_sets,
+        move |ss: &SyncSet, _| {
+            let refs = ss
+                .spec
+                .cluster_deployment_refs
+                .iter()
+                .map(|r| r.name.as_str());
             let ns = ss.namespace().unwrap_or_default();
-            for r in &ss.spec.cluster_deployment_refs {
-                q.add((ns.clone(), r.name.clone()));
-            }
-            for cs in cs_store.state() {
-                if cs.namespace().as_deref() == Some(ns.as_str())
-                    && cs
-                        .status
-                        .as_ref()
-                        .is_some_and(|s| s.sync_sets.iter().any(|e| e.name == ss.name_any()))
-                {
-                    q.add(key_of(cs.as_ref()));
-                }
-            }
+            queue_sync_set(&q, &cs_store, &ns, &ss.name_any(), refs);
+        },
+        move |ss, _| {
+            let refs = match &ss.targets {
+                Targets::ClusterDeploymentRefs(names) => names.as_slice(),
+                _ => &[],
+            };
+            let (ns, name) = ss.key();
+            queue_sync_set(
+                &q_bad,
+                &cs_store_bad,
+                &ns,
+                &name,
+                refs.iter().map(String::as_str),
+            );
         },
     );
 
     let (q, cd_store, cs_store) = (queue.clone(), cds.clone(), cluster_syncs.clone());
+    let (q_bad, cd_store_bad, cs_store_bad) = (queue.clone(), cds.clone(), cluster_syncs.clone());
     let selector_sync_sets = reflect(
-        Api::<SelectorSyncSet>::all(client.clone()),
+        &client,
         LIST_PAGE_SIZE,
-        move |sss, _| {
+        &undecodable.selector_sync_sets,
+        move |sss: &SelectorSyncSet, _| {
             if let Some(err) =
                 super::index::selector_error(sss.spec.cluster_deployment_selector.as_ref())
             {
                 tracing::warn!(selectorsyncset = %sss.name_any(), %err, "unparseable clusterDeploymentSelector matches no cluster");
             }
-            for cd in cd_store.state() {
-                if selector_syncset_targets(sss, &cd) {
-                    q.add(key_of(cd.as_ref()));
-                }
-            }
-            for cs in cs_store.state() {
-                if cs.status.as_ref().is_some_and(|s| {
-                    s.selector_sync_sets
-                        .iter()
-                        .any(|e| e.name == sss.name_any())
-                }) {
-                    q.add(key_of(cs.as_ref()));
-                }
-            }
+            queue_selector_sync_set(&q, &cd_store, &cs_store, &sss.name_any(), |cd| {
+                selector_syncset_targets(sss, cd)
+            });
+        },
+        move |sss, _| {
+            let name = sss.metadata.name.clone().unwrap_or_default();
+            queue_selector_sync_set(&q_bad, &cd_store_bad, &cs_store_bad, &name, |cd| {
+                sss.targets_cluster(cd) == Some(true)
+            });
         },
     );
 
     // Deleting a lease forces a full re-apply.
     let q = queue.clone();
     let leases = reflect(
-        Api::<ClusterSyncLease>::all(client.clone()),
+        &client,
         LIST_PAGE_SIZE,
-        move |l, deleted| {
+        &undecodable.leases,
+        move |l: &ClusterSyncLease, deleted| {
             if deleted {
                 q.add(key_of(l));
             }
         },
+        |_, _| {},
     );
 
     // Secrets, metadata only: a kubeconfig Secret's new version rebuilds the client of every cluster that names it; a
@@ -243,5 +368,163 @@ pub async fn start(
         cluster_syncs,
         leases,
         written,
+        undecodable,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use kube::client::Body;
+
+    use super::*;
+
+    fn object(api_version: &str, kind: &str, ns: Option<&str>, name: &str, spec: &str) -> String {
+        let ns = ns.map_or(String::new(), |ns| format!(r#","namespace":"{ns}""#));
+        format!(
+            r#"{{"apiVersion":"{api_version}","kind":"{kind}","metadata":{{"name":"{name}"{ns},"resourceVersion":"3"}},"spec":{spec}}}"#
+        )
+    }
+
+    fn hive(kind: &str, ns: Option<&str>, name: &str, spec: &str) -> String {
+        object("hive.openshift.io/v1", kind, ns, name, spec)
+    }
+
+    /// A hub that answers every LIST (one page) and never answers a WATCH; its lists hold poison objects.
+    fn poisoned_hub() -> Client {
+        let deep = format!("{}1{}", r#"{"a":"#.repeat(5_000), "}".repeat(5_000));
+        let service = tower::service_fn(move |req: http::Request<Body>| {
+            let deep = deep.clone();
+            async move {
+                if req.uri().query().unwrap_or_default().contains("watch=true") {
+                    futures::future::pending::<()>().await;
+                }
+                let cd = |name: &str, installed: &str| {
+                    let spec = format!(
+                        r#"{{"clusterName":"{name}","baseDomain":"example.com","platform":{{}},"installed":{installed}}}"#
+                    );
+                    hive("ClusterDeployment", Some("ns"), name, &spec)
+                };
+                let items = match req.uri().path() {
+                    "/apis/hive.openshift.io/v1/clusterdeployments" => {
+                        vec![cd("c1", "true"), cd("c2", r#""yes""#)]
+                    }
+                    "/apis/hive.openshift.io/v1/syncsets" => vec![
+                        hive(
+                            "SyncSet",
+                            Some("ns"),
+                            "good",
+                            r#"{"clusterDeploymentRefs":[{"name":"c1"}]}"#,
+                        ),
+                        hive(
+                            "SyncSet",
+                            Some("ns"),
+                            "deep",
+                            &format!(
+                                r#"{{"clusterDeploymentRefs":[{{"name":"c2"}}],"resources":[{deep}]}}"#
+                            ),
+                        ),
+                        hive(
+                            "SyncSet",
+                            Some("ns"),
+                            "wrong",
+                            r#"{"clusterDeploymentRefs":[{"name":"c1"}],"resourceApplyMode":5}"#,
+                        ),
+                    ],
+                    "/apis/hive.openshift.io/v1/selectorsyncsets" => vec![hive(
+                        "SelectorSyncSet",
+                        None,
+                        "sss-deep",
+                        &format!(r#"{{"resources":[{deep}]}}"#),
+                    )],
+                    "/apis/hiveinternal.openshift.io/v1alpha1/clustersyncs" => vec![],
+                    "/apis/hiveinternal.openshift.io/v1alpha1/clustersyncleases" => {
+                        vec![object(
+                            "hiveinternal.openshift.io/v1alpha1",
+                            "ClusterSyncLease",
+                            Some("ns"),
+                            "c1",
+                            "5",
+                        )]
+                    }
+                    "/api/v1/secrets" => vec![],
+                    other => panic!("unexpected request for {other}"),
+                };
+                let body = format!(
+                    r#"{{"apiVersion":"v1","kind":"List","metadata":{{"resourceVersion":"9"}},"items":[{}]}}"#,
+                    items.join(",")
+                );
+                Ok::<_, Infallible>(http::Response::new(Body::from(body.into_bytes())))
+            }
+        });
+        Client::new(service, "default")
+    }
+
+    fn names<K: HubKind>(store: &Store<K>) -> Vec<String> {
+        let mut names: Vec<_> = store.state().iter().map(|o| o.name_any()).collect();
+        names.sort();
+        names
+    }
+
+    fn bad_names(map: &UndecodableMap) -> Vec<String> {
+        let mut names: Vec<_> = map.iter().map(|e| e.key().1.clone()).collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_typed_watch_of_the_same_hub_never_gets_its_initial_list() {
+        // What `start` did before: kube's watcher fails the whole page on one object, and would retry it forever.
+        let config = watcher::Config::default().any_semantic();
+        let mut events = watcher::watcher(Api::<SyncSet>::all(poisoned_hub()), config).boxed();
+        assert!(matches!(events.next().await, Some(Ok(Event::Init))));
+        let list = events.next().await;
+        assert!(
+            matches!(list, Some(Err(watcher::Error::InitialListFailed(_)))),
+            "{list:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn poison_objects_do_not_keep_the_hub_watches_from_starting() {
+        let queue = WorkQueue::new();
+        let started = tokio::time::timeout(
+            Duration::from_secs(20),
+            start(poisoned_hub(), queue.clone(), Arc::default()),
+        )
+        .await
+        .expect("the stores become ready")
+        .unwrap();
+
+        assert_eq!(names(&started.cds), ["c1"]);
+        assert_eq!(names(&started.sync_sets), ["good"]);
+        assert!(started.selector_sync_sets.is_empty());
+        assert!(started.leases.is_empty());
+        let bad = &started.undecodable;
+        assert_eq!(bad_names(&bad.cds), ["c2"]);
+        assert_eq!(bad_names(&bad.sync_sets), ["deep", "wrong"]);
+        assert_eq!(bad_names(&bad.selector_sync_sets), ["sss-deep"]);
+        assert_eq!(bad_names(&bad.leases), ["c1"]);
+        assert!(bad
+            .sync_sets
+            .get(&("ns".into(), "deep".into()))
+            .unwrap()
+            .error
+            .contains("deeper than"));
+
+        // What the controller would fail on c1: the SyncSet that names it and the SelectorSyncSet with no selector.
+        let c1 = started.cds.state()[0].clone();
+        let mut for_c1: Vec<_> = bad
+            .syncsets_for(&c1)
+            .into_iter()
+            .map(|u| u.key().1)
+            .collect();
+        for_c1.sort();
+        assert_eq!(for_c1, ["sss-deep", "wrong"]);
+
+        // Both clusters were queued: c1 by its own events, c2 by its undecodable object and the SyncSet naming it.
+        assert_eq!(queue.len(), 2);
+    }
 }

@@ -123,6 +123,53 @@ pub fn targets_with<'a>(
     (ss, sss)
 }
 
+/// A SyncSet or SelectorSyncSet on the hub that hivesync cannot decode (too deep, a field of the wrong type: see
+/// `hub::watch::lenient`), as far as it can still be read.
+#[derive(Clone, Debug)]
+pub struct Undecoded<'a> {
+    pub kind: SyncSetKind,
+    pub name: &'a str,
+    pub generation: i64,
+    pub error: &'a str,
+    /// Whether it targets this cluster; `None` when its targeting fields do not decode either.
+    pub targets: Option<bool>,
+}
+
+/// Undecodable syncsets fail on this cluster with the reason, and keep what they track: one is never taken for a
+/// deleted syncset (in Sync mode that would delete its objects), nor for its last version that did decode. Those
+/// whose targets are unknown fail only where the ClusterSync already records them.
+pub fn fail_undecodable(
+    ss: &mut Vec<Target>,
+    sss: &mut Vec<Target>,
+    undecoded: &[Undecoded],
+    previous: &ClusterSyncStatus,
+) {
+    for u in undecoded {
+        let (targets, recorded) = match u.kind {
+            SyncSetKind::SyncSet => (&mut *ss, &previous.sync_sets),
+            SyncSetKind::SelectorSyncSet => (&mut *sss, &previous.selector_sync_sets),
+        };
+        let payload = Arc::new(Payload::invalid(format!(
+            "could not decode the {}: {}",
+            u.kind.as_str(),
+            u.error
+        )));
+        let failing = Target {
+            name: u.name.to_string(),
+            generation: u.generation,
+            payload,
+            hash_changed: false,
+        };
+        if let Some(t) = targets.iter_mut().find(|t| t.name == u.name) {
+            *t = failing;
+        } else if u.targets == Some(true)
+            || (u.targets.is_none() && recorded.iter().any(|e| e.name == u.name))
+        {
+            targets.push(failing);
+        }
+    }
+}
+
 /// Where an operation comes from in its syncset: the index in the user's list, as Hive's messages count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Position {
@@ -406,6 +453,61 @@ mod tests {
 
     fn now() -> Time {
         Time(jiff::Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn undecodable_syncsets_fail_where_they_target_or_are_recorded_and_are_never_taken_for_deleted()
+    {
+        let decoded = |name: &str| Target {
+            name: name.into(),
+            generation: 3,
+            payload: Arc::new(Payload::invalid("placeholder".into())),
+            hash_changed: true,
+        };
+        // The last version of `stale` that decoded is still in the store: its target is replaced, not kept.
+        let (mut ss, mut sss) = (vec![decoded("stale")], vec![]);
+        let previous = ClusterSyncStatus {
+            selector_sync_sets: vec![entry(
+                "recorded",
+                vec![reference("v1", "Secret", "ns", "s")],
+            )],
+            ..Default::default()
+        };
+        let u = |kind, name, targets| Undecoded {
+            kind,
+            name,
+            generation: 4,
+            error: "spec.resourceApplyMode: invalid type: integer, expected a string",
+            targets,
+        };
+        fail_undecodable(
+            &mut ss,
+            &mut sss,
+            &[
+                u(SyncSetKind::SyncSet, "stale", Some(true)),
+                u(SyncSetKind::SyncSet, "elsewhere", Some(false)),
+                u(SyncSetKind::SelectorSyncSet, "recorded", None),
+                u(SyncSetKind::SelectorSyncSet, "unknown", None),
+                u(SyncSetKind::SelectorSyncSet, "matching", Some(true)),
+            ],
+            &previous,
+        );
+        let names = |t: &[Target]| t.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&ss), ["stale"]);
+        assert_eq!(names(&sss), ["recorded", "matching"]);
+        for t in ss.iter().chain(&sss) {
+            assert_eq!(t.generation, 4);
+            assert_eq!(
+                t.payload.mode,
+                crate::plan::decode::ApplyMode::Other,
+                "tracking is kept"
+            );
+            assert!(!t.hash_changed);
+        }
+        assert_eq!(
+            sss[0].payload.decode_error.as_deref(),
+            Some("could not decode the SelectorSyncSet: spec.resourceApplyMode: invalid type: integer, expected a string")
+        );
     }
 
     #[test]
