@@ -222,7 +222,7 @@ async fn a_spoke_that_answers_with_an_endless_body_is_cut_off_and_marked_unreach
         "the Unreachable condition should say the body was too large: {message:?}"
     );
     ensure!(
-        message.len() <= hivesync::consts::MAX_MESSAGE_BYTES + 64,
+        message.len() <= hivesync::consts::MAX_MESSAGE_BYTES + 100,
         "message of {} bytes",
         message.len()
     );
@@ -660,6 +660,125 @@ async fn secret_values_never_reach_logs_events_status_or_render_and_diff_output(
     eprintln!(
         "a planted Secret value was looked for in {} places: found in none",
         places.len()
+    );
+    Ok(())
+}
+
+/// Template bombs fail their syncset on every cluster they target with the reason, and the other clusters' syncs go
+/// on at their pace while the bombs are rendered for each cluster.
+#[tokio::test]
+async fn template_bombs_fail_their_syncset_and_the_other_clusters_keep_their_pace() -> Result<()> {
+    let hub = hub().await?;
+    let selector = unique_name("e2e-bomb");
+    let labels = [("hivesync.e2e/bomb", selector.as_str())];
+    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-bomb").await?;
+    let mut bombed = Vec::new();
+    for n in [1, 2] {
+        bombed.push(register_reachable(&hub, &ns.name, n, "e2e-bomb", &labels, json!({})).await?);
+    }
+    let bystander =
+        register_reachable(&hub, &ns.name, 1, "e2e-bomb-bystander", &[], json!({})).await?;
+    let spoke_ns = TestNamespace::create(
+        &managed(1).await?,
+        &managed_kubeconfig(1),
+        "e2e-hostile-bomb",
+    )
+    .await?;
+    // Many strings, each under the per-string limit (4 MiB), together over the syncset's budget (16 MiB).
+    let wide: serde_json::Map<String, serde_json::Value> = (0..10)
+        .map(|i| (format!("k{i}"), json!("{{ printf \"%3000000s\" \"\" }}")))
+        .collect();
+    let bombs = [
+        (
+            "unicode",
+            json!({"a": "{{ printf \"%.10000000U\" 1 }}"}),
+            "formatted output exceeds 4194304 bytes",
+        ),
+        (
+            "range",
+            json!({"a": "{{ range 100000000000 }}x{{ end }}"}),
+            "template execution exceeds 1000000 steps",
+        ),
+        (
+            "wide",
+            serde_json::Value::Object(wide),
+            "exceed the render budget of 16777216 output bytes for one cluster",
+        ),
+    ];
+    let mut guards = Vec::new();
+    let mut names = Vec::new();
+    let started = Instant::now();
+    for (what, data, _) in &bombs {
+        let name = unique_name(&format!("e2e-bomb-{what}"));
+        guards.push(sss_guard(&name));
+        names.push(name.clone());
+        apply_selector_syncset(
+            &hub,
+            &name,
+            ("hivesync.e2e/bomb", &selector),
+            json!({"enableResourceTemplates": true, "resources": [configmap(&spoke_ns.name, what, data.clone())]}),
+        )
+        .await?;
+    }
+    // Meanwhile, an ordinary change for a cluster no bomb targets.
+    let ss = unique_name("e2e-bomb-bystander");
+    let edited = Instant::now();
+    apply_syncset(
+        &hub,
+        &ns.name,
+        &ss,
+        &bystander,
+        json!({"resources": [configmap(&spoke_ns.name, "bystander", json!({"a": "b"}))]}),
+    )
+    .await?;
+    wait_for_entry(
+        &hub,
+        &ns.name,
+        &bystander,
+        EntryKind::SyncSet,
+        &ss,
+        is_success,
+    )
+    .await?;
+    let bystander_took = edited.elapsed();
+    for ((what, _, expected), name) in bombs.iter().zip(&names) {
+        for cd in &bombed {
+            let entry = wait_for_entry(
+                &hub,
+                &ns.name,
+                cd,
+                EntryKind::SelectorSyncSet,
+                name,
+                is_failure,
+            )
+            .await?;
+            let message = entry.failure_message.unwrap_or_default();
+            ensure!(
+                message.starts_with("failed to parameterize resource 0: ")
+                    && message.contains(expected),
+                "{what} on {cd}: expected ...{expected}..., got {message:?}"
+            );
+            ensure!(
+                message.len() <= hivesync::consts::MAX_MESSAGE_BYTES + 100,
+                "{what}: a message of {} bytes",
+                message.len()
+            );
+        }
+    }
+    let bombs_failed = started.elapsed();
+    for cd in bombed.iter().chain([&bystander]) {
+        let (status, _, _) = cd_condition(&hub, &ns.name, cd, "Unreachable")
+            .await?
+            .unwrap_or_default();
+        ensure!(
+            status == "False",
+            "{cd} turned Unreachable={status} while the bombs were rendered"
+        );
+    }
+    eprintln!(
+        "template bombs: all 3 failed on both clusters within {:.1} s; the bystander's change was applied {:.2} s after its edit",
+        bombs_failed.as_secs_f64(),
+        bystander_took.as_secs_f64()
     );
     Ok(())
 }

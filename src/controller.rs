@@ -854,7 +854,7 @@ impl Payloads for CachedPayloads<'_> {
                 return entry.2.clone();
             }
         }
-        let payload = Arc::new(make());
+        let payload = Arc::new(render_off_the_runtime(make));
         ctx.templated
             .insert(cache_key, (generation, labels_hash, payload.clone()));
         payload
@@ -866,6 +866,22 @@ impl Payloads for CachedPayloads<'_> {
                 .get(&(kind, name.to_string()))
                 .is_some_and(|h| *h != content_hash(self.ctx, payload))
         })
+    }
+}
+
+/// Renders a templated payload on this worker's thread with the async runtime moved off it, one rendering at a time.
+/// A rendering is bounded (`plan::template::Budget`: well under a second of CPU), but a syncset written to exhaust
+/// that budget is rendered for every cluster it targets: with one rendering at a time the other core always runs
+/// `/healthz`, the prober and the other clusters' I/O.
+fn render_off_the_runtime(make: &dyn Fn() -> Payload) -> Payload {
+    static RENDERING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let render = || {
+        let _one_at_a_time = RENDERING.lock().unwrap_or_else(|p| p.into_inner());
+        make()
+    };
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(render),
+        _ => render(),
     }
 }
 

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::identity::{group_of, reference_of};
+use super::template::{self, Budget};
 use crate::api::{SecretReference, SyncResourceReference, SyncSetCommonSpec};
 use crate::consts::MANAGED_LABEL;
 
@@ -178,18 +179,39 @@ pub fn is_templated(spec: &SyncSetCommonSpec) -> bool {
 
 /// Decodes a syncset's spec for a cluster with these labels (Hive's templates read them with `fromCDLabel`).
 /// Resource template errors fail the whole syncset before anything is applied; a patch whose template fails is
-/// skipped and the syncset fails after the other patches ran (HIVE-COMPAT.md §1.6).
+/// skipped and the syncset fails after the other patches ran (HIVE-COMPAT.md §1.6). All the templates of the
+/// syncset share one render budget ([`Budget::per_syncset`]); see [`decode_with_budget`].
+///
+/// This is where templates are rendered: CPU-bound, up to the budget (~0.75 s of CPU in a release build at worst).
+/// It borrows its arguments only for the call and returns an owned `Payload`; nothing it uses internally crosses
+/// threads.
 pub fn decode_for(
     kind: SyncSetKind,
     namespace: Option<&str>,
     spec: &SyncSetCommonSpec,
     labels: &BTreeMap<String, String>,
 ) -> Payload {
+    decode_with_budget(kind, namespace, spec, labels, &mut Budget::per_syncset())
+}
+
+/// [`decode_for`] spending from `budget`. Running out of it fails the whole syncset (nothing applied, whether it
+/// happened in a resource or in a patch: the message lands in `decode_error`, as `failed to parameterize resource
+/// <i>: ...` or `failed to parameterize patch <i>: ...`), and no later string is rendered.
+pub fn decode_with_budget(
+    kind: SyncSetKind,
+    namespace: Option<&str>,
+    spec: &SyncSetCommonSpec,
+    labels: &BTreeMap<String, String>,
+    budget: &mut Budget,
+) -> Payload {
     let mut errors = Vec::new();
     let mut decoded = Vec::new();
     for (index, raw) in spec.resources.iter().enumerate() {
         let rendered = if spec.enable_resource_templates {
-            match super::template::render_value(raw, labels) {
+            if budget.exhausted() {
+                break;
+            }
+            match template::render_value_with(raw, labels, budget) {
                 Ok(v) => v,
                 Err(e) => {
                     errors.push(format!("failed to parameterize resource {index}: {e}"));
@@ -199,7 +221,12 @@ pub fn decode_for(
         } else {
             raw.clone()
         };
-        match decode_resource(&rendered) {
+        // Whether to keep Secret values out of the message is decided on the raw object: a templated kind may
+        // have rendered to anything, an empty string included.
+        let secret = raw
+            .as_object()
+            .is_some_and(|m| template::kind_may_be_secret(m.get("kind").and_then(Value::as_str)));
+        match decode_resource(&rendered, secret) {
             Ok(mut object) => {
                 set_managed_label(&mut object);
                 decoded.push(DesiredObject {
@@ -238,11 +265,20 @@ pub fn decode_for(
         .enumerate()
         .filter_map(|(index, p)| {
             let patch = if spec.enable_patch_templates {
-                match super::template::render_patch(&p.patch, labels) {
+                if budget.exhausted() {
+                    return None;
+                }
+                let secret = template::kind_may_be_secret(Some(&p.kind));
+                match template::render_patch_with(&p.patch, labels, budget, secret) {
                     Ok(rendered) => rendered,
                     Err(e) => {
-                        patch_template_errors
-                            .push(format!("failed to parameterize patch {index}: {e}"));
+                        let message = format!("failed to parameterize patch {index}: {e}");
+                        if budget.exhausted() {
+                            // Out of budget: the syncset fails as a whole, like a resource template error.
+                            errors.push(message);
+                        } else {
+                            patch_template_errors.push(message);
+                        }
                         return None;
                     }
                 }
@@ -302,9 +338,23 @@ fn apply_rank(r: &SyncResourceReference) -> u8 {
     }
 }
 
-/// The checks Go's unstructured decoder makes, with its messages.
-fn decode_resource(raw: &Value) -> Result<Value, String> {
-    let compact = raw.to_string();
+/// The checks Go's unstructured decoder makes, with its messages. With `secret` (the raw object may be a Secret)
+/// the object quoted in the message has its `data` and `stringData` values replaced by `<redacted>`.
+fn decode_resource(raw: &Value, secret: bool) -> Result<Value, String> {
+    let compact = || {
+        if !secret {
+            return raw.to_string();
+        }
+        let mut shown = raw.clone();
+        if let Some(map) = shown.as_object_mut() {
+            for field in ["data", "stringData"] {
+                if let Some(v) = map.get_mut(field) {
+                    template::redact_secret_values(v);
+                }
+            }
+        }
+        shown.to_string()
+    };
     let Some(map) = raw.as_object() else {
         return Err(format!(
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
@@ -314,12 +364,14 @@ fn decode_resource(raw: &Value) -> Result<Value, String> {
     let field = |k: &str| map.get(k).and_then(Value::as_str).unwrap_or_default();
     if field("kind").is_empty() {
         return Err(format!(
-            "error unmarshaling JSON: while decoding JSON: Object 'Kind' is missing in '{compact}'"
+            "error unmarshaling JSON: while decoding JSON: Object 'Kind' is missing in '{}'",
+            compact()
         ));
     }
     if field("apiVersion").is_empty() {
         return Err(format!(
-            "error unmarshaling JSON: while decoding JSON: Object 'apiVersion' is missing in '{compact}'"
+            "error unmarshaling JSON: while decoding JSON: Object 'apiVersion' is missing in '{}'",
+            compact()
         ));
     }
     Ok(raw.clone())
@@ -588,6 +640,229 @@ resources:
                 &spec("resources: [{apiVersion: v1, kind: Namespace, metadata: {name: a}}]")
             )
             .hash
+        );
+    }
+
+    fn templated(resources: Value, patches: Value) -> SyncSetCommonSpec {
+        serde_json::from_value(json!({
+            "enableResourceTemplates": true,
+            "enablePatchTemplates": true,
+            "resources": resources,
+            "patches": patches,
+        }))
+        .unwrap()
+    }
+
+    fn cluster_labels() -> BTreeMap<String, String> {
+        [("env", "prod"), ("region", "us-east-1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    const OUT_OF_BYTES: &str =
+        "the syncset's templates exceed the render budget of 16777216 output bytes for one cluster";
+
+    #[test]
+    fn an_ordinary_templated_payload_renders_as_before_and_costs_little() {
+        let spec = templated(
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "meta", "namespace": "openshift-config"},
+                    "data": {"env": "{{ fromCDLabel \"env\" }}", "region": "{{ fromCDLabel \"region\" }}",
+                             "missing": "{{ fromCDLabel \"nope\" }}", "both": "{{ printf \"%s/%s\" (fromCDLabel \"env\") (fromCDLabel \"region\") }}"}}]),
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "patch": "{\"data\": {\"env\": \"{{ fromCDLabel \"env\" }}\"}}"}]),
+        );
+        let mut budget = Budget::per_syncset();
+        let p = decode_with_budget(
+            SyncSetKind::SelectorSyncSet,
+            None,
+            &spec,
+            &cluster_labels(),
+            &mut budget,
+        );
+        assert_eq!(p.decode_error, None);
+        assert_eq!(
+            p.objects[0].object,
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "meta", "namespace": "openshift-config", "labels": {MANAGED_LABEL: "true"}},
+                   "data": {"env": "prod", "region": "us-east-1", "missing": "", "both": "prod/us-east-1"}})
+        );
+        assert_eq!(p.patches[0].patch, r#"{"data": {"env": "prod"}}"#);
+        assert_eq!(
+            p,
+            decode_for(SyncSetKind::SelectorSyncSet, None, &spec, &cluster_labels())
+        );
+        // OSD's real templated set costs 15 steps and 28 bytes: the budget is orders of magnitude away.
+        assert!(Budget::per_syncset().steps_left() - budget.steps_left() < 100);
+        assert!(Budget::per_syncset().output_left() - budget.output_left() < 200);
+    }
+
+    #[test]
+    fn strings_under_the_per_string_caps_share_one_budget_and_the_rest_is_not_rendered() {
+        // Each prints 4 MB (and its printf calls return 4 MB): under the per-string caps; the third passes 16 MiB.
+        let heavy = r#"{{ range 1000 }}{{ printf "%4000s" "" }}{{ end }}"#;
+        let cm = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": heavy}});
+        let spec = templated(
+            json!([cm("a"), cm("b"), cm("c"), cm("d"), {"kind": "{{ bad"}]),
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "patch": "{{ bad"}]),
+        );
+        let p = decode_for(SyncSetKind::SyncSet, Some("ns"), &spec, &cluster_labels());
+        let msg = p.decode_error.unwrap();
+        // One error: resources 3 and 4 and the patch were never rendered (4 and the patch would fail to parse).
+        assert!(msg.starts_with("failed to parameterize resource 2: Failed to apply template to value map[string]interface {}{\"a\":\""), "{}", &msg[..200]);
+        assert!(msg.ends_with(OUT_OF_BYTES), "{}", &msg[msg.len() - 300..]);
+        assert!(
+            !msg.contains("resource 3") && !msg.contains("resource 4") && !msg.contains("patch")
+        );
+        assert!(p.patch_template_errors.is_empty() && p.patches.is_empty());
+    }
+
+    #[test]
+    fn running_out_of_steps_over_several_resources_fails_the_syncset() {
+        let spec = templated(
+            json!([{"kind": "ConfigMap", "apiVersion": "v1", "data": {"a": "{{ range 1000 }}x{{ end }}"}},
+                   {"kind": "ConfigMap", "apiVersion": "v1", "data": {"a": "{{ range 1000 }}x{{ end }}"}},
+                   {"kind": "ConfigMap", "apiVersion": "v1", "data": {"a": "{{ range 1000 }}x{{ end }}"}}]),
+            json!([]),
+        );
+        let mut budget = Budget::new(5_000, 1 << 20);
+        let p = decode_with_budget(
+            SyncSetKind::SyncSet,
+            Some("ns"),
+            &spec,
+            &cluster_labels(),
+            &mut budget,
+        );
+        let msg = p.decode_error.unwrap();
+        assert!(
+            msg.starts_with("failed to parameterize resource 2: "),
+            "{msg}"
+        );
+        assert!(msg.ends_with(r#"failed to execute template on string "{{ range 1000 }}x{{ end }}": template: cdParams:1:16: executing "cdParams" at <x>: the syncset's templates exceed the render budget of 5000 steps for one cluster"#), "{msg}");
+        assert!(budget.exhausted());
+    }
+
+    #[test]
+    fn a_patch_that_runs_out_of_budget_fails_the_whole_syncset() {
+        let patch = |n: usize| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "patch": format!("{{{{ printf \"%{n}s\" \"\" }}}}")});
+        let spec = templated(
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}]),
+            json!([patch(3000), {"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "patch": "{{ bad"}, patch(3000), patch(1)]),
+        );
+        // Patch 0 spends 6000 bytes (3000 returned by printf, 3000 printed); patch 2's printing passes 10000.
+        let mut budget = Budget::new(1_000_000, 10_000);
+        let p = decode_with_budget(
+            SyncSetKind::SyncSet,
+            Some("ns"),
+            &spec,
+            &cluster_labels(),
+            &mut budget,
+        );
+        assert_eq!(
+            p.decode_error.as_deref(),
+            Some(
+                r#"failed to parameterize patch 2: failed to execute template on string "{{ printf \"%3000s\" \"\" }}": template: cdParams:1:3: executing "cdParams" at <{{printf "%3000s" ""}}>: the syncset's templates exceed the render budget of 10000 output bytes for one cluster"#
+            )
+        );
+        // An ordinary patch template error is still Hive's: skipped, reported after the others ran.
+        assert_eq!(p.patch_template_errors.len(), 1);
+        assert!(p.patch_template_errors[0].starts_with("failed to parameterize patch 1: "));
+        assert_eq!(p.patches.iter().map(|p| p.index).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn a_secret_s_values_stay_out_of_template_and_decode_errors() {
+        // A bad template next to a planted value.
+        let bad = templated(
+            json!([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                    "stringData": {"a": "PLANTED-VALUE", "b": "{{ bad"}}]),
+            json!([]),
+        );
+        let msg = decode_for(SyncSetKind::SyncSet, Some("ns"), &bad, &cluster_labels())
+            .decode_error
+            .unwrap();
+        assert!(!msg.contains("PLANTED"), "{msg}");
+        assert_eq!(
+            msg,
+            r#"failed to parameterize resource 0: Failed to apply template to value map[string]interface {}{"a":"<redacted>", "b":"<redacted>"}: failed to parse template string "<redacted>": template: cdParams:1: <redacted>"#
+        );
+        // A templated kind that renders empty: the decoder's message quotes the object, values redacted.
+        let empty_kind = templated(
+            json!([{"apiVersion": "v1", "kind": "{{ fromCDLabel \"kind\" }}", "metadata": {"name": "s"},
+                    "stringData": {"a": "PLANTED-VALUE", "b": "{{ \"PLANTED-RENDERED\" }}"}, "data": {"c": "UExBTlRFRA=="}}]),
+            json!([]),
+        );
+        let msg = decode_for(
+            SyncSetKind::SyncSet,
+            Some("ns"),
+            &empty_kind,
+            &cluster_labels(),
+        )
+        .decode_error
+        .unwrap();
+        assert!(
+            !msg.contains("PLANTED") && !msg.contains("UExBTlRFRA"),
+            "{msg}"
+        );
+        assert_eq!(
+            msg,
+            r#"failed to decode resource 0: error unmarshaling JSON: while decoding JSON: Object 'Kind' is missing in '{"apiVersion":"v1","data":{"c":"<redacted>"},"kind":"","metadata":{"name":"s"},"stringData":{"a":"<redacted>","b":"<redacted>"}}'"#
+        );
+        // Without templates too: a Secret missing its apiVersion.
+        let p = decode(
+            SyncSetKind::SyncSet,
+            Some("ns"),
+            &spec("resources: [{kind: Secret, metadata: {name: s}, data: {c: UExBTlRFRA==}}]"),
+        );
+        assert_eq!(
+            p.decode_error.as_deref(),
+            Some(
+                r#"failed to decode resource 0: error unmarshaling JSON: while decoding JSON: Object 'apiVersion' is missing in '{"data":{"c":"<redacted>"},"kind":"Secret","metadata":{"name":"s"}}'"#
+            )
+        );
+        // A patch of a Secret.
+        let patched = templated(
+            json!([]),
+            json!([{"apiVersion": "v1", "kind": "Secret", "name": "s", "patch": "{\"stringData\": {\"a\": \"PLANTED-VALUE{{ bad\"}}"}]),
+        );
+        let p = decode_for(
+            SyncSetKind::SyncSet,
+            Some("ns"),
+            &patched,
+            &cluster_labels(),
+        );
+        assert_eq!(
+            p.patch_template_errors,
+            [
+                r#"failed to parameterize patch 0: failed to parse template string "<redacted>": template: cdParams:1: <redacted>"#
+            ]
+        );
+    }
+
+    #[test]
+    fn a_config_map_keeps_hive_s_exact_messages() {
+        let bad = templated(
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+                    "data": {"a": "VISIBLE-VALUE", "b": "{{ bad"}}]),
+            json!([]),
+        );
+        assert_eq!(
+            decode_for(SyncSetKind::SyncSet, Some("ns"), &bad, &cluster_labels())
+                .decode_error
+                .as_deref(),
+            Some(
+                r#"failed to parameterize resource 0: Failed to apply template to value map[string]interface {}{"a":"VISIBLE-VALUE", "b":"{{ bad"}: failed to parse template string "{{ bad": template: cdParams:1: function "bad" not defined"#
+            )
+        );
+        let p = decode(
+            SyncSetKind::SyncSet,
+            Some("ns"),
+            &spec("resources: [{kind: ConfigMap, metadata: {name: c}, data: {a: VISIBLE-VALUE}}]"),
+        );
+        assert_eq!(
+            p.decode_error.as_deref(),
+            Some(
+                r#"failed to decode resource 0: error unmarshaling JSON: while decoding JSON: Object 'apiVersion' is missing in '{"data":{"a":"VISIBLE-VALUE"},"kind":"ConfigMap","metadata":{"name":"c"}}'"#
+            )
         );
     }
 }

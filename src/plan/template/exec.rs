@@ -1,21 +1,26 @@
 //! Execution, ported from `text/template/exec.go`: walks the parsed trees with nil data, evaluates pipelines,
 //! variables, control structures, `template` calls and function calls (reading `fromCDLabel` values from the
-//! per-call labels), enforces the step, depth and output guard rails, and formats Go's
-//! `template: cdParams:L:C: executing "cdParams" at <...>: ...` errors.
+//! per-call labels), enforces the per-string step, depth and output guard rails and spends the syncset's
+//! [`Budget`], and formats Go's `template: cdParams:L:C: executing "cdParams" at <...>: ...` errors.
+//!
+//! Costs: every walked node, command, evaluated argument and `range` iteration is a step; reading string bytes
+//! (builtin arguments, variable and template names) costs a step per `BYTES_PER_STEP`; written output and the
+//! strings builtins return cost output bytes. Strings are shared (`Rc<str>`), so moving one around costs nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::rc::Rc;
 
 use super::funcs::{
     builtin_eq, builtin_index, builtin_le, builtin_lt, builtin_slice, eval_args, html_escape,
     js_escape, print_plain, truth, type_name, url_query_escape, Func, Param, Val,
 };
-use super::gofmt::{go_sprint, go_sprintf};
+use super::gofmt::{go_sprint, go_sprintf, Formatted, Overflow};
 use super::lex::count_newlines;
 use super::node::{Arg, Branch, Command, Node, Number, Pipe};
 use super::parse::Trees;
 use super::quote::go_quote;
-use super::{MAX_EXEC_DEPTH, MAX_OUTPUT, MAX_STEPS, TEMPLATE_NAME};
+use super::{Budget, BYTES_PER_STEP, MAX_EXEC_DEPTH, MAX_OUTPUT, MAX_STEPS, TEMPLATE_NAME};
 
 /// The node Go's `state.at` points to, for error locations and contexts.
 #[derive(Clone, Copy)]
@@ -56,13 +61,83 @@ enum Flow {
 
 type EResult<T> = Result<T, String>;
 
-struct Exec<'t, 'l> {
+/// The variable stack (Go's `state.vars`), innermost last. Go finds a variable by scanning the stack from the top;
+/// `slots` indexes the positions of each name instead, so a template that declares 100k variables cannot make every
+/// lookup cost 100k comparisons.
+struct Vars {
+    stack: Vec<(Rc<str>, Val)>,
+    slots: HashMap<Rc<str>, Vec<usize>>,
+}
+
+impl Vars {
+    /// A fresh stack holding `$`.
+    fn new(dollar: Val) -> Self {
+        let mut vars = Vars {
+            stack: Vec::new(),
+            slots: HashMap::new(),
+        };
+        vars.push("$", dollar);
+        vars
+    }
+
+    fn len(&self) -> usize {
+        self.stack.len()
+    }
+
+    fn push(&mut self, name: &str, value: Val) {
+        let name: Rc<str> = match self.slots.get_key_value(name) {
+            Some((shared, _)) => shared.clone(),
+            None => name.into(),
+        };
+        self.slots
+            .entry(name.clone())
+            .or_default()
+            .push(self.stack.len());
+        self.stack.push((name, value));
+    }
+
+    /// Drops the variables declared after `mark` (amortised: each push is popped at most once).
+    fn truncate(&mut self, mark: usize) {
+        while self.stack.len() > mark {
+            let Some((name, _)) = self.stack.pop() else {
+                break;
+            };
+            if let Some(positions) = self.slots.get_mut(&name) {
+                positions.pop();
+                if positions.is_empty() {
+                    self.slots.remove(&name);
+                }
+            }
+        }
+    }
+
+    /// The innermost variable of that name.
+    fn get_mut(&mut self, name: &str) -> Option<&mut Val> {
+        let i = *self.slots.get(name)?.last()?;
+        self.stack.get_mut(i).map(|(_, v)| v)
+    }
+
+    /// Go's `setTopVar`: the `n`th variable from the top.
+    fn set_top(&mut self, n: usize, value: Val) {
+        if let Some(i) = self.stack.len().checked_sub(n) {
+            self.stack[i].1 = value;
+        }
+    }
+}
+
+/// Steps to charge for reading `bytes` bytes of string.
+fn read_steps(bytes: usize) -> u64 {
+    (bytes / BYTES_PER_STEP) as u64
+}
+
+struct Exec<'t, 'c> {
     text: &'t str,
     trees: &'t Trees,
-    labels: &'l BTreeMap<String, String>,
+    labels: &'c BTreeMap<String, String>,
+    budget: &'c mut Budget,
     name: &'t str,
     at: Option<At<'t>>,
-    vars: Vec<(String, Val)>,
+    vars: Vars,
     out: String,
     depth: usize,
     steps: u64,
@@ -72,6 +147,7 @@ pub(super) fn execute(
     text: &str,
     trees: &Trees,
     labels: &BTreeMap<String, String>,
+    budget: &mut Budget,
 ) -> EResult<String> {
     let Some((name, root)) = trees.get_key_value(TEMPLATE_NAME) else {
         return Err(format!(
@@ -82,9 +158,10 @@ pub(super) fn execute(
         text,
         trees,
         labels,
+        budget,
         name,
         at: None,
-        vars: vec![("$".to_owned(), Val::Invalid)],
+        vars: Vars::new(Val::Invalid),
         out: String::new(),
         depth: 0,
         steps: 0,
@@ -113,19 +190,46 @@ impl<'t> Exec<'t, '_> {
     }
 
     fn tick(&mut self) -> EResult<()> {
-        self.steps += 1;
+        self.spend(1)
+    }
+
+    /// Spends `n` steps of this string's cap and of the syncset's budget.
+    fn spend(&mut self, n: u64) -> EResult<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        self.steps = self.steps.saturating_add(n);
         if self.steps > MAX_STEPS {
             return self.errorf(format!("template execution exceeds {MAX_STEPS} steps"));
         }
+        if let Err(msg) = self.budget.take_steps(n) {
+            return self.errorf(msg);
+        }
         Ok(())
+    }
+
+    /// Charges the steps for hashing or comparing a name of this length.
+    fn spend_name(&mut self, name: &str) -> EResult<()> {
+        self.spend(read_steps(name.len()))
     }
 
     fn write(&mut self, s: &str) -> EResult<()> {
         if self.out.len() + s.len() > MAX_OUTPUT {
             return self.errorf(format!("template output exceeds {MAX_OUTPUT} bytes"));
         }
+        if let Err(msg) = self.budget.take_output(s.len()) {
+            return self.errorf(msg);
+        }
         self.out.push_str(s);
         Ok(())
+    }
+
+    /// Prints a value as an action does, without copying a string first.
+    fn write_val(&mut self, val: &Val) -> EResult<()> {
+        match val {
+            Val::Str(s) => self.write(s),
+            other => self.write(&print_plain(other)),
+        }
     }
 
     fn walk_list(&mut self, dot: &Val, list: &'t [Node]) -> EResult<Flow> {
@@ -146,7 +250,7 @@ impl<'t> Exec<'t, '_> {
                 let val = self.eval_pipeline(dot, Some(pipe))?;
                 if pipe.decl.is_empty() {
                     self.at = Some(At::Node(node));
-                    self.write(&print_plain(&val))?;
+                    self.write_val(&val)?;
                 }
                 Ok(Flow::Normal)
             }
@@ -198,12 +302,6 @@ impl<'t> Exec<'t, '_> {
         }
     }
 
-    fn set_top_var(&mut self, n: usize, value: Val) {
-        if let Some(i) = self.vars.len().checked_sub(n) {
-            self.vars[i].1 = value;
-        }
-    }
-
     fn walk_range(&mut self, dot: &Val, node: &'t Node, b: &'t Branch) -> EResult<Flow> {
         self.at = Some(At::Node(node));
         let val = self.eval_pipeline(dot, Some(&b.pipe))?;
@@ -234,7 +332,7 @@ impl<'t> Exec<'t, '_> {
                     if b.pipe.is_assign {
                         self.set_var(first, elem.clone())?;
                     } else {
-                        self.set_top_var(1, elem.clone());
+                        self.vars.set_top(1, elem.clone());
                     }
                 }
                 let flow = self.walk_list(&elem, &b.list);
@@ -265,11 +363,12 @@ impl<'t> Exec<'t, '_> {
         pipe: Option<&'t Pipe>,
     ) -> EResult<Flow> {
         self.at = Some(At::Node(node));
+        self.spend_name(name)?;
         let Some((tree_name, root)) = self.trees.get_key_value(name) else {
             return self.errorf(format!("template {} not defined", go_quote(name)));
         };
         let dot = self.eval_pipeline(dot, pipe)?;
-        let vars = std::mem::replace(&mut self.vars, vec![("$".to_owned(), dot.clone())]);
+        let vars = std::mem::replace(&mut self.vars, Vars::new(dot.clone()));
         let caller = std::mem::replace(&mut self.name, tree_name);
         let result = self.walk_list(&dot, root);
         self.name = caller;
@@ -291,25 +390,28 @@ impl<'t> Exec<'t, '_> {
             if pipe.is_assign {
                 self.set_var(var, value.clone())?;
             } else {
-                self.vars.push((var.clone(), value.clone()));
+                self.spend_name(var)?;
+                self.vars.push(var, value.clone());
             }
         }
         Ok(value)
     }
 
     fn set_var(&mut self, name: &str, value: Val) -> EResult<()> {
-        match self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+        self.spend_name(name)?;
+        match self.vars.get_mut(name) {
             Some(slot) => {
-                slot.1 = value;
+                *slot = value;
                 Ok(())
             }
             None => self.errorf(format!("undefined variable: {name}")),
         }
     }
 
-    fn var_value(&self, name: &str) -> EResult<Val> {
-        match self.vars.iter().rev().find(|(n, _)| n == name) {
-            Some((_, v)) => Ok(v.clone()),
+    fn var_value(&mut self, name: &str) -> EResult<Val> {
+        self.spend_name(name)?;
+        match self.vars.get_mut(name) {
+            Some(v) => Ok(v.clone()),
             None => self.errorf(format!("undefined variable: {name}")),
         }
     }
@@ -385,6 +487,8 @@ impl<'t> Exec<'t, '_> {
         if matches!(node, Arg::Field { .. }) {
             self.at = Some(At::Arg(node));
         }
+        // A chain of 100k `.a` fields is walked on every evaluation.
+        self.spend(read_steps(ident.len()))?;
         for name in ident {
             if receiver == Val::Invalid {
                 continue;
@@ -521,7 +625,7 @@ impl<'t> Exec<'t, '_> {
                 let callee = match args.first() {
                     Some(a) => a.to_string(),
                     None => match &final_val {
-                        Some(Val::Str(s)) => s.clone(),
+                        Some(Val::Str(s)) => s.to_string(),
                         Some(Val::Invalid) | None => "<invalid Value>".to_owned(),
                         Some(v) => format!("<{} Value>", type_name(v)),
                     },
@@ -531,7 +635,15 @@ impl<'t> Exec<'t, '_> {
                     Some(v) => Err(format!("non-function {callee} of type {}", type_name(v))),
                 }
             }
-            _ => self.call_builtin(func, &argv),
+            _ => {
+                // Charge what the builtin will read before it runs; running out is reported at the command, and
+                // Go's position tracking (`state.at`) is otherwise left as the arguments set it.
+                let at = self.at;
+                self.at = Some(cmd);
+                self.spend(read_steps(bytes_read(func, &argv)))?;
+                self.at = at;
+                self.call_builtin(func, &argv)
+            }
         };
         match result {
             Ok(v) => Ok(v),
@@ -542,22 +654,27 @@ impl<'t> Exec<'t, '_> {
         }
     }
 
-    fn call_builtin(&self, func: Func, argv: &[Val]) -> Result<Val, String> {
+    /// Runs a builtin. Strings it returns are charged to the budget's output bytes; formatting gets a byte limit
+    /// (the smaller of the per-call cap and what is left) so it fails before doing work past it.
+    fn call_builtin(&mut self, func: Func, argv: &[Val]) -> Result<Val, String> {
         let arg = |i: usize| argv.get(i).cloned().unwrap_or(Val::Invalid);
         let str_arg = |i: usize| match argv.get(i) {
             Some(Val::Str(s)) => s.clone(),
-            _ => String::new(),
+            _ => Rc::from(""),
         };
+        let rest = argv.get(1..).unwrap_or(&[]);
         Ok(match func {
             Func::FromCdLabel => {
-                Val::Str(self.labels.get(&str_arg(0)).cloned().unwrap_or_default())
+                let value = self.labels.get(&*str_arg(0)).cloned().unwrap_or_default();
+                self.budget.take_output(value.len())?;
+                Val::Str(value.into())
             }
-            Func::Printf => Val::Str(go_sprintf(&str_arg(0), argv.get(1..).unwrap_or(&[]))?),
-            Func::Print => Val::Str(go_sprint(argv, false)?),
-            Func::Println => Val::Str(go_sprint(argv, true)?),
-            Func::Html => Val::Str(html_escape(&eval_args(argv)?)),
-            Func::Js => Val::Str(js_escape(&eval_args(argv)?)),
-            Func::UrlQuery => Val::Str(url_query_escape(&eval_args(argv)?)),
+            Func::Printf => Val::Str(self.format(|limit| go_sprintf(&str_arg(0), rest, limit))?),
+            Func::Print => Val::Str(self.format(|limit| go_sprint(argv, false, limit))?),
+            Func::Println => Val::Str(self.format(|limit| go_sprint(argv, true, limit))?),
+            Func::Html => Val::Str(self.escape(argv, html_escape)?),
+            Func::Js => Val::Str(self.escape(argv, js_escape)?),
+            Func::UrlQuery => Val::Str(self.escape(argv, url_query_escape)?),
             Func::Len => match arg(0) {
                 Val::Str(s) => Val::Int(s.len() as i64),
                 Val::Invalid => {
@@ -565,10 +682,16 @@ impl<'t> Exec<'t, '_> {
                 }
                 other => return Err(format!("len of type {}", type_name(&other))),
             },
-            Func::Index => builtin_index(&arg(0), argv.get(1..).unwrap_or(&[]))?,
-            Func::Slice => builtin_slice(&arg(0), argv.get(1..).unwrap_or(&[]))?,
+            Func::Index => builtin_index(&arg(0), rest)?,
+            Func::Slice => {
+                let v = builtin_slice(&arg(0), rest)?;
+                if let Val::Str(s) = &v {
+                    self.budget.take_output(s.len())?;
+                }
+                v
+            }
             Func::Not => Val::Bool(!truth(&arg(0))),
-            Func::Eq => Val::Bool(builtin_eq(&arg(0), argv.get(1..).unwrap_or(&[]))?),
+            Func::Eq => Val::Bool(builtin_eq(&arg(0), rest)?),
             Func::Ne => Val::Bool(!builtin_eq(&arg(0), std::slice::from_ref(&arg(1)))?),
             Func::Lt => Val::Bool(builtin_lt(&arg(0), &arg(1))?),
             Func::Le => Val::Bool(builtin_le(&arg(0), &arg(1))?),
@@ -576,6 +699,47 @@ impl<'t> Exec<'t, '_> {
             Func::Ge => Val::Bool(!builtin_lt(&arg(0), &arg(1))?),
             Func::And | Func::Or | Func::Call => Val::Invalid,
         })
+    }
+
+    /// Runs a formatting call within `min(MAX_OUTPUT, output left)` bytes and charges what it cost. Passing the
+    /// per-call cap is the per-string guard rail's error; passing what is left of the budget spends the budget.
+    fn format(
+        &mut self,
+        f: impl FnOnce(usize) -> Result<Formatted, Overflow>,
+    ) -> Result<Rc<str>, String> {
+        let left = self.budget.output_left();
+        match f(MAX_OUTPUT.min(left)) {
+            Ok(Formatted { text, cost }) => {
+                self.budget.take_output(cost)?;
+                Ok(text)
+            }
+            Err(Overflow) if left < MAX_OUTPUT => {
+                Err(self.budget.exhaust(super::Exhausted::Output))
+            }
+            Err(Overflow) => Err(format!("formatted output exceeds {MAX_OUTPUT} bytes")),
+        }
+    }
+
+    /// `html`, `js` and `urlquery`: the escaped text is never shorter than its input, so the input must fit in what
+    /// is left before escaping it; the result is then charged.
+    fn escape(&mut self, argv: &[Val], escape: fn(&str) -> String) -> Result<Rc<str>, String> {
+        let left = self.budget.output_left();
+        let input = match eval_args(argv, MAX_OUTPUT.min(left)) {
+            Ok(Formatted { text, cost }) => {
+                self.budget.take_output(cost)?;
+                text
+            }
+            Err(Overflow) if left < MAX_OUTPUT => {
+                return Err(self.budget.exhaust(super::Exhausted::Output))
+            }
+            Err(Overflow) => return Err(format!("formatted output exceeds {MAX_OUTPUT} bytes")),
+        };
+        if input.len() > self.budget.output_left() {
+            return Err(self.budget.exhaust(super::Exhausted::Output));
+        }
+        let out = escape(&input);
+        self.budget.take_output(out.len())?;
+        Ok(out.into())
     }
 
     /// `validateType` for the value types a template can produce.
@@ -593,6 +757,8 @@ impl<'t> Exec<'t, '_> {
 
     fn eval_arg(&mut self, dot: &Val, typ: Option<Param>, node: &'t Arg) -> EResult<Val> {
         self.at = Some(At::Arg(node));
+        // Each argument is work: `{{ print 1 1 1 ... }}` with 100k arguments in a loop must run out of steps.
+        self.tick()?;
         match node {
             Arg::Dot { .. } => return self.validate_type(dot.clone(), typ),
             Arg::Nil { .. } => {
@@ -637,5 +803,26 @@ impl<'t> Exec<'t, '_> {
                 "can't handle assignment of {other} to empty interface argument"
             )),
         }
+    }
+}
+
+/// The string bytes a builtin reads from its arguments (compared, escaped, formatted, looked up). `len`, `index`,
+/// `slice`, `not` read no string content (a `slice` result is charged as output).
+fn bytes_read(func: Func, argv: &[Val]) -> usize {
+    let len = |v: &Val| match v {
+        Val::Str(s) => s.len(),
+        _ => 0,
+    };
+    match func {
+        Func::Len | Func::Index | Func::Slice | Func::Not | Func::And | Func::Or | Func::Call => 0,
+        // `eq a b c` compares `a` with each of the others.
+        Func::Eq => {
+            let first = argv.first().map_or(0, len);
+            argv.iter()
+                .skip(1)
+                .map(|b| first.min(len(b)).saturating_add(1))
+                .fold(first, usize::saturating_add)
+        }
+        _ => argv.iter().map(len).fold(0, usize::saturating_add),
     }
 }

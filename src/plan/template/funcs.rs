@@ -3,7 +3,9 @@
 //! `fromCDLabel`, and the builtins that need no execution state (`eq`/`lt`/`le`, `index`, `slice`, `html`, `js`,
 //! `urlquery` and `evalArgs`).
 
-use super::gofmt::{go_format_float, go_sprint};
+use std::rc::Rc;
+
+use super::gofmt::{go_format_float, go_sprint, Formatted, Overflow};
 use super::quote::is_go_print;
 
 /// The values a template can produce with nil data.
@@ -17,7 +19,9 @@ pub(super) enum Val {
     /// A byte from `index` on a string.
     Uint8(u8),
     Float(f64),
-    Str(String),
+    /// Shared: passing a string around (variables, arguments, `index`) copies no bytes, so a long string costs its
+    /// length only where its bytes are read or written, and those places charge the render budget.
+    Str(Rc<str>),
 }
 
 pub(super) fn type_name(v: &Val) -> &'static str {
@@ -51,7 +55,7 @@ pub(super) fn print_plain(v: &Val) -> String {
         Val::Int(i) => i.to_string(),
         Val::Uint8(u) => u.to_string(),
         Val::Float(f) => go_format_float(*f, 'g', -1),
-        Val::Str(s) => s.clone(),
+        Val::Str(s) => s.to_string(),
     }
 }
 
@@ -271,15 +275,19 @@ pub(super) fn builtin_slice(item: &Val, indexes: &[Val]) -> Result<Val, String> 
     if idx[0] > idx[1] {
         return Err(format!("invalid slice index: {} > {}", idx[0], idx[1]));
     }
-    Ok(Val::Str(
-        String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).into_owned(),
-    ))
+    Ok(Val::Str(Rc::from(
+        String::from_utf8_lossy(&s.as_bytes()[idx[0]..idx[1]]).as_ref(),
+    )))
 }
 
-/// `evalArgs` for `html`, `js` and `urlquery`: one string as is, otherwise `fmt.Sprint` (nil prints `<no value>`).
-pub(super) fn eval_args(args: &[Val]) -> Result<String, String> {
+/// `evalArgs` for `html`, `js` and `urlquery`: one string as is (no copy, no cost), otherwise `fmt.Sprint` (nil
+/// prints `<no value>`) within `limit` bytes.
+pub(super) fn eval_args(args: &[Val], limit: usize) -> Result<Formatted, Overflow> {
     if let [Val::Str(s)] = args {
-        return Ok(s.clone());
+        return Ok(Formatted {
+            text: s.clone(),
+            cost: 0,
+        });
     }
     let printable: Vec<Val> = args
         .iter()
@@ -291,7 +299,7 @@ pub(super) fn eval_args(args: &[Val]) -> Result<String, String> {
             }
         })
         .collect();
-    go_sprint(&printable, false)
+    go_sprint(&printable, false, limit)
 }
 
 pub(super) fn html_escape(s: &str) -> String {

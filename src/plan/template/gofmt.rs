@@ -1,12 +1,20 @@
 //! Go's `fmt` as `print`, `println` and `printf` need it, ported from `fmt/print.go` and `fmt/format.go` (verbs,
 //! flags, width, precision, `[n]` argument indexes and the `%!v(MISSING)`-style error markers), with float
-//! formatting from `strconv/ftoa.go` (`strconv.FormatFloat`). Output is capped at `MAX_OUTPUT`.
+//! formatting from `strconv/ftoa.go` (`strconv.FormatFloat`).
+//!
+//! Every call gets a byte limit (the smaller of `MAX_OUTPUT` and what is left of the render budget) and fails with
+//! [`Overflow`] rather than pass it. Work that widths and precisions drive is checked against the limit *before* it is
+//! done: padding, zero-filled precisions (`%.9999999d`, `%.9999999U`), `%x` of a long string, quoting; the digits a
+//! float precision makes Rust compute count as scratch bytes against the same limit even when the printed result is
+//! short (`%.9999g` prints `1`). So one call costs time and memory linear in its limit, and a failed call stops at
+//! once instead of formatting the rest of its format string.
+
+use std::rc::Rc;
 
 use super::funcs::{type_name, Val};
 use super::quote::{
     can_backquote, go_quote_rune, go_quote_with, is_go_print, truncate_runes, LOWER_HEX,
 };
-use super::MAX_OUTPUT;
 
 const LDIGITS: &[u8; 17] = b"0123456789abcdefx";
 const UDIGITS: &[u8; 17] = b"0123456789ABCDEFX";
@@ -266,28 +274,61 @@ struct Flags {
     prec: i64,
 }
 
-/// Go's `fmt.pp`: formats values into a buffer, refusing to grow past [`MAX_OUTPUT`].
+/// A formatting call would have passed its byte limit.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Overflow;
+
+/// A formatted string and what it cost: its length plus the scratch bytes spent on float digits.
+#[derive(Debug)]
+pub(super) struct Formatted {
+    pub(super) text: Rc<str>,
+    pub(super) cost: usize,
+}
+
+/// Go's `fmt.pp`: formats values into a buffer, refusing to let the buffer plus scratch work pass `limit`.
 struct Printer {
     buf: String,
     f: Flags,
+    limit: usize,
+    /// Bytes of work that are not output (float digits computed for a precision).
+    scratch: usize,
     overflow: bool,
 }
 
 impl Printer {
-    fn new() -> Self {
+    fn new(limit: usize) -> Self {
         Printer {
             buf: String::new(),
             f: Flags::default(),
+            limit,
+            scratch: 0,
             overflow: false,
         }
     }
 
-    fn write(&mut self, s: &str) {
-        if self.buf.len() + s.len() > MAX_OUTPUT {
+    /// Whether `n` more bytes fit; if not the call has overflowed. Checked before building anything of size `n`.
+    fn fits(&mut self, n: usize) -> bool {
+        let used = self.buf.len().saturating_add(self.scratch);
+        if self.overflow || used.saturating_add(n) > self.limit {
             self.overflow = true;
-            return;
+            return false;
         }
-        self.buf.push_str(s);
+        true
+    }
+
+    /// Counts `n` bytes of scratch work, if they fit.
+    fn spend_scratch(&mut self, n: usize) -> bool {
+        if !self.fits(n) {
+            return false;
+        }
+        self.scratch += n;
+        true
+    }
+
+    fn write(&mut self, s: &str) {
+        if self.fits(s.len()) {
+            self.buf.push_str(s);
+        }
     }
 
     fn write_char(&mut self, c: char) {
@@ -295,19 +336,21 @@ impl Printer {
         self.write(c.encode_utf8(&mut tmp));
     }
 
-    fn finish(self) -> Result<String, String> {
+    fn finish(self) -> Result<Formatted, Overflow> {
         if self.overflow {
-            return Err(format!("formatted output exceeds {MAX_OUTPUT} bytes"));
+            return Err(Overflow);
         }
-        Ok(self.buf)
+        Ok(Formatted {
+            cost: self.buf.len() + self.scratch,
+            text: self.buf.into(),
+        })
     }
 
     fn write_padding(&mut self, n: i64) {
         if n <= 0 {
             return;
         }
-        if self.buf.len() as u64 + n as u64 > MAX_OUTPUT as u64 {
-            self.overflow = true;
+        if !self.fits(usize::try_from(n).unwrap_or(usize::MAX)) {
             return;
         }
         let pad = if self.f.zero && !self.f.minus {
@@ -342,11 +385,18 @@ impl Printer {
         if self.f.prec_present && self.f.prec > 4 {
             prec = self.f.prec;
         }
-        let mut s = format!("{u:X}");
-        while (s.len() as i64) < prec {
-            s.insert(0, '0');
+        // Zero-fill once, after checking the size: inserting at the front digit by digit was quadratic.
+        let digits = format!("{u:X}");
+        let zeros = usize::try_from(prec)
+            .unwrap_or(0)
+            .saturating_sub(digits.len());
+        if !self.fits(2 + zeros + digits.len()) {
+            return;
         }
-        let mut out = format!("U+{s}");
+        let mut out = String::with_capacity(2 + zeros + digits.len());
+        out.push_str("U+");
+        out.extend(std::iter::repeat_n('0', zeros));
+        out.push_str(&digits);
         if self.f.sharp {
             if let Some(c) = u32::try_from(u).ok().and_then(char::from_u32) {
                 if is_go_print(c) {
@@ -379,13 +429,16 @@ impl Printer {
                 prec -= 1;
             }
         }
+        // The zero-filled precision is output: check it fits before filling.
+        if prec > 0 && !self.fits(usize::try_from(prec).unwrap_or(usize::MAX)) {
+            return;
+        }
         let mut buf: Vec<u8> = Vec::new();
         while u >= base {
             buf.push(digits[(u % base) as usize]);
             u /= base;
         }
         buf.push(digits[u as usize]);
-        let prec = prec.min(MAX_OUTPUT as i64);
         while (buf.len() as i64) < prec {
             buf.push(b'0');
         }
@@ -426,8 +479,8 @@ impl Printer {
     }
 
     fn fmt_s(&mut self, s: &str) {
-        let s = self.truncate(s).to_owned();
-        self.pad(&s);
+        let s = self.truncate(s);
+        self.pad(s);
     }
 
     fn fmt_sx(&mut self, s: &str, digits: &[u8; 17]) {
@@ -452,10 +505,14 @@ impl Printer {
             }
             return;
         }
+        // The hex text is `width` bytes: check before building it from a long string.
+        if !self.fits(usize::try_from(width).unwrap_or(usize::MAX)) {
+            return;
+        }
         if self.f.wid_present && self.f.wid > width && !self.f.minus {
             self.write_padding(self.f.wid - width);
         }
-        let mut out = String::new();
+        let mut out = String::with_capacity(width as usize);
         if self.f.sharp {
             out.push('0');
             out.push(digits[16] as char);
@@ -478,12 +535,16 @@ impl Printer {
     }
 
     fn fmt_q(&mut self, s: &str) {
-        let s = self.truncate(s).to_owned();
-        if self.f.sharp && can_backquote(&s) {
+        let s = self.truncate(s);
+        // A quoted string is at least its length plus the quotes (and at most ten times that).
+        if !self.fits(s.len() + 2) {
+            return;
+        }
+        if self.f.sharp && can_backquote(s) {
             self.pad(&format!("`{s}`"));
             return;
         }
-        let quoted = go_quote_with(&s, self.f.plus);
+        let quoted = go_quote_with(s, self.f.plus);
         self.pad(&quoted);
     }
 
@@ -511,6 +572,10 @@ impl Printer {
         } else {
             prec
         };
+        // Rust computes `prec` digits (capped at 10 000 in go_format_float) whatever is printed: scratch work.
+        if prec > 0 && !self.spend_scratch(prec.min(10_000) as usize) {
+            return;
+        }
         let s = go_format_float(v, verb, prec);
         let mut num: Vec<u8> = if s.starts_with(['-', '+']) {
             s.into_bytes()
@@ -568,6 +633,10 @@ impl Printer {
                     digits -= 1;
                 }
                 num.push(b'.');
+            }
+            // `%#.9999999g` asks for that many trailing zeros: check they fit before adding them.
+            if digits > 0 && !self.fits(usize::try_from(digits).unwrap_or(usize::MAX)) {
+                return;
             }
             while digits > 0 {
                 num.push(b'0');
@@ -706,17 +775,38 @@ fn int_from_arg(args: &[Val], arg_num: usize) -> (i64, bool, usize) {
     (num, is_int, arg_num + 1)
 }
 
-/// Go's `fmt.Sprintf`. Arguments are `any`: [`Val::Invalid`] is nil.
-pub(super) fn go_sprintf(format: &str, args: &[Val]) -> Result<String, String> {
-    let mut p = Printer::new();
+/// The first `]` at or after `from`. Go rescans the rest of the format from every `[`, which is quadratic in a
+/// format full of unclosed `[`; `last` remembers the previous answer (`from` only grows), so the scans never overlap.
+fn next_close(s: &[u8], from: usize, last: &mut Option<(usize, Option<usize>)>) -> Option<usize> {
+    if let Some((prev_from, found)) = *last {
+        if prev_from <= from {
+            match found {
+                None => return None,
+                Some(at) if at >= from => return Some(at),
+                Some(_) => {}
+            }
+        }
+    }
+    let found = s
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&c| c == b']'))
+        .map(|at| from + at);
+    *last = Some((from, found));
+    found
+}
+
+/// Go's `fmt.Sprintf` within `limit` bytes. Arguments are `any`: [`Val::Invalid`] is nil.
+pub(super) fn go_sprintf(format: &str, args: &[Val], limit: usize) -> Result<Formatted, Overflow> {
+    let mut p = Printer::new(limit);
     let s = format.as_bytes();
     let end = s.len();
     let mut arg_num = 0usize;
     let mut reordered = false;
     let mut i = 0usize;
+    let mut last_close = None;
 
     // `argNumber`: an optional `[n]` argument index at s[i..].
-    let arg_number =
+    let mut arg_number =
         |arg_num: usize, i: usize, good: &mut bool, reordered: &mut bool| -> (usize, usize, bool) {
             if i >= end || s[i] != b'[' {
                 return (arg_num, i, false);
@@ -727,14 +817,13 @@ pub(super) fn go_sprintf(format: &str, args: &[Val]) -> Result<String, String> {
                 if f.len() < 3 {
                     break 'parse (0i64, 1usize, false);
                 }
-                for j in 1..f.len() {
-                    if f[j] == b']' {
-                        let (width, ok, newi) = parse_num(f, 1, j);
-                        if !ok || newi != j {
-                            break 'parse (0, j + 1, false);
-                        }
-                        break 'parse (width - 1, j + 1, true);
+                if let Some(close) = next_close(s, i + 1, &mut last_close) {
+                    let j = close - i;
+                    let (width, ok, newi) = parse_num(f, 1, j);
+                    if !ok || newi != j {
+                        break 'parse (0, j + 1, false);
                     }
+                    break 'parse (width - 1, j + 1, true);
                 }
                 (0, 1, false)
             };
@@ -745,7 +834,8 @@ pub(super) fn go_sprintf(format: &str, args: &[Val]) -> Result<String, String> {
             (arg_num, i + wid, ok)
         };
 
-    'format: while i < end {
+    // Past the limit the result is an error whatever follows: stop formatting.
+    'format: while i < end && !p.overflow {
         let mut good_arg_num = true;
         let last = i;
         while i < end && s[i] != b'%' {
@@ -884,6 +974,9 @@ pub(super) fn go_sprintf(format: &str, args: &[Val]) -> Result<String, String> {
         p.f = Flags::default();
         p.write("%!(EXTRA ");
         for (k, arg) in args[arg_num..].iter().enumerate() {
+            if p.overflow {
+                break;
+            }
             if k > 0 {
                 p.write(", ");
             }
@@ -900,11 +993,14 @@ pub(super) fn go_sprintf(format: &str, args: &[Val]) -> Result<String, String> {
     p.finish()
 }
 
-/// Go's `fmt.Sprint` (`newline == false`) and `fmt.Sprintln`.
-pub(super) fn go_sprint(args: &[Val], newline: bool) -> Result<String, String> {
-    let mut p = Printer::new();
+/// Go's `fmt.Sprint` (`newline == false`) and `fmt.Sprintln`, within `limit` bytes.
+pub(super) fn go_sprint(args: &[Val], newline: bool, limit: usize) -> Result<Formatted, Overflow> {
+    let mut p = Printer::new(limit);
     let mut prev_string = false;
     for (k, arg) in args.iter().enumerate() {
+        if p.overflow {
+            break;
+        }
         let is_string = matches!(arg, Val::Str(_));
         if k > 0 && (newline || (!is_string && !prev_string)) {
             p.write(" ");

@@ -3,6 +3,7 @@
 //! `executing "cdParams" at <...>` and `can't give argument to non-function ...`.
 
 use std::fmt;
+use std::rc::Rc;
 
 use super::quote::go_quote;
 
@@ -39,7 +40,8 @@ pub(super) enum Arg {
     Str {
         pos: usize,
         quoted: String,
-        text: String,
+        /// Shared with the values it evaluates to, so evaluating a long literal in a loop copies nothing.
+        text: Rc<str>,
     },
     Field {
         pos: usize,

@@ -619,7 +619,7 @@ impl Parser {
                 Ok(text) => Arg::Str {
                     pos,
                     quoted: token.val,
-                    text,
+                    text: text.into(),
                 },
                 Err(e) => return self.errorf(e),
             },

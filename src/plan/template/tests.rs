@@ -993,6 +993,323 @@ fn execution_is_bounded() {
     assert!(exec_err(&doubling).ends_with("formatted output exceeds 4194304 bytes"));
 }
 
+// ----- The render budget of one syncset for one cluster -----
+
+const BUDGET_PREFIX: &str = "the syncset's templates exceed the render budget of";
+
+#[track_caller]
+fn exec_err_with(template: &str, budget: &mut Budget) -> String {
+    match render_with(template, &labels(), budget) {
+        Err(TemplateError::Exec(m)) => m,
+        other => panic!("{template:?}: expected an execution error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_huge_unicode_precision_fails_on_the_output_cap_before_padding() {
+    // Used to pad by inserting at the front digit by digit: ~5e13 byte moves before any check.
+    assert_eq!(
+        exec_err(r#"{{ printf "%.10000000U" 1 }}"#),
+        r#"template: cdParams:1:3: executing "cdParams" at <printf "%.10000000U" 1>: error calling printf: formatted output exceeds 4194304 bytes"#
+    );
+    // Under the caps the padding is linear and the result Go's.
+    let out = ok(r#"{{ printf "%.1000000U" 1 }}"#);
+    assert_eq!(out.len(), 2 + 1_000_000);
+    assert!(out.starts_with("U+0000") && out.ends_with("0001"));
+    assert_eq!(
+        ok(r#"{{ printf "%.6U|%#.6U|%U" 65 233 1 }}"#),
+        "U+000041|U+0000E9 'é'|U+0001"
+    );
+    // With less budget left than the per-call cap, the same call spends the budget and says so.
+    let mut budget = Budget::new(1000, 100_000);
+    assert_eq!(
+        exec_err_with(r#"{{ printf "%.200000U" 1 }}"#, &mut budget),
+        r#"template: cdParams:1:3: executing "cdParams" at <printf "%.200000U" 1>: error calling printf: the syncset's templates exceed the render budget of 100000 output bytes for one cluster"#
+    );
+    assert!(budget.exhausted());
+}
+
+#[test]
+fn widths_and_precisions_are_checked_against_what_is_left_before_the_work() {
+    let budget = || Budget::new(1_000_000, 10_000);
+    let over = "exceed the render budget of 10000 output bytes for one cluster";
+    for template in [
+        r#"{{ printf "%20000d" 1 }}"#,
+        r#"{{ printf "%.20000d" 1 }}"#,
+        r#"{{ printf "%020000d" 1 }}"#,
+        r#"{{ printf "%*d" 20000 1 }}"#,
+        r#"{{ printf "%.20000x" 1 }}"#,
+        r#"{{ printf "%.9999f" 1.5 }}{{ printf "%.9999f" 1.5 }}"#,
+        r#"{{ printf "%#.20000g" 1.5 }}"#,
+        r#"{{ printf "%20000s" "" }}"#,
+        r#"{{ printf "%x" (printf "%6000s" "") }}"#,
+        r#"{{ printf "%q" (printf "%6000s" "") | printf "%s%s" "x" }}"#,
+        r#"{{ print (printf "%6000s" "") (printf "%6000s" "") }}"#,
+    ] {
+        let msg = exec_err_with(template, &mut budget());
+        assert!(msg.ends_with(over), "{template}: {msg}");
+    }
+    // Float precision is work even when the result is short: `%.9999g` of 1.5 prints "1.5".
+    assert_eq!(ok(r#"{{ printf "%.9999g" 1.5 }}"#), "1.5");
+    let msg = exec_err_with(
+        r#"{{ range 10 }}{{ printf "%.9999g" 1.5 }}{{ end }}"#,
+        &mut budget(),
+    );
+    assert!(msg.ends_with(over), "{msg}");
+}
+
+#[test]
+fn a_format_full_of_unclosed_argument_indexes_is_formatted_in_linear_time() {
+    // Go rescans the rest of the format from every `[`: 200k of them used to cost 2e10 byte comparisons.
+    assert_eq!(ok(r#"{{ printf "%[%[%[x" 1 }}"#), "%[%!x(BADINDEX)");
+    assert_eq!(ok(r#"{{ printf "%[%[x" 1 }}"#), "%[x");
+    let big = format!(r#"{{{{ printf "{}x" 1 }}}}"#, "%[".repeat(200_000));
+    assert!(ok(&big) == format!("{}x", "%[".repeat(100_000)));
+    // One `]` at the very end: the first `[`'s index is then everything up to it, not a number (Go's answer).
+    let big = format!(r#"{{{{ printf "{}]x" 1 }}}}"#, "%[".repeat(200_000));
+    assert_eq!(ok(&big), "%!x(BADINDEX)");
+    let big = format!(r#"{{{{ printf "{}%[1]d" 1 }}}}"#, "%[x".repeat(100_000));
+    assert_eq!(ok(&big), "%!d(BADINDEX)");
+    assert_eq!(
+        ok(r#"{{ printf "%[2]d %[1]d %[x]d %[3]d" 1 2 }}"#),
+        "2 1 %!d(BADINDEX) %!d(BADINDEX)"
+    );
+}
+
+#[test]
+fn range_over_a_huge_integer_stops_at_the_step_caps() {
+    assert_eq!(
+        exec_err("{{ range 100000000 }}x{{ end }}"),
+        r#"template: cdParams:1:21: executing "cdParams" at <x>: template execution exceeds 1000000 steps"#
+    );
+    // With less of the syncset's budget left than the per-string cap, the budget stops it.
+    let mut budget = Budget::new(500_000, 16 << 20);
+    let msg = exec_err_with("{{ range 100000000 }}x{{ end }}", &mut budget);
+    assert!(
+        msg.ends_with(
+            "the syncset's templates exceed the render budget of 500000 steps for one cluster"
+        ),
+        "{msg}"
+    );
+    assert!(msg.starts_with(r#"template: cdParams:1:"#), "{msg}");
+    assert_eq!(budget.steps_left(), 0);
+}
+
+#[test]
+fn the_budget_is_shared_by_the_strings_and_stays_spent() {
+    let mut budget = Budget::new(1_000_000, 10_000);
+    let four_k = r#"{{ range 4 }}{{ printf "%500s" "" }}{{ end }}"#; // 2000 printed + 2000 returned by printf
+    assert_eq!(
+        render_with(four_k, &labels(), &mut budget).unwrap().len(),
+        2000
+    );
+    assert_eq!(
+        render_with(four_k, &labels(), &mut budget).unwrap().len(),
+        2000
+    );
+    assert_eq!(budget.output_left(), 10_000 - 8_000);
+    let msg = exec_err_with(four_k, &mut budget);
+    assert!(
+        msg.ends_with(&format!(
+            "{BUDGET_PREFIX} 10000 output bytes for one cluster"
+        )),
+        "{msg}"
+    );
+    // Spent for good: the next string fails without being parsed, a plain one is returned as is.
+    assert_eq!(
+        exec_err_with("{{ 1 }}", &mut budget),
+        "template: cdParams: the syncset's templates exceed the render budget of 10000 output bytes for one cluster"
+    );
+    assert_eq!(
+        render_with("plain", &labels(), &mut budget).unwrap(),
+        "plain"
+    );
+}
+
+#[test]
+fn reading_long_strings_costs_steps_and_copying_them_costs_nothing() {
+    // Each `eq` reads ~2 MB: charged one step per 64 bytes, so the loop stops after a few dozen rounds.
+    let compare =
+        r#"{{ $x := printf "%1000000s" "" }}{{ range 100000 }}{{ if eq $x $x }}{{ end }}{{ end }}"#;
+    assert!(exec_err(compare).ends_with("template execution exceeds 1000000 steps"));
+    // Escaping returns a new string: charged as output bytes.
+    let escape = r#"{{ $x := printf "%1000000s" "" }}{{ range 100 }}{{ $y := html $x }}{{ end }}"#;
+    assert!(exec_err(escape).ends_with("error calling html: the syncset's templates exceed the render budget of 16777216 output bytes for one cluster"));
+    let slices =
+        r#"{{ $x := printf "%1000000s" "" }}{{ range 100 }}{{ $y := slice $x 1 }}{{ end }}"#;
+    assert!(exec_err(slices).ends_with("error calling slice: the syncset's templates exceed the render budget of 16777216 output bytes for one cluster"));
+    // Moving a long literal or variable around is free (shared, not copied): 100k rounds of 100 kB succeed.
+    let literal = format!(
+        r#"{{{{ range 100000 }}}}{{{{ $y := "{}" }}}}{{{{ $z := $y }}}}{{{{ end }}}}done"#,
+        "a".repeat(100_000)
+    );
+    assert_eq!(ok(&literal), "done");
+}
+
+#[test]
+fn variable_lookups_do_not_scan_every_declaration() {
+    let decls: String = (0..100_000)
+        .map(|i| format!("{{{{$v{i} := {i}}}}}"))
+        .collect();
+    // 100k lookups of the deepest one: a scan from the top would compare 1e10 names.
+    let template =
+        format!("{decls}{{{{ range 100000 }}}}{{{{ $v0 }}}}{{{{ end }}}}{{{{ $v99999 }}}}");
+    let out = ok(&template);
+    assert!(out == format!("{}99999", "0".repeat(100_000)));
+    // Scoping is Go's: inner declarations shadow and go away, assignments reach the innermost, templates start afresh.
+    assert_eq!(
+        ok("{{ $x := 1 }}{{ range 2 }}{{ $x := 5 }}{{ $x = 6 }}{{ $x }}{{ end }}{{ $x }}"),
+        "661"
+    );
+    assert_eq!(
+        ok("{{ $x := 1 }}{{ range $i := 2 }}{{ $x = $i }}{{ end }}{{ $x }}"),
+        "1"
+    );
+    assert_eq!(
+        ok(
+            r#"{{ define "t" }}{{ $ }}{{ $x := 2 }}{{ $x }}{{ end }}{{ $x := 1 }}{{ template "t" 7 }}{{ $x }}"#
+        ),
+        "721"
+    );
+}
+
+#[test]
+fn many_arguments_and_long_field_chains_cost_steps() {
+    let args = format!(
+        "{{{{ range 1000000 }}}}{{{{ $y := print {} }}}}{{{{ end }}}}",
+        "1 ".repeat(10_000)
+    );
+    assert!(exec_err(&args).ends_with("template execution exceeds 1000000 steps"));
+    // `$` is nil, so every field of it is nil too: the whole chain is walked on every evaluation.
+    let chain = format!(
+        "{{{{ range 1000000 }}}}{{{{ $y := ${} }}}}{{{{ end }}}}",
+        ".a".repeat(100_000)
+    );
+    assert!(exec_err(&chain).ends_with("template execution exceeds 1000000 steps"));
+}
+
+#[test]
+fn render_value_with_spends_one_budget_over_every_string() {
+    // Each string stays well under the per-string caps (4 MB printed); together they pass 16 MiB.
+    let heavy = r#"{{ range 1000 }}{{ printf "%4000s" "" }}{{ end }}"#;
+    let resource = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": heavy, "b": heavy, "c": heavy}});
+    let one = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": heavy}});
+    assert_eq!(
+        render_value(&one, &labels()).unwrap()["data"]["a"]
+            .as_str()
+            .unwrap()
+            .len(),
+        4_000_000
+    );
+    let err = render_value(&resource, &labels()).unwrap_err();
+    assert!(err.contains(r#"failed to execute template on string "{{ range 1000 }}{{ printf \"%4000s\" \"\" }}{{ end }}": template: cdParams:1:"#), "{err}");
+    assert!(err.ends_with("the syncset's templates exceed the render budget of 16777216 output bytes for one cluster"), "{}", &err[err.len() - 200..]);
+}
+
+// ----- Secrets stay out of messages -----
+
+#[test]
+fn a_failing_secret_value_shows_keys_only() {
+    let secret = json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+        "stringData": {"a": "PLANTED-VALUE", "b": "{{ bad", "c": "{{ \"PLANTED-RENDERED\" }}"}
+    });
+    let err = render_value(&secret, &labels()).unwrap_err();
+    assert_eq!(
+        err,
+        r#"Failed to apply template to value map[string]interface {}{"a":"<redacted>", "b":"<redacted>", "c":"<redacted>"}: failed to parse template string "<redacted>": template: cdParams:1: <redacted>"#
+    );
+    // Execution errors lose their context and detail (both may quote the value), keep the position.
+    let secret = json!({"kind": "Secret", "data": {"a": "{{ \"PLANTED-RENDERED\" }}", "b": "x{{ index \"PLANTED-VALUE\" 99 }}"}});
+    let err = render_value(&secret, &labels()).unwrap_err();
+    assert_eq!(
+        err,
+        r#"Failed to apply template to value map[string]interface {}{"a":"<redacted>", "b":"<redacted>"}: failed to execute template on string "<redacted>": template: cdParams:1:4: <redacted>"#
+    );
+    // A guard rail's text holds nothing of the value: it stays.
+    let secret =
+        json!({"kind": "Secret", "data": {"a": "PLANTED-VALUE{{ range 10000000 }}{{ end }}"}});
+    let err = render_value(&secret, &labels()).unwrap_err();
+    assert!(!err.contains("PLANTED"), "{err}");
+    assert!(err.ends_with(r#"failed to execute template on string "<redacted>": template: cdParams:1:22: template execution exceeds 1000000 steps"#), "{err}");
+    // Other fields of a Secret keep Hive's message.
+    let secret = json!({"kind": "Secret", "type": "{{ bad", "data": {"a": "PLANTED-VALUE"}});
+    assert_eq!(
+        render_value(&secret, &labels()).unwrap_err(),
+        r#"Failed to apply template to value "{{ bad": failed to parse template string "{{ bad": template: cdParams:1: function "bad" not defined"#
+    );
+}
+
+#[test]
+fn a_templated_or_missing_kind_counts_as_a_possible_secret() {
+    for kind in [
+        json!("{{ fromCDLabel \"kind\" }}"),
+        json!(""),
+        json!(null),
+        json!("secret"),
+        json!("SealedSecret"),
+    ] {
+        let resource = json!({"kind": kind, "stringData": {"a": "PLANTED-VALUE", "b": "{{ bad"}});
+        let err = render_value(&resource, &labels()).unwrap_err();
+        assert!(!err.contains("PLANTED"), "{kind}: {err}");
+    }
+    assert!(kind_may_be_secret(None));
+    assert!(!kind_may_be_secret(Some("ConfigMap")));
+}
+
+#[test]
+fn a_config_map_keeps_hive_s_exact_message() {
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "PLANTED-VALUE", "b": "{{ bad"}});
+    assert_eq!(
+        render_value(&cm, &labels()).unwrap_err(),
+        r#"Failed to apply template to value map[string]interface {}{"a":"PLANTED-VALUE", "b":"{{ bad"}: failed to parse template string "{{ bad": template: cdParams:1: function "bad" not defined"#
+    );
+}
+
+#[test]
+fn a_patch_of_a_possible_secret_is_redacted() {
+    let patch = r#"{"stringData": {"a": "PLANTED-VALUE", "b": "{{ len 3 }}"}}"#;
+    let mut budget = Budget::per_syncset();
+    assert_eq!(
+        render_patch_with(patch, &labels(), &mut budget, true).unwrap_err(),
+        r#"failed to execute template on string "<redacted>": template: cdParams:1:47: <redacted>"#
+    );
+    assert_eq!(
+        render_patch_with(patch, &labels(), &mut budget, false).unwrap_err(),
+        r#"failed to execute template on string "{\"stringData\": {\"a\": \"PLANTED-VALUE\", \"b\": \"{{ len 3 }}\"}}": template: cdParams:1:47: executing "cdParams" at <len 3>: error calling len: len of type int"#
+    );
+}
+
+#[test]
+fn redacted_go_errors_keep_only_what_we_generate() {
+    let budget = Budget::per_syncset();
+    let r = |m: &str| redact_go_error(m, &budget);
+    assert_eq!(
+        r("template: cdParams:12: function \"secret\" not defined"),
+        "template: cdParams:12: <redacted>"
+    );
+    assert_eq!(
+        r("template: cdParams:1:7: executing \"x\" at <\"secret\">: boom"),
+        "template: cdParams:1:7: <redacted>"
+    );
+    assert_eq!(
+        r("template: secret-name: boom"),
+        "template: cdParams: <redacted>"
+    );
+    assert_eq!(
+        r("template: multiple definition of template \"secret\""),
+        "template: cdParams: <redacted>"
+    );
+    assert_eq!(
+        r("template: cdParams:1:2: executing \"cdParams\" at <printf \"secret\">: error calling printf: formatted output exceeds 4194304 bytes"),
+        "template: cdParams:1:2: formatted output exceeds 4194304 bytes"
+    );
+    assert_eq!(
+        r("template: cdParams:3: max expression depth exceeded"),
+        "template: cdParams:3: max expression depth exceeded"
+    );
+}
+
 /// A tiny deterministic PRNG so the fuzz test needs no extra dependency.
 struct XorShift(u64);
 
