@@ -172,8 +172,14 @@ resolve_bins() {
 }
 
 # ------------------------------------------------------------------------------------------------------------------ pki
+# The PKI's version (its `done-<v>` marker): 2 added the api.hivesync.invalid name to the serving certificate (the
+# apiServerIPOverride e2e dials 127.0.0.1 for that name, which never resolves).
+PKI_VERSION=2
 gen_pki() {
-  [ -f "$PKI/done" ] && return 0
+  [ -f "$PKI/done-$PKI_VERSION" ] && return 0
+  if [ -d "$PKI" ] && is_running etcd; then
+    die "the local clusters run with an older PKI ($PKI); start over: $0 down, then up"
+  fi
   command -v openssl >/dev/null || die "openssl is required"
   log "generating CA, serving, client and service-account keys in $PKI"
   rm -rf "$PKI"
@@ -193,7 +199,7 @@ subjectKeyIdentifier = hash
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, keyEncipherment
 extendedKeyUsage = serverAuth
-subjectAltName = IP:127.0.0.1, DNS:localhost, IP:10.0.0.1, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local
+subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:api.hivesync.invalid, IP:10.0.0.1, DNS:kubernetes, DNS:kubernetes.default, DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local
 authorityKeyIdentifier = keyid
 [client]
 basicConstraints = critical, CA:FALSE
@@ -216,7 +222,7 @@ EOF
     q openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key
     q openssl pkey -in sa.key -pubout -out sa.pub
     rm -f openssl.err ca.srl
-    touch done
+    touch "done-$PKI_VERSION"
   )
 }
 

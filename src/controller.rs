@@ -309,7 +309,7 @@ async fn sync_cluster(
             .get(
                 key,
                 &meta.admin_kubeconfig_secret_ref.name,
-                gate::active_api_url(cd),
+                crate::remote::Endpoint::of(cd, gate::active_api_url(cd)),
             )
             .await
         {

@@ -201,29 +201,17 @@ where
     }
 }
 
-/// Builds a client whose requests are counted in `hive_kube_client_*{remote}`. A managed cluster's responses are
-/// read into memory only up to `consts::MAX_SPOKE_RESPONSE_BYTES` (objects, discovery and error bodies alike): a spoke
-/// is whatever server its kubeconfig names, and kube collects whole bodies.
-pub fn client(config: kube::Config, remote: bool) -> kube::Result<kube::Client> {
-    let builder =
-        kube::client::ClientBuilder::try_from(config)?.with_layer(&ClientMetricsLayer { remote });
-    Ok(if remote {
-        builder
-            .with_layer(&tower::util::MapResponseLayer::new(limit_body))
-            .build()
-    } else {
-        // Every hub call waits at most this long for the response to start: a half-open hub connection must not park
-        // a worker for good. Watches are unaffected (the API server starts their response at once, then streams).
-        builder
-            .with_layer(&tower::timeout::TimeoutLayer::new(
-                crate::consts::HUB_REQUEST_TIMEOUT,
-            ))
-            .build()
-    })
-}
-
-fn limit_body<B>(response: http::Response<B>) -> http::Response<http_body_util::Limited<B>> {
-    response.map(|body| http_body_util::Limited::new(body, crate::consts::MAX_SPOKE_RESPONSE_BYTES))
+/// The hub's client, its requests counted in `hive_kube_client_*{remote="false"}` (managed clusters' clients are
+/// built in `remote::connect`). Every hub call waits at most `HUB_REQUEST_TIMEOUT` for its response to start: a
+/// half-open hub connection must not park a worker for good. Watches are unaffected (the API server starts their
+/// response at once, then streams).
+pub fn hub_client(config: kube::Config) -> kube::Result<kube::Client> {
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&ClientMetricsLayer { remote: false })
+        .with_layer(&tower::timeout::TimeoutLayer::new(
+            crate::consts::HUB_REQUEST_TIMEOUT,
+        ))
+        .build())
 }
 
 /// Touches every metric so `/metrics` lists them from the start.

@@ -154,7 +154,7 @@ impl Prober {
         let primary = if gate::fake_cluster(&cd) {
             Ok(())
         } else {
-            self.try_url(key, &secret, override_url.as_deref()).await
+            self.try_url(key, &cd, &secret, override_url.as_deref()).await
         };
         let verdict = match reach::after_primary(observed, primary.clone()) {
             AfterPrimary::Done(v) => v,
@@ -165,7 +165,7 @@ impl Prober {
             },
             AfterPrimary::ProbeSecondary => {
                 self.secondary_probed.insert(key.clone(), Instant::now());
-                let secondary = self.try_url(key, &secret, None).await;
+                let secondary = self.try_url(key, &cd, &secret, None).await;
                 reach::after_secondary(
                     primary
                         .as_ref()
@@ -243,10 +243,12 @@ impl Prober {
     async fn try_url(
         &self,
         key: &ClusterKey,
+        cd: &ClusterDeployment,
         secret: &str,
         url: Option<&str>,
     ) -> Result<(), String> {
-        match self.ctx.pool.get(key, secret, url).await {
+        let endpoint = crate::remote::Endpoint::of(cd, url);
+        match self.ctx.pool.get(key, secret, endpoint).await {
             Ok(rc) => ops::probe(&rc, PROBE_TIMEOUT).await.map_err(|e| e.message),
             Err(e) => Err(e.message),
         }

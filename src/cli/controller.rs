@@ -68,7 +68,7 @@ pub async fn hub_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<
         }
         None => kube::Config::infer().await?,
     };
-    Ok(crate::metrics::client(config, false)?)
+    Ok(crate::metrics::hub_client(config)?)
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {

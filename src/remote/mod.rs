@@ -2,10 +2,11 @@
 //! (`pool`), per-cluster discovery (`discovery`), and the apply / patch / delete calls (`ops`). Nothing here decides
 //! what to send; the plan does.
 
+pub mod connect;
 pub mod discovery;
 pub mod kubeconfig;
 pub mod ops;
 pub mod pool;
 pub mod preview;
 
-pub use pool::{ClientError, ClientPool, RemoteCluster};
+pub use pool::{ClientError, ClientPool, Endpoint, RemoteCluster};

@@ -26,7 +26,6 @@ pub struct RemoteCluster {
 
 struct Entry {
     secret_version: Option<String>,
-    api_url: Option<String>,
     built: Result<Arc<RemoteCluster>, ClientError>,
 }
 
@@ -54,12 +53,54 @@ impl ClientError {
     }
 }
 
+/// Where to connect to a cluster: the API URL override while it is active (else the kubeconfig's server), and the
+/// IP to dial instead of resolving the URL's host (`apiServerIPOverride`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub api_url: Option<String>,
+    pub ip_override: Option<String>,
+}
+
+impl Endpoint {
+    /// The endpoint of `cd` with `api_url` as the URL to use (the prober tries the override and the kubeconfig's
+    /// server in turn).
+    pub fn of(cd: &crate::api::ClusterDeployment, api_url: Option<&str>) -> Self {
+        Self {
+            api_url: api_url.map(String::from),
+            ip_override: cd
+                .spec
+                .control_plane_config
+                .as_ref()
+                .and_then(|c| c.api_server_ip_override.clone()),
+        }
+    }
+}
+
+impl RemoteCluster {
+    /// A cluster's client from its kubeconfig bytes, refused when the kubeconfig names a program or a local file.
+    pub async fn build(
+        kubeconfig: Option<&[u8]>,
+        endpoint: &Endpoint,
+        timeouts: Timeouts,
+    ) -> Result<Self, String> {
+        let ip = super::connect::ip_override(endpoint.ip_override.as_deref())?;
+        let config = client_config(kubeconfig, endpoint.api_url.as_deref(), timeouts).await?;
+        let url = config.cluster_url.to_string();
+        Ok(Self {
+            client: super::connect::client(config, ip)?,
+            url,
+            discovery: DiscoveryCache::default(),
+            timeouts,
+        })
+    }
+}
+
 pub struct ClientPool {
     hub: Client,
     timeouts: Timeouts,
-    /// Per cluster and API URL (None: the kubeconfig's server), so the override and its fallback both stay warm.
-    entries: DashMap<(Key, Option<String>), Arc<Entry>>,
-    building: DashMap<(Key, Option<String>), Arc<tokio::sync::Mutex<()>>>,
+    /// Per cluster and endpoint, so the API URL override and its fallback both stay warm.
+    entries: DashMap<(Key, Endpoint), Arc<Entry>>,
+    building: DashMap<(Key, Endpoint), Arc<tokio::sync::Mutex<()>>>,
     /// resourceVersions of referenced hub Secrets as the Secret metadata watch last saw them.
     secrets: Arc<SecretTracker>,
 }
@@ -81,17 +122,17 @@ impl ClientPool {
     }
 
     /// The client for a cluster: `cluster` is the ClusterDeployment's key, `secret` the kubeconfig Secret's name in
-    /// its namespace, `api_url` the override to use (only while it is active).
+    /// its namespace, `endpoint` where to connect.
     pub async fn get(
         &self,
         cluster: &Key,
         secret: &str,
-        api_url: Option<&str>,
+        endpoint: Endpoint,
     ) -> Result<Arc<RemoteCluster>, ClientError> {
         let secret_key = (cluster.0.clone(), secret.to_string());
         let observed = self.secrets.version(&secret_key);
-        let entry_key = (cluster.clone(), api_url.map(String::from));
-        let fresh = |e: &Entry| e.secret_version == observed && e.api_url.as_deref() == api_url;
+        let entry_key = (cluster.clone(), endpoint);
+        let fresh = |e: &Entry| e.secret_version == observed;
         if let Some(entry) = self.entries.get(&entry_key).map(|e| e.clone()) {
             if fresh(&entry) {
                 return entry.built.clone();
@@ -105,21 +146,20 @@ impl ClientPool {
                 return entry.built.clone();
             }
         }
-        let entry = Arc::new(self.build(&secret_key, api_url).await);
+        let entry = Arc::new(self.build(&secret_key, &entry_key.1).await);
         if !matches!(&entry.built, Err(e) if e.transient) {
             self.entries.insert(entry_key, entry.clone());
         }
         entry.built.clone()
     }
 
-    async fn build(&self, (namespace, name): &Key, api_url: Option<&str>) -> Entry {
+    async fn build(&self, (namespace, name): &Key, endpoint: &Endpoint) -> Entry {
         let secrets: Api<Secret> = Api::namespaced(self.hub.clone(), namespace);
         let secret = match secrets.get(name).await {
             Ok(s) => s,
             Err(e) => {
                 return Entry {
                     secret_version: None,
-                    api_url: api_url.map(String::from),
                     built: Err(ClientError {
                         transient: !crate::remote::ops::is_status(&e, 404),
                         message: format!(
@@ -141,29 +181,12 @@ impl ClientPool {
             .as_ref()
             .and_then(|d| d.get(KUBECONFIG_SECRET_KEY))
             .map(|b| b.0.as_slice());
-        let built = match client_config(data, api_url, self.timeouts).await {
-            Ok(config) => {
-                let url = config.cluster_url.to_string();
-                crate::metrics::client(config, true)
-                    .map(|client| {
-                        Arc::new(RemoteCluster {
-                            client,
-                            url,
-                            discovery: DiscoveryCache::default(),
-                            timeouts: self.timeouts,
-                        })
-                    })
-                    .map_err(|e| {
-                        ClientError::bad_input(format!(
-                            "could not build client for the admin kubeconfig: {e}"
-                        ))
-                    })
-            }
-            Err(e) => Err(ClientError::bad_input(e)),
-        };
+        let built = RemoteCluster::build(data, endpoint, self.timeouts)
+            .await
+            .map(Arc::new)
+            .map_err(ClientError::bad_input);
         Entry {
             secret_version: secret.metadata.resource_version,
-            api_url: api_url.map(String::from),
             built,
         }
     }

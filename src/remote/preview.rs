@@ -8,8 +8,7 @@ use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::Value;
 
-use super::discovery::DiscoveryCache;
-use super::kubeconfig::{client_config, Timeouts};
+use super::kubeconfig::Timeouts;
 use super::ops::{
     api_for, api_for_ref, describe_error, from_kube, is_status, resolve_any_version, send_patch,
     with_timeout, OpError,
@@ -56,16 +55,8 @@ pub async fn remote_for(
         .as_ref()
         .and_then(|d| d.get(KUBECONFIG_SECRET_KEY))
         .map(|b| b.0.as_slice());
-    let config = client_config(data, crate::plan::gate::active_api_url(cd), timeouts).await?;
-    let url = config.cluster_url.to_string();
-    let client = crate::metrics::client(config, true)
-        .map_err(|e| format!("could not build client for the admin kubeconfig: {e}"))?;
-    Ok(RemoteCluster {
-        client,
-        url,
-        discovery: DiscoveryCache::default(),
-        timeouts,
-    })
+    let endpoint = super::pool::Endpoint::of(cd, crate::plan::gate::active_api_url(cd));
+    RemoteCluster::build(data, &endpoint, timeouts).await
 }
 
 fn to_value(o: DynamicObject) -> Result<Value, OpError> {
