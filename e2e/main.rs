@@ -4,5 +4,6 @@ mod faults;
 mod foundation;
 mod hostile;
 mod listener;
+mod migrate;
 mod payload;
 mod sync;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The e2e suite against real clusters: the local ones by default (started if not running, left running), or any hub
 # and managed kubeconfigs given by HIVESYNC_E2E_HUB_KUBECONFIG / HIVESYNC_E2E_MANAGED_KUBECONFIGS (e.g. kind).
-# Installs the CRDs and deploy/rbac, checks the controller's RBAC (kubectl auth can-i) and a server-side dry run of
-# deploy/, builds hivesync, then runs `cargo test --test e2e` in two phases:
+# Installs the CRDs and deploy/base/rbac, checks the controller's RBAC (kubectl auth can-i) and a server-side dry run of
+# each deploy/overlays/*, builds hivesync, then runs `cargo test --test e2e` in two phases:
 #   1. every test but faults::restart_*, E2E_THREADS at a time, against ONE controller started here for the phase with
 #      the deploy/ ServiceAccount's token (not as admin); log: $STATE_DIR/logs/controller-e2e.log;
 #   2. the faults::restart_* tests, one at a time and with no shared controller: each starts, kills and restarts

@@ -95,12 +95,12 @@ build_image() {
   kind load docker-image "$IMAGE" --name "$HUB"
 }
 
-# The overlay that deploy/ gets on kind: the loaded image (never pulled), the e2e suite's timings, text logs.
+# The overlay that deploy/overlays/standalone gets on kind: the loaded image (never pulled), the e2e suite's timings, text logs.
 write_overlay() {
   local dir="$KIND_STATE_DIR/overlay" base name tag
   mkdir -p "$dir"
   # kustomize takes a base only by a relative path.
-  base=$(realpath --relative-to="$dir" "$REPO_ROOT/deploy")
+  base=$(realpath --relative-to="$dir" "$REPO_ROOT/deploy/overlays/standalone")
   name=${IMAGE%:*}
   tag=${IMAGE##*:}
   [ "$tag" != "$IMAGE" ] || tag=latest
@@ -134,7 +134,7 @@ EOF
 
 deploy() {
   write_overlay
-  say "applying deploy/ on $HUB"
+  say "applying deploy/overlays/standalone on $HUB"
   hub apply --server-side --force-conflicts --field-manager=hivesync-install -k "$KIND_STATE_DIR/overlay"
   # shellcheck disable=SC2046
   hub wait --for=condition=Established --timeout=60s $(hub get -k "$REPO_ROOT/crds" -o name) >/dev/null

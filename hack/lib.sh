@@ -52,16 +52,16 @@ stop_controller() {
 }
 
 # ------------------------------------------------------------------------------------------------------------- RBAC
-# The controller's identity on the hub, as deploy/rbac declares it.
+# The controller's identity on the hub, as deploy/base/rbac declares it.
 SA_NAMESPACE=hivesync
 SA_NAME=hivesync
 SA_USER="system:serviceaccount:$SA_NAMESPACE:$SA_NAME"
 
-# apply_rbac: deploy/rbac (Namespace, ServiceAccount, ClusterRole(Binding), Role(Binding)) on the hub.
+# apply_rbac: deploy/base/rbac (Namespace, ServiceAccount, ClusterRole(Binding), Role(Binding)) on the hub.
 apply_rbac() {
-  say "applying deploy/rbac on the hub"
+  say "applying deploy/base/rbac on the hub"
   kubectl --kubeconfig "$HUB_KUBECONFIG" apply --server-side --force-conflicts --field-manager=hivesync-install \
-    -k "$REPO_ROOT/deploy/rbac" >/dev/null
+    -k "$REPO_ROOT/deploy/base/rbac" >/dev/null
 }
 
 # What the controller's ServiceAccount may and may not do on the hub: "<yes|no> <kubectl auth can-i arguments>".
@@ -137,21 +137,28 @@ check_rbac() {
   say "RBAC check: all $n kubectl auth can-i answers for $SA_USER as expected"
 }
 
-# dry_run_deploy: the whole deploy/ kustomization (CRDs, RBAC, Deployment, Service, PDB) accepted by the hub in a
-# server-side dry run, without any warning (e.g. a Pod Security one for the Deployment).
+# dry_run_deploy: each deploy/ overlay (standalone: CRDs, RBAC, Deployment, Service, PDB; hive-hub: the same without
+# the CRDs) accepted by the hub in a server-side dry run, without any warning (e.g. a Pod Security one).
 dry_run_deploy() {
-  local out
-  say "kubectl apply --dry-run=server -k deploy/"
-  if ! out=$(kubectl --kubeconfig "$HUB_KUBECONFIG" apply --dry-run=server --server-side --force-conflicts \
-    --field-manager=hivesync-install -k "$REPO_ROOT/deploy" 2>&1); then
-    printf '%s\n' "$out" >&2
-    return 1
-  fi
-  if grep -qi 'warning' <<<"$out"; then
-    say "the hub warned about deploy/:"
-    printf '%s\n' "$out" >&2
-    return 1
-  fi
+  local out overlay
+  for overlay in standalone hive-hub; do
+    say "kubectl apply --dry-run=server -k deploy/overlays/$overlay"
+    if ! out=$(kubectl --kubeconfig "$HUB_KUBECONFIG" apply --dry-run=server --server-side --force-conflicts \
+      --field-manager=hivesync-install -k "$REPO_ROOT/deploy/overlays/$overlay" 2>&1); then
+      printf '%s\n' "$out" >&2
+      return 1
+    fi
+    if grep -qi 'warning' <<<"$out"; then
+      say "the hub warned about deploy/overlays/$overlay:"
+      printf '%s\n' "$out" >&2
+      return 1
+    fi
+    if [ "$overlay" = hive-hub ] && grep -q customresourcedefinition <<<"$out"; then
+      say "deploy/overlays/hive-hub must not carry a CRD (Hive's stay Hive's):"
+      printf '%s\n' "$out" >&2
+      return 1
+    fi
+  done
 }
 
 # write_sa_kubeconfig FILE: a kubeconfig for the hub (its server and CA) that authenticates with a fresh 24 h token of

@@ -15,6 +15,7 @@ pub mod message;
 pub mod reach;
 pub mod run;
 pub mod select;
+pub mod takeover;
 pub mod template;
 
 /// Kubernetes `utilerrors.NewAggregate` formatting: one message alone, several as `[a, b, ...]`.

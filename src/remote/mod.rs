@@ -8,5 +8,6 @@ pub mod kubeconfig;
 pub mod ops;
 pub mod pool;
 pub mod preview;
+pub mod takeover;
 
 pub use pool::{ClientError, ClientPool, Endpoint, RemoteCluster};

@@ -178,9 +178,10 @@ pub async fn apply(
     match behavior {
         ApplyBehavior::Apply => {
             let params = PatchParams::apply(FIELD_MANAGER).force();
-            with_timeout(rc, api.patch(&r.name, &params, &Patch::Apply(object)))
+            let applied = with_timeout(rc, api.patch(&r.name, &params, &Patch::Apply(object)))
                 .await?
                 .map_err(from_kube)?;
+            super::takeover::take_over(rc, &api, &applied, object).await?;
         }
         ApplyBehavior::CreateOrUpdate => {
             let params = PatchParams {

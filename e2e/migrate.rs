@@ -1,0 +1,173 @@
+//! Moving a fleet over from Hive: objects Hive applied (kubectl client-side apply under Hive's field managers, with a
+//! last-applied annotation), and the ClusterSync and ClusterSyncLease Hive wrote, taken over by hivesync without a
+//! re-apply and without a delete; later removals from the syncset reach those objects as they did under Hive.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context as _, Result};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test]
+async fn objects_and_status_hive_wrote_are_taken_over_without_a_reapply_and_later_removals_reach_them(
+) -> Result<()> {
+    let hub = hub().await?;
+    let ns = TestNamespace::on_hub(&hub, "e2e-migrate").await?;
+    let cd = unique_name("e2e-migrate");
+    let spoke = managed(1).await?;
+    let spoke_kc = managed_kubeconfig(1);
+    let spoke_ns = TestNamespace::create(&spoke, &spoke_kc, "e2e-migrate").await?;
+
+    // The spoke object as Hive's Apply leaves it: kubectl client-side apply, field manager hive6-clustersync.
+    let declared = |data: serde_json::Value| {
+        let mut cm = configmap(&spoke_ns.name, "from-hive", data);
+        cm["metadata"]["labels"] = json!({"hive.openshift.io/managed": "true"});
+        cm
+    };
+    let out = kubectl_with_stdin(
+        &spoke_kc,
+        ["apply", "--field-manager=hive6-clustersync", "-f", "-"],
+        &declared(json!({"keep": "a", "drop": "b"})).to_string(),
+    );
+    ensure!(
+        out.status.success(),
+        "kubectl apply: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(spoke.clone(), &spoke_ns.name);
+    let before = cms.get("from-hive").await?;
+    ensure!(
+        before
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key("kubectl.kubernetes.io/last-applied-configuration")),
+        "kubectl did not leave a last-applied annotation"
+    );
+
+    // The hub as Hive left it: the SyncSet, and a ClusterSync and lease that record it applied and fresh.
+    let ss = unique_name("e2e-migrate");
+    let spec = |data| json!({"resourceApplyMode": "Sync", "resources": [declared(data)]});
+    let g1 = apply_syncset(
+        &hub,
+        &ns.name,
+        &ss,
+        &cd,
+        spec(json!({"keep": "a", "drop": "b"})),
+    )
+    .await?;
+    let applied_at = "2026-01-01T00:00:00Z";
+    let css: Api<hivesync::api::ClusterSync> = Api::namespaced(hub.clone(), &ns.name);
+    css.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({
+            "apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSync",
+            "metadata": {"name": cd, "namespace": ns.name}, "spec": {},
+        }))?,
+    )
+    .await?;
+    let entry = json!({
+        "name": ss, "observedGeneration": g1, "result": "Success",
+        "lastTransitionTime": applied_at, "firstSuccessTime": applied_at,
+        "resourcesToDelete": [{"apiVersion": "v1", "kind": "ConfigMap", "namespace": spoke_ns.name, "name": "from-hive"}],
+    });
+    css.patch_status(
+        &cd,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"syncSets": [entry], "conditions": [], "firstSuccessTime": applied_at}})),
+    )
+    .await?;
+    let renewed = jiff::Timestamp::now().to_string();
+    let leases: Api<hivesync::api::ClusterSyncLease> = Api::namespaced(hub.clone(), &ns.name);
+    leases
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "hiveinternal.openshift.io/v1alpha1", "kind": "ClusterSyncLease",
+                "metadata": {"name": cd, "namespace": ns.name}, "spec": {"renewTime": renewed},
+            }))?,
+        )
+        .await?;
+
+    // hivesync meets the cluster: nothing is re-applied, nothing is deleted, the status stays as Hive wrote it.
+    register_cluster(&hub, &ns.name, &cd, &spoke_kc, &[], json!({})).await?;
+    wait_until_reachable(&hub, &ns.name, &cd).await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = cms.get("from-hive").await?;
+    ensure!(
+        after.metadata.resource_version == before.metadata.resource_version,
+        "the object Hive applied was written again on take-over"
+    );
+    let cs = css.get(&cd).await?;
+    let kept = cs
+        .status
+        .as_ref()
+        .and_then(|s| s.sync_sets.iter().find(|e| e.name == ss))
+        .cloned();
+    ensure!(
+        kept.as_ref()
+            .is_some_and(|e| e.observed_generation == g1
+                && e.last_transition_time.0.to_string() == applied_at),
+        "the entry Hive wrote was rewritten: {}",
+        describe_cluster_sync(Some(&cs))
+    );
+
+    // A key dropped from the syncset disappears from the object Hive created, and the annotation goes with it.
+    let g2 = apply_syncset(&hub, &ns.name, &ss, &cd, spec(json!({"keep": "a"}))).await?;
+    wait_for_entry(
+        &hub,
+        &ns.name,
+        &cd,
+        EntryKind::SyncSet,
+        &ss,
+        succeeded_at(g2),
+    )
+    .await?;
+    let taken = wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || async {
+            let cm = cms.get("from-hive").await?;
+            let data = cm.data.clone().unwrap_or_default();
+            ensure!(
+                !data.contains_key("drop"),
+                "`drop` is still there: {data:?}"
+            );
+            Ok(cm)
+        },
+    )
+    .await
+    .context("a key dropped from the syncset stayed on the object Hive applied")?;
+    ensure!(
+        taken
+            .data
+            .unwrap_or_default()
+            .get("keep")
+            .map(String::as_str)
+            == Some("a")
+    );
+    ensure!(
+        !taken
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .contains_key("kubectl.kubernetes.io/last-applied-configuration"),
+        "the last-applied annotation (which may hold a copy of Secret data) is still there"
+    );
+    let managers: Vec<String> = taken
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    ensure!(
+        !managers.iter().any(|m| m == "hive6-clustersync"),
+        "Hive's manager still owns fields: {managers:?}"
+    );
+    eprintln!("taken over: managers now {managers:?}; `drop` removed, annotation gone");
+    Ok(())
+}
