@@ -597,3 +597,42 @@ async fn a_stopped_managed_cluster_refuses_connections_and_a_restarted_one_still
     );
     Ok(())
 }
+
+/// What Hive's CRDs accept, ours accept too: a `clusterDeploymentRefs` entry without a name (Go's `+default=""`),
+/// a SyncSet and a SelectorSyncSet without a `spec`, ClusterDeployment references without a name.
+#[tokio::test]
+async fn manifests_hive_s_crds_accept_are_accepted_here_too() -> Result<()> {
+    let client = hub().await?;
+    ensure_crds(&client).await?;
+    let ns = TestNamespace::on_hub(&client, "e2e-lenient-crds").await?;
+    let manifests = [
+        json!({"apiVersion": "hive.openshift.io/v1", "kind": "SyncSet",
+               "metadata": {"name": "refs-without-name", "namespace": ns.name},
+               "spec": {"clusterDeploymentRefs": [{}]}}),
+        json!({"apiVersion": "hive.openshift.io/v1", "kind": "SyncSet",
+               "metadata": {"name": "without-spec", "namespace": ns.name}}),
+        json!({"apiVersion": "hive.openshift.io/v1", "kind": "SelectorSyncSet",
+               "metadata": {"name": unique_name("without-spec")}}),
+        json!({"apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment",
+               "metadata": {"name": "refs", "namespace": ns.name},
+               "spec": {"clusterName": "refs", "baseDomain": "example.com", "platform": {},
+                        "pullSecretRef": {},
+                        "clusterMetadata": {"clusterID": "x", "infraID": "y", "adminKubeconfigSecretRef": {},
+                                            "adminPasswordSecretRef": {}}}}),
+    ];
+    for m in &manifests {
+        let out = kubectl_with_stdin(
+            &hub_kubeconfig(),
+            ["apply", "--dry-run=server", "--server-side", "-f", "-"],
+            &m.to_string(),
+        );
+        ensure!(
+            out.status.success(),
+            "{} {} was refused: {}",
+            m["kind"],
+            m["metadata"]["name"],
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}

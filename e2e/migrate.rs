@@ -171,3 +171,63 @@ async fn objects_and_status_hive_wrote_are_taken_over_without_a_reapply_and_late
     eprintln!("taken over: managers now {managers:?}; `drop` removed, annotation gone");
     Ok(())
 }
+
+/// `hivesync adopt` writes what `hiveutil create-cluster --adopt` writes: the Secret `<name>-adopted-admin-kubeconfig`
+/// with `kubeconfig` and `raw-kubeconfig`, and a ClusterDeployment installed since its creation, which then syncs.
+#[tokio::test]
+async fn adopt_writes_what_hiveutil_writes_and_the_cluster_syncs() -> Result<()> {
+    use k8s_openapi::api::core::v1::Secret;
+    let hub = hub().await?;
+    let ns = unique_name("e2e-adopt");
+    let _ns_guard = DeleteOnDrop::on_hub("namespace", None, &ns);
+    let name = unique_name("e2e-adopt");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hivesync"))
+        .args([
+            "adopt",
+            &name,
+            "--namespace",
+            &ns,
+            "--cluster-id",
+            "abc-123",
+            "--kubeconfig",
+        ])
+        .arg(managed_kubeconfig(1))
+        .arg("--hub-kubeconfig")
+        .arg(hub_kubeconfig())
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "hivesync adopt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = Api::<Secret>::namespaced(hub.clone(), &ns)
+        .get(&format!("{name}-adopted-admin-kubeconfig"))
+        .await?;
+    let data = secret.data.unwrap_or_default();
+    let file = std::fs::read(managed_kubeconfig(1))?;
+    ensure!(
+        data.get("kubeconfig").map(|b| &b.0) == Some(&file)
+            && data.get("raw-kubeconfig").map(|b| &b.0) == Some(&file),
+        "the Secret should hold the kubeconfig under both keys: {:?}",
+        data.keys().collect::<Vec<_>>()
+    );
+    let cd = Api::<hivesync::api::ClusterDeployment>::namespaced(hub.clone(), &ns)
+        .get(&name)
+        .await?;
+    let installed = cd
+        .status
+        .as_ref()
+        .and_then(|s| s.installed_timestamp.clone())
+        .map(|t| t.0);
+    ensure!(
+        installed.is_some() && installed == cd.metadata.creation_timestamp.map(|t| t.0),
+        "installedTimestamp {installed:?} should be the creation time"
+    );
+    ensure!(cd
+        .spec
+        .cluster_metadata
+        .as_ref()
+        .is_some_and(|m| m.cluster_id == "abc-123"));
+    wait_until_reachable(&hub, &ns, &name).await?;
+    Ok(())
+}

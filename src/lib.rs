@@ -28,6 +28,8 @@ pub mod consts {
     pub const FAKE_CLUSTER_ANNOTATION: &str = "hive.openshift.io/fake-cluster";
     /// Data key of the admin kubeconfig Secret.
     pub const KUBECONFIG_SECRET_KEY: &str = "kubeconfig";
+    /// The second key Hive writes into an adopted cluster's Secret (the same kubeconfig); clustersync never reads it.
+    pub const RAW_KUBECONFIG_SECRET_KEY: &str = "raw-kubeconfig";
 
     /// The most of one managed cluster's response read into memory (an object, a discovery document, an error body).
     /// etcd stores objects of at most 1.5 MiB; a larger answer is a hostile or broken server.

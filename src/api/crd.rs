@@ -18,10 +18,63 @@ pub fn all() -> Vec<(String, CustomResourceDefinition)> {
     .map(|crd| {
         (
             format!("{}_{}.yaml", crd.spec.group, crd.spec.names.plural),
-            crd,
+            as_lenient_as_hive(crd),
         )
     })
     .collect()
+}
+
+/// Where the derived schema is stricter than Hive's generated CRDs, loosen it so every manifest Hive accepts is
+/// accepted here: a `LocalObjectReference`'s `name` defaults to `""` instead of being required (Go's
+/// `+default=""`, e.g. `clusterDeploymentRefs: [{}]`), and a SyncSet's or SelectorSyncSet's `spec` may be left out
+/// (Hive's is optional; such a SelectorSyncSet matches every cluster and applies nothing).
+fn as_lenient_as_hive(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let optional_spec = matches!(crd.spec.names.kind.as_str(), "SyncSet" | "SelectorSyncSet");
+    let mut value = serde_json::to_value(&crd).expect("a CRD serializes");
+    for version in value["spec"]["versions"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        let root = &mut version["schema"]["openAPIV3Schema"];
+        if optional_spec {
+            drop_required(root, "spec");
+        }
+        loosen_local_object_references(root);
+    }
+    serde_json::from_value(value).expect("a loosened CRD deserializes")
+}
+
+fn drop_required(schema: &mut serde_json::Value, field: &str) {
+    if let Some(required) = schema.get_mut("required").and_then(|r| r.as_array_mut()) {
+        required.retain(|r| r != field);
+        if required.is_empty() {
+            schema.as_object_mut().map(|o| o.remove("required"));
+        }
+    }
+}
+
+fn loosen_local_object_references(schema: &mut serde_json::Value) {
+    // A LocalObjectReference, by its only field's description (its own may have been replaced by the field's doc).
+    let is_reference = schema["properties"].as_object().is_some_and(|p| {
+        p.len() == 1
+            && p.get("name")
+                .and_then(|n| n["description"].as_str())
+                .is_some_and(|d| {
+                    d.starts_with("Name of the referent. This field is effectively required")
+                })
+    });
+    if is_reference {
+        drop_required(schema, "name");
+        schema["properties"]["name"]["default"] = serde_json::json!("");
+    }
+    match schema {
+        serde_json::Value::Object(map) => map.values_mut().for_each(loosen_local_object_references),
+        serde_json::Value::Array(items) => {
+            items.iter_mut().for_each(loosen_local_object_references)
+        }
+        _ => {}
+    }
 }
 
 /// The YAML text of one CRD as committed in `crds/`.

@@ -1,5 +1,7 @@
 //! `hivesync adopt`: registers an existing cluster the way `hiveutil create-cluster --adopt` does: its admin
-//! kubeconfig in a Secret and an installed ClusterDeployment that names it. Idempotent (server-side apply).
+//! kubeconfig in the Secret `<name>-adopted-admin-kubeconfig` (keys `kubeconfig` and `raw-kubeconfig`, as Hive's
+//! builder writes them) and an installed ClusterDeployment that names it, installed since its creation (what Hive's
+//! ClusterDeployment controller records for adopted clusters). Idempotent (server-side apply).
 
 use std::path::PathBuf;
 
@@ -9,7 +11,7 @@ use kube::Api;
 use serde_json::json;
 
 use crate::api::ClusterDeployment;
-use crate::consts::{FIELD_MANAGER, KUBECONFIG_SECRET_KEY};
+use crate::consts::{FIELD_MANAGER, KUBECONFIG_SECRET_KEY, RAW_KUBECONFIG_SECRET_KEY};
 use crate::remote::kubeconfig::{client_config, Timeouts};
 
 #[derive(clap::Args, Debug)]
@@ -28,6 +30,12 @@ pub struct Args {
     /// `spec.controlPlaneConfig.apiURLOverride`.
     #[arg(long)]
     pub api_url_override: Option<String>,
+    /// `spec.clusterMetadata.clusterID` (default: NAME).
+    #[arg(long)]
+    pub cluster_id: Option<String>,
+    /// `spec.clusterMetadata.infraID` (default: NAME).
+    #[arg(long)]
+    pub infra_id: Option<String>,
     /// `spec.baseDomain`.
     #[arg(long, default_value = "hivesync.local")]
     pub base_domain: String,
@@ -50,6 +58,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         namespace,
         labels,
         api_url_override,
+        cluster_id,
+        infra_id,
         base_domain,
         hub_kubeconfig,
     } = args;
@@ -71,11 +81,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .patch(&namespace, &apply, &Patch::Apply(&ns))
         .await?;
 
-    let secret_name = format!("{name}-admin-kubeconfig");
+    let secret_name = format!("{name}-adopted-admin-kubeconfig");
+    let text = String::from_utf8_lossy(&data);
     let secret = json!({
         "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
         "metadata": {"name": secret_name, "namespace": namespace},
-        "stringData": {KUBECONFIG_SECRET_KEY: String::from_utf8_lossy(&data)},
+        "stringData": {KUBECONFIG_SECRET_KEY: text, RAW_KUBECONFIG_SECRET_KEY: text},
     });
     Api::<Secret>::namespaced(hub.clone(), &namespace)
         .patch(&secret_name, &apply, &Patch::Apply(&secret))
@@ -87,7 +98,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "installed": true,
         "platform": {},
         "clusterMetadata": {
-            "clusterID": name, "infraID": name,
+            "clusterID": cluster_id.unwrap_or_else(|| name.clone()),
+            "infraID": infra_id.unwrap_or_else(|| name.clone()),
             "adminKubeconfigSecretRef": {"name": secret_name},
         },
     });
@@ -104,15 +116,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let cd = cds.patch(&name, &apply, &Patch::Apply(&cd)).await.map_err(|e| {
         anyhow::anyhow!("cannot create the ClusterDeployment (are the hivesync CRDs installed? `make crds-install`): {e}")
     })?;
-    // An adopted cluster was installed before it was adopted; Hive's clusterdeployment controller records when.
+    // Hive's clusterdeployment controller records an adopted cluster as installed since the ClusterDeployment's
+    // creation (the controller does the same for any installed CD without it).
     if cd
         .status
         .as_ref()
         .and_then(|s| s.installed_timestamp.as_ref())
         .is_none()
     {
-        let now = jiff::Timestamp::now().to_string();
-        let status = json!({"status": {"installedTimestamp": now}});
+        let created = cd
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0)
+            .unwrap_or_else(jiff::Timestamp::now)
+            .to_string();
+        let status = json!({"status": {"installedTimestamp": created}});
         cds.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
             .await?;
     }

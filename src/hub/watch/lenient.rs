@@ -105,6 +105,18 @@ pub trait HubKind:
     fn salvage_targets(_object: &Value) -> Targets {
         Targets::Unknown
     }
+
+    /// Fills in what Hive's schema lets a user leave out and the typed form needs (a SyncSet's `spec`).
+    fn complete(_object: &mut Value) {}
+}
+
+/// A SyncSet or SelectorSyncSet without a `spec` (Hive's CRD allows it): an empty one, with no clusters for a SyncSet.
+fn default_spec(object: &mut Value, empty: Value) {
+    if let Value::Object(map) = object {
+        if map.get("spec").is_none_or(Value::is_null) {
+            map.insert("spec".into(), empty);
+        }
+    }
 }
 
 impl HubKind for ClusterDeployment {}
@@ -112,6 +124,10 @@ impl HubKind for ClusterSync {}
 impl HubKind for ClusterSyncLease {}
 
 impl HubKind for SyncSet {
+    fn complete(object: &mut Value) {
+        default_spec(object, serde_json::json!({"clusterDeploymentRefs": []}));
+    }
+
     fn salvage_targets(object: &Value) -> Targets {
         object
             .pointer("/spec/clusterDeploymentRefs")
@@ -123,6 +139,10 @@ impl HubKind for SyncSet {
 }
 
 impl HubKind for SelectorSyncSet {
+    fn complete(object: &mut Value) {
+        default_spec(object, serde_json::json!({}));
+    }
+
     fn salvage_targets(object: &Value) -> Targets {
         match object.pointer("/spec/clusterDeploymentSelector") {
             None | Some(Value::Null) => Targets::Selector(None),
@@ -188,7 +208,8 @@ impl<'de, K: HubKind> Deserialize<'de> for Lenient<K> {
 }
 
 impl<K: HubKind> Lenient<K> {
-    fn from_captured(object: Value, too_deep: Option<String>) -> Self {
+    fn from_captured(mut object: Value, too_deep: Option<String>) -> Self {
+        K::complete(&mut object);
         let error = match too_deep {
             Some(path) => {
                 format!("{path} nests deeper than {MAX_DEPTH} levels, more than hivesync decodes")
@@ -601,6 +622,23 @@ mod tests {
     use super::*;
     use kube::core::{ObjectList, WatchEvent};
     use serde_json::json;
+
+    #[test]
+    fn syncsets_without_a_spec_decode_as_hive_reads_them() {
+        let sss = r#"{"apiVersion":"hive.openshift.io/v1","kind":"SelectorSyncSet","metadata":{"name":"s"}}"#;
+        match serde_json::from_str::<Lenient<SelectorSyncSet>>(sss).unwrap() {
+            Lenient::Decoded(s) => {
+                assert!(s.spec.cluster_deployment_selector.is_none());
+                assert!(s.spec.common.resources.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let ss = r#"{"apiVersion":"hive.openshift.io/v1","kind":"SyncSet","metadata":{"name":"s","namespace":"n"},"spec":null}"#;
+        match serde_json::from_str::<Lenient<SyncSet>>(ss).unwrap() {
+            Lenient::Decoded(s) => assert!(s.spec.cluster_deployment_refs.is_empty()),
+            other => panic!("{other:?}"),
+        }
+    }
 
     /// `depth` nested objects: `{"a":{"a":...1...}}`.
     fn nested(depth: usize) -> String {
