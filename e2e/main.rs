@@ -2,6 +2,7 @@ mod cli;
 mod common;
 mod faults;
 mod foundation;
+mod hive_status;
 mod hostile;
 mod listener;
 mod migrate;

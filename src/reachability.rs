@@ -2,7 +2,9 @@
 //! timeout) on its own schedule: healthy ones every `interval`, failing ones with capped exponential backoff. The
 //! decisions (which URL, which conditions) are `plan::reach`'s; this module does the I/O and writes conditions only
 //! when they change (a healthy cluster's `lastProbeTime` is refreshed at most every `PROBE_TIME_REFRESH`). A cluster
-//! that turns reachable, or switches API URL, is queued for a sync at once.
+//! that turns reachable, or switches API URL, is queued for a sync at once. Before anything else every
+//! ClusterDeployment that is not `reconcile-pause`d gets `Unreachable` and `ActiveAPIURLOverride` as
+//! `Unknown/Initialized`, installed or not, as Hive's unreachable controller does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,10 +113,20 @@ impl Prober {
         if !self.ctx.ownership.owns(cd.metadata.uid.as_deref()) {
             return idle;
         }
-        if cd.metadata.deletion_timestamp.is_some()
-            || !cd.spec.installed
-            || gate::parse_bool(cd.annotations().get(RECONCILE_PAUSE_ANNOTATION))
-        {
+        if gate::parse_bool(cd.annotations().get(RECONCILE_PAUSE_ANNOTATION)) {
+            return idle;
+        }
+        let conditions = cd
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        // Every ClusterDeployment gets both conditions, before the installed and deleted checks (Hive's order).
+        let init = reach::initial_conditions(&conditions);
+        if !init.is_empty() {
+            self.write(key, &init, &conditions, Some(&cd)).await;
+        }
+        if cd.metadata.deletion_timestamp.is_some() || !cd.spec.installed {
             return idle;
         }
         let Some(meta) = &cd.spec.cluster_metadata else {
@@ -126,25 +138,6 @@ impl Prober {
             .control_plane_config
             .as_ref()
             .and_then(|c| c.api_url_override.clone());
-        let conditions = cd
-            .status
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default();
-
-        let init = reach::initial_conditions(&conditions, override_url.is_some());
-        if !init.is_empty() {
-            self.write(
-                key,
-                &init
-                    .iter()
-                    .map(|(t, v)| (*t, v.clone()))
-                    .collect::<Vec<_>>(),
-                &conditions,
-                Some(&cd),
-            )
-            .await;
-        }
 
         let recheck_due = self
             .secondary_probed
@@ -154,7 +147,8 @@ impl Prober {
         let primary = if gate::fake_cluster(&cd) {
             Ok(())
         } else {
-            self.try_url(key, &cd, &secret, override_url.as_deref()).await
+            self.try_url(key, &cd, &secret, override_url.as_deref())
+                .await
         };
         let verdict = match reach::after_primary(observed, primary.clone()) {
             AfterPrimary::Done(v) => v,

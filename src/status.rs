@@ -1,5 +1,5 @@
 //! Hub writes: ClusterSync (created with its owner reference, status replaced only when it changed), the
-//! ClusterSyncLease, and ClusterDeployment conditions. Optimistic concurrency everywhere: a conflict is retried
+//! ClusterSyncLease, and ClusterDeployment status (conditions, and `installedTimestamp` when it is missing). Optimistic concurrency everywhere: a conflict is retried
 //! from a fresh read (conditions) or left to the next reconcile (ClusterSync).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
@@ -7,8 +7,8 @@ use kube::api::PostParams;
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::api::{
-    ClusterDeployment, ClusterDeploymentCondition, ClusterSync, ClusterSyncLease,
-    ClusterSyncLeaseSpec, ClusterSyncSpec, ClusterSyncStatus,
+    ClusterDeployment, ClusterDeploymentCondition, ClusterDeploymentStatus, ClusterSync,
+    ClusterSyncLease, ClusterSyncLeaseSpec, ClusterSyncSpec, ClusterSyncStatus,
 };
 use crate::consts::FIELD_MANAGER;
 
@@ -128,13 +128,28 @@ async fn create_lease(
 
 /// Changes a ClusterDeployment's conditions with `change` (which returns whether it changed anything), from `cached`
 /// (the watched copy) or else a fresh read, re-reading on conflict. Other writers (the reachability probe) update the
-/// same list.
+/// same list. `change` keeps Hive's order (`plan::conditions::set_cd_condition` re-sorts after every change).
 pub async fn update_cd_conditions(
     hub: &Client,
     namespace: &str,
     name: &str,
-    mut cached: Option<&ClusterDeployment>,
+    cached: Option<&ClusterDeployment>,
     change: impl Fn(&mut Vec<ClusterDeploymentCondition>) -> bool,
+) -> kube::Result<bool> {
+    update_cd_status(hub, namespace, name, cached, |_, status| {
+        change(&mut status.conditions)
+    })
+    .await
+}
+
+/// Changes a ClusterDeployment's status with `change` (given the object's metadata; returns whether it changed
+/// anything), as [`update_cd_conditions`]: from `cached` or a fresh read, re-reading on conflict.
+pub async fn update_cd_status(
+    hub: &Client,
+    namespace: &str,
+    name: &str,
+    mut cached: Option<&ClusterDeployment>,
+    change: impl Fn(&ObjectMeta, &mut ClusterDeploymentStatus) -> bool,
 ) -> kube::Result<bool> {
     let api: Api<ClusterDeployment> = Api::namespaced(hub.clone(), namespace);
     for _ in 0..5 {
@@ -145,7 +160,7 @@ pub async fn update_cd_conditions(
             None => api.get_status(name).await?,
         };
         let mut status = cd.status.take().unwrap_or_default();
-        if !change(&mut status.conditions) {
+        if !change(&cd.metadata, &mut status) {
             return Ok(false);
         }
         cd.status = Some(status);

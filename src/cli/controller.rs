@@ -86,6 +86,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         lease_duration,
         identity,
     } = args;
+    // A made-up identity (host and pid) has no ordinal: its pid is not one.
+    let explicit_identity = identity.is_some();
     let identity = identity.unwrap_or_else(|| {
         let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())
@@ -129,11 +131,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let settings = Settings {
         reapply_interval,
         concurrency,
-        replica: if shards > 0 {
-            ordinal.map(i64::from)
-        } else {
-            None
-        },
+        replica: controlled_by_replica(shards, explicit_identity.then_some(ordinal).flatten()),
     };
     let mut ctx = Context::new(hub.clone(), stores, pool, queue, secrets, settings);
     // Tasks that write Leases: stopped before the leases are released at shutdown.
@@ -205,6 +203,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     result
 }
 
+/// `status.controlledByReplica`, always written as Hive does: this replica's ordinal (the trailing number of its
+/// pod name) when clusters are sharded between replicas, else 0 (one replica syncs everything, as Hive's single
+/// `hive-clustersync-0`); 0 too when the identity has no ordinal.
+fn controlled_by_replica(shards: u32, ordinal: Option<u32>) -> i64 {
+    if shards > 0 {
+        ordinal.map_or(0, i64::from)
+    } else {
+        0
+    }
+}
+
 /// SIGTERM (what the kubelet sends) or SIGINT.
 async fn shutdown_signal() -> &'static str {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -218,5 +227,22 @@ async fn shutdown_signal() -> &'static str {
     tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::controlled_by_replica;
+
+    #[test]
+    fn controlled_by_replica_is_always_written() {
+        assert_eq!(controlled_by_replica(0, None), 0);
+        assert_eq!(
+            controlled_by_replica(0, Some(3)),
+            0,
+            "not sharded: one replica"
+        );
+        assert_eq!(controlled_by_replica(2, Some(1)), 1);
+        assert_eq!(controlled_by_replica(2, None), 0, "no ordinal");
     }
 }

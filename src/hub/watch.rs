@@ -240,20 +240,31 @@ pub async fn start(
         move |cd, _| q_bad.add(cd.key()),
     );
 
+    // A deleted ClusterSync is re-created at once (Hive watches ClusterSyncs; "delete the ClusterSync to force a
+    // resync" is a common operator step): the garbage collector deleting its lease is not to be waited for, and does
+    // not come with `--cascade=orphan`.
     let written: Arc<DashMap<ClusterKey, Arc<ClusterSync>>> = Arc::default();
-    let mine = written.clone();
+    let (mine, q, q_bad) = (written.clone(), queue.clone(), queue.clone());
     let cluster_syncs = reflect(
         &client,
         CLUSTER_SYNC_PAGE_SIZE,
         &undecodable.cluster_syncs,
         move |cs: &ClusterSync, deleted| {
-            mine.remove_if(&key_of(cs), |_, w| {
+            let key = key_of(cs);
+            mine.remove_if(&key, |_, w| {
                 deleted
                     || (w.uid() == cs.uid()
                         && resource_version_of(cs) >= resource_version_of(w.as_ref()))
             });
+            if deleted {
+                q.add(key);
+            }
         },
-        |_, _| {},
+        move |cs, deleted| {
+            if deleted {
+                q_bad.add(cs.key());
+            }
+        },
     );
 
     // A syncset event concerns the clusters it targets now and the clusters whose ClusterSync still records it

@@ -1,8 +1,13 @@
 //! Conditions and times derived from the status entries (HIVE-COMPAT.md §4.10, §4.11, §2.4), with Hive's strings.
+//! Also what Hive's clusterdeployment controller keeps on an installed ClusterDeployment that hivesync writes in its
+//! place (`installedTimestamp`, `SyncSetFailed`), and the order Hive keeps ClusterDeployment conditions in.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::api::{ClusterDeploymentCondition, ClusterSyncCondition, SyncSetResult, SyncStatus};
+use crate::api::{
+    ClusterDeploymentCondition, ClusterDeploymentStatus, ClusterSyncCondition, ClusterSyncStatus,
+    SyncSetResult, SyncStatus,
+};
 
 pub const CLUSTER_SYNC_FAILED: &str = "Failed";
 pub const SYNCSET_FAILED: &str = "SyncSetFailed";
@@ -99,7 +104,17 @@ pub fn first_success_time(
     times?.into_iter().max().cloned()
 }
 
-/// The ClusterDeployment `SyncSetFailed` condition's (status, reason, message).
+/// Whether a ClusterSync's `Failed` condition is True (Hive's `checkForFailedSync`: no condition is not failing).
+pub fn cluster_sync_failing(status: Option<&ClusterSyncStatus>) -> bool {
+    status
+        .into_iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == CLUSTER_SYNC_FAILED)
+        .is_some_and(|c| c.status == "True")
+}
+
+/// The ClusterDeployment `SyncSetFailed` condition's (status, reason, message). `cluster_sync_failed` is None when
+/// there is no ClusterSync; `paused` is `syncset-pause`.
 pub fn syncset_failed(
     cluster_sync_failed: Option<bool>,
     paused: bool,
@@ -128,8 +143,70 @@ pub fn syncset_failed(
     }
 }
 
+/// What Hive's clusterdeployment controller keeps on an installed ClusterDeployment (its installed branch,
+/// `clusterdeployment_controller.go`): `installedTimestamp` set to the creation time when missing (adopted or
+/// hand-made clusters), and `SyncSetFailed` following the ClusterSync. Returns whether `status` changed. The caller
+/// decides whether the cluster is on that path at all (`gate::installed_path`).
+pub fn keep_installed_status(
+    status: &mut ClusterDeploymentStatus,
+    created: Option<&Time>,
+    syncset_failed: (&str, &str, &str),
+    now: &Time,
+) -> bool {
+    let mut changed = false;
+    if status.installed_timestamp.is_none() {
+        if let Some(created) = created {
+            status.installed_timestamp = Some(created.clone());
+            changed = true;
+        }
+    }
+    changed |= set_cd_condition(
+        &mut status.conditions,
+        SYNCSET_FAILED,
+        syncset_failed,
+        now,
+        false,
+    );
+    changed
+}
+
+/// ClusterDeployment condition types whose desired status is True (Hive's `PositivePolarityClusterDeploymentConditions`);
+/// every other type is desired False.
+pub const POSITIVE_POLARITY: [&str; 8] = [
+    "ActiveAPIURLOverride",
+    "Hibernating",
+    "Ready",
+    "AWSPrivateLinkReady",
+    "ClusterInstallCompleted",
+    "ClusterInstallRequirementsMet",
+    "RequirementsMet",
+    "Provisioned",
+];
+
+/// Hive's `IsConditionInDesiredState`: True for a positive-polarity type, False for the others; Unknown never is.
+pub fn in_desired_state(c: &ClusterDeploymentCondition) -> bool {
+    let desired = if POSITIVE_POLARITY.contains(&c.type_.as_str()) {
+        "True"
+    } else {
+        "False"
+    };
+    c.status == desired
+}
+
+/// Hive's `SortClusterDeploymentConditions`, run after every change: known statuses before Unknown, conditions in an
+/// undesired state before desired ones, then by type (byte-wise). Stable, as Hive's `sort.SliceStable`.
+pub fn sort_cd_conditions(conditions: &mut [ClusterDeploymentCondition]) {
+    conditions.sort_by(|a, b| {
+        let key = |c: &ClusterDeploymentCondition| (c.status == "Unknown", in_desired_state(c));
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.type_.as_bytes().cmp(b.type_.as_bytes()))
+    });
+}
+
 /// Sets a ClusterDeployment condition; returns whether anything changed. With `always_probe`, `lastProbeTime` moves
-/// even when the rest is unchanged (Hive's `Unreachable=False` on every successful probe).
+/// even when the rest is unchanged (Hive's `Unreachable=False` on every successful probe). After a change the list is
+/// re-sorted, as Hive's `SetClusterDeploymentConditionWithChangeCheck` does.
 pub fn set_cd_condition(
     conditions: &mut Vec<ClusterDeploymentCondition>,
     type_: &str,
@@ -152,7 +229,6 @@ pub fn set_cd_condition(
             c.reason = Some(reason.into());
             c.message = Some(message.into());
             c.last_probe_time = Some(now.clone());
-            true
         }
         None => {
             conditions.push(ClusterDeploymentCondition {
@@ -163,9 +239,10 @@ pub fn set_cd_condition(
                 last_probe_time: Some(now.clone()),
                 last_transition_time: Some(now.clone()),
             });
-            true
         }
     }
+    sort_cd_conditions(conditions);
+    true
 }
 
 #[cfg(test)]
@@ -345,5 +422,160 @@ mod tests {
             false
         ));
         assert_eq!(c[0].last_transition_time, Some(t(4)));
+    }
+
+    fn cond(type_: &str, status: &str) -> ClusterDeploymentCondition {
+        ClusterDeploymentCondition {
+            type_: type_.into(),
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
+    fn order(c: &[ClusterDeploymentCondition]) -> Vec<String> {
+        c.iter()
+            .map(|c| format!("{}={}", c.type_, c.status))
+            .collect()
+    }
+
+    // Hive's SortClusterDeploymentConditions: known before Unknown, undesired before desired, then by type.
+    #[test]
+    fn cd_conditions_sort_as_hive_sorts_them() {
+        let mut c = vec![
+            cond("Unreachable", "Unknown"),
+            cond("ActiveAPIURLOverride", "Unknown"),
+            cond("Unreachable2", "False"),
+            cond("SyncSetFailed", "False"),
+            cond("ActiveAPIURLOverride2", "True"),
+            cond("Ready", "True"),
+            cond("Hibernating", "False"),
+            cond("ProvisionFailed", "True"),
+            cond("AuthenticationFailure", "True"),
+        ];
+        sort_cd_conditions(&mut c);
+        assert_eq!(
+            order(&c),
+            [
+                // Undesired: negative polarity True (a type Hive does not list as positive is negative, like
+                // ActiveAPIURLOverride2), positive polarity False.
+                "ActiveAPIURLOverride2=True",
+                "AuthenticationFailure=True",
+                "Hibernating=False",
+                "ProvisionFailed=True",
+                // Desired: positive polarity True, negative polarity False.
+                "Ready=True",
+                "SyncSetFailed=False",
+                "Unreachable2=False",
+                // Unknown, by type.
+                "ActiveAPIURLOverride=Unknown",
+                "Unreachable=Unknown",
+            ]
+        );
+        // ActiveAPIURLOverride is positive: False is undesired, True desired.
+        let mut c = vec![
+            cond("Unreachable", "False"),
+            cond("ActiveAPIURLOverride", "False"),
+        ];
+        sort_cd_conditions(&mut c);
+        assert_eq!(
+            order(&c),
+            ["ActiveAPIURLOverride=False", "Unreachable=False"]
+        );
+        let mut c = vec![
+            cond("Unreachable", "True"),
+            cond("ActiveAPIURLOverride", "True"),
+        ];
+        sort_cd_conditions(&mut c);
+        assert_eq!(order(&c), ["Unreachable=True", "ActiveAPIURLOverride=True"]);
+    }
+
+    #[test]
+    fn setting_a_cd_condition_keeps_hive_s_order() {
+        let mut c = vec![
+            cond("ActiveAPIURLOverride", "Unknown"),
+            cond("Unreachable", "Unknown"),
+        ];
+        assert!(set_cd_condition(
+            &mut c,
+            UNREACHABLE,
+            ("False", "ClusterReachable", "cluster is reachable"),
+            &t(1),
+            false
+        ));
+        assert_eq!(
+            order(&c),
+            ["Unreachable=False", "ActiveAPIURLOverride=Unknown"]
+        );
+        assert!(set_cd_condition(
+            &mut c,
+            SYNCSET_FAILED,
+            syncset_failed(None, false),
+            &t(2),
+            false
+        ));
+        assert_eq!(
+            order(&c),
+            [
+                "SyncSetFailed=True",
+                "Unreachable=False",
+                "ActiveAPIURLOverride=Unknown"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cluster_sync_is_failing_only_with_a_true_failed_condition() {
+        let with = |conditions: Vec<ClusterSyncCondition>| ClusterSyncStatus {
+            conditions,
+            ..Default::default()
+        };
+        let failed = |status: &str| ClusterSyncCondition {
+            type_: CLUSTER_SYNC_FAILED.into(),
+            status: status.into(),
+            reason: "r".into(),
+            message: "m".into(),
+            last_probe_time: None,
+            last_transition_time: None,
+        };
+        assert!(!cluster_sync_failing(None));
+        assert!(!cluster_sync_failing(Some(&with(vec![]))), "just created");
+        assert!(!cluster_sync_failing(Some(&with(vec![failed("False")]))));
+        assert!(cluster_sync_failing(Some(&with(vec![failed("True")]))));
+    }
+
+    // Hive's clusterdeployment controller sets installedTimestamp to the creation time when it is missing.
+    #[test]
+    fn an_installed_cd_without_installed_timestamp_gets_its_creation_time() {
+        let mut status = ClusterDeploymentStatus::default();
+        let missing = syncset_failed(None, false);
+        assert!(keep_installed_status(
+            &mut status,
+            Some(&t(-50)),
+            missing,
+            &t(1)
+        ));
+        assert_eq!(status.installed_timestamp, Some(t(-50)));
+        assert_eq!(
+            order(&status.conditions),
+            ["SyncSetFailed=True"],
+            "MissingClusterSync"
+        );
+        assert!(
+            !keep_installed_status(&mut status, Some(&t(-10)), missing, &t(2)),
+            "nothing changes once set"
+        );
+        assert_eq!(status.installed_timestamp, Some(t(-50)));
+        assert!(keep_installed_status(
+            &mut status,
+            Some(&t(-50)),
+            syncset_failed(Some(false), false),
+            &t(3)
+        ));
+        let c = &status.conditions[0];
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_deref()),
+            ("False", Some("SyncSetApplySuccess"))
+        );
+        assert_eq!(c.last_transition_time, Some(t(3)));
     }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 
 use super::conditions::UNREACHABLE;
@@ -21,6 +22,9 @@ pub enum Gate {
     NoClusterMetadata,
 }
 
+/// The ClusterDeployment label naming the cluster's type (a metrics label).
+pub const CLUSTER_TYPE_LABEL: &str = "hive.openshift.io/cluster-type";
+
 /// Go's `strconv.ParseBool` truths.
 pub fn parse_bool(v: Option<&String>) -> bool {
     matches!(
@@ -32,7 +36,7 @@ pub fn parse_bool(v: Option<&String>) -> bool {
 /// Hive's gates, in Hive's order (shard ownership aside).
 pub fn gate(cd: &ClusterDeployment) -> Gate {
     let a = cd.annotations();
-    let syncset_pause = parse_bool(a.get(SYNCSET_PAUSE_ANNOTATION));
+    let syncset_pause = syncset_pause(cd);
     if syncset_pause
         || parse_bool(a.get(RECONCILE_PAUSE_ANNOTATION))
         || a.contains_key(RELOCATE_ANNOTATION)
@@ -49,6 +53,45 @@ pub fn gate(cd: &ClusterDeployment) -> Gate {
         return Gate::NoClusterMetadata;
     }
     Gate::Sync
+}
+
+/// Whether `hive.openshift.io/syncset-pause` is set.
+pub fn syncset_pause(cd: &ClusterDeployment) -> bool {
+    parse_bool(cd.annotations().get(SYNCSET_PAUSE_ANNOTATION))
+}
+
+/// Whether Hive's clusterdeployment controller reaches its installed-cluster branch for `cd`, where it sets
+/// `installedTimestamp` and `SyncSetFailed`: not `reconcile-pause`d, not being deleted, installed. `syncset-pause`
+/// and `relocate` do not stop it (the first only changes the `SyncSetFailed` reason).
+pub fn installed_path(cd: &ClusterDeployment) -> bool {
+    !parse_bool(cd.annotations().get(RECONCILE_PAUSE_ANNOTATION))
+        && cd.metadata.deletion_timestamp.is_none()
+        && cd.spec.installed
+}
+
+/// `status.installedTimestamp`, or for an installed cluster that lacks it its creation time: what Hive's
+/// clusterdeployment controller writes there ("set installedTimestamp for adopted clusters"), so every reader sees
+/// the value it will have.
+pub fn installed_timestamp(cd: &ClusterDeployment) -> Option<&Time> {
+    cd.status
+        .as_ref()
+        .and_then(|s| s.installed_timestamp.as_ref())
+        .or_else(|| {
+            cd.spec
+                .installed
+                .then_some(cd.metadata.creation_timestamp.as_ref())
+                .flatten()
+        })
+}
+
+/// The `cluster_type` label of `hive_cluster_deployment_syncset_paused`: label `hive.openshift.io/cluster-type`,
+/// `unspecified` when it is missing or empty (as Hive's metrics controller).
+pub fn cluster_type(cd: &ClusterDeployment) -> &str {
+    cd.labels()
+        .get(CLUSTER_TYPE_LABEL)
+        .map(String::as_str)
+        .filter(|t| !t.is_empty())
+        .unwrap_or("unspecified")
 }
 
 /// Hive's scale-test annotation: all spoke I/O is faked, no kubeconfig is needed.
@@ -212,5 +255,53 @@ mod tests {
         // Jitter is positive only, at most 10 %.
         let j = time_until_renew(two_h, ago(0), now, 0.999);
         assert!(j > two_h && j <= two_h + two_h / 10, "{j:?}");
+    }
+
+    // The creation time stands in for a missing installedTimestamp, on installed clusters only.
+    #[test]
+    fn installed_timestamp_falls_back_to_the_creation_time_of_an_installed_cluster() {
+        let created = json!({"metadata": {"creationTimestamp": "2026-01-01T00:00:00Z"}});
+        let at = |s: &str| Some(s.parse::<jiff::Timestamp>().unwrap());
+        let ts = |c: &ClusterDeployment| installed_timestamp(c).map(|t| t.0);
+        assert_eq!(ts(&cd(created.clone())), at("2026-01-01T00:00:00Z"));
+        let mut own = cd(created.clone());
+        own.status = Some(ClusterDeploymentStatus {
+            installed_timestamp: Some(Time(at("2026-02-02T00:00:00Z").unwrap())),
+            ..Default::default()
+        });
+        assert_eq!(ts(&own), at("2026-02-02T00:00:00Z"), "its own value first");
+        let mut not_installed = cd(created);
+        not_installed.spec.installed = false;
+        assert_eq!(ts(&not_installed), None);
+        assert_eq!(ts(&cd(json!({}))), None, "no creation time either");
+    }
+
+    // Hive's clusterdeployment controller skips reconcile-paused and deleted clusters, and clusters not installed.
+    #[test]
+    fn only_installed_clusters_that_are_not_reconcile_paused_or_deleting_get_installed_status() {
+        assert!(installed_path(&cd(json!({}))));
+        let annotated = |k: &str, v: &str| cd(json!({"metadata": {"annotations": {k: v}}}));
+        assert!(installed_path(&annotated(SYNCSET_PAUSE_ANNOTATION, "true")));
+        assert!(installed_path(&annotated(RELOCATE_ANNOTATION, "x")));
+        assert!(!installed_path(&annotated(
+            RECONCILE_PAUSE_ANNOTATION,
+            "true"
+        )));
+        assert!(installed_path(&annotated(RECONCILE_PAUSE_ANNOTATION, "no")));
+        assert!(!installed_path(&cd(
+            json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}})
+        )));
+        assert!(!installed_path(&cd(json!({"spec": {"installed": false}}))));
+        assert!(installed_path(&cd(
+            json!({"spec": {"clusterMetadata": null}})
+        )));
+    }
+
+    #[test]
+    fn a_missing_or_empty_cluster_type_is_unspecified() {
+        let labelled = |v: &str| cd(json!({"metadata": {"labels": {CLUSTER_TYPE_LABEL: v}}}));
+        assert_eq!(cluster_type(&labelled("managed")), "managed");
+        assert_eq!(cluster_type(&labelled("")), "unspecified");
+        assert_eq!(cluster_type(&cd(json!({}))), "unspecified");
     }
 }

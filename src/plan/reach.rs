@@ -63,27 +63,25 @@ impl Observed {
     }
 }
 
-/// The conditions to add to a ClusterDeployment that lacks them, before any probe.
-pub fn initial_conditions(
-    conditions: &[ClusterDeploymentCondition],
-    has_override: bool,
-) -> Vec<(&'static str, Value)> {
-    let missing = |t: &str| !conditions.iter().any(|c| c.type_ == t);
-    let init = || {
-        (
-            "Unknown",
-            REASON_INITIALIZED,
-            MESSAGE_INITIALIZED.to_string(),
-        )
-    };
-    let mut out = Vec::new();
-    if has_override && missing(ACTIVE_API_URL_OVERRIDE) {
-        out.push((ACTIVE_API_URL_OVERRIDE, init()));
-    }
-    if missing(UNREACHABLE) {
-        out.push((UNREACHABLE, init()));
-    }
-    out
+/// The conditions to add to a ClusterDeployment that lacks them, before anything else: both `ActiveAPIURLOverride`
+/// and `Unreachable`, on every ClusterDeployment that is not `reconcile-pause`d (installed or not, being deleted or
+/// not, with an override or not), as Hive's unreachable controller does. Without an override `ActiveAPIURLOverride`
+/// then stays Unknown: nothing else writes it.
+pub fn initial_conditions(conditions: &[ClusterDeploymentCondition]) -> Vec<(&'static str, Value)> {
+    [ACTIVE_API_URL_OVERRIDE, UNREACHABLE]
+        .into_iter()
+        .filter(|t| !conditions.iter().any(|c| c.type_ == *t))
+        .map(|t| {
+            (
+                t,
+                (
+                    "Unknown",
+                    REASON_INITIALIZED,
+                    MESSAGE_INITIALIZED.to_string(),
+                ),
+            )
+        })
+        .collect()
 }
 
 /// After probing the primary URL (the override when set, else the kubeconfig's server).
@@ -153,9 +151,81 @@ pub fn after_secondary(primary_error: &str, secondary: Result<(), String>) -> Ve
     }
 }
 
-/// Hive's error scrub for the Unreachable message (the parts that apply off AWS/Azure): newline-tab runs become `, `.
+/// Hive's error scrub (`ErrorScrub`) for the Unreachable message, the parts that apply off AWS/Azure: newline-tab
+/// runs become `, `, and the parts of a certificate error that change on every attempt are dropped, so that a
+/// cluster with an expired certificate is written once rather than at every probe. Go says
+/// `x509: certificate has expired or is not yet valid: current time X is after Y`, which Hive cuts to its text
+/// before `: current time`; rustls says `certificate expired: verification time <now> (UNIX), but certificate is not
+/// valid after <t> (<n> seconds ago)` (and likewise `not valid yet` and an expired CRL), cut here to its text before
+/// `: verification time`.
 pub fn scrub(message: &str) -> String {
-    super::message::cap(message.replace("\n\t", ", ").replace('\n', ", "))
+    let message = message.replace("\n\t", ", ").replace('\n', ", ");
+    let message = strip_rustls_time_context(&message);
+    super::message::cap(strip_go_time_context(&message))
+}
+
+/// Removes every `: verification time <digits> (UNIX), but ... (<digits> seconds ago|in future)`.
+fn strip_rustls_time_context(message: &str) -> String {
+    const START: &str = ": verification time ";
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(START) {
+        let after = &rest[at + START.len()..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let tail = &after[digits..];
+        let end = (digits > 0 && tail.starts_with(" (UNIX), but "))
+            .then(|| {
+                [" seconds ago)", " seconds in future)"]
+                    .iter()
+                    .filter_map(|e| tail.find(e).map(|i| i + e.len()))
+                    .min()
+            })
+            .flatten();
+        match end {
+            Some(end) => {
+                out.push_str(&rest[..at]);
+                rest = &tail[end..];
+            }
+            None => {
+                out.push_str(&rest[..at + START.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Go's `: current time \S+ is after \S+` (what Hive's `certificateTimeErrorRE` removes), every occurrence.
+fn strip_go_time_context(message: &str) -> String {
+    const START: &str = ": current time ";
+    const MIDDLE: &str = " is after ";
+    let word = |s: &str| s.find(char::is_whitespace).unwrap_or(s.len());
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(START) {
+        let after = &rest[at + START.len()..];
+        let now = word(after);
+        let matched = (now > 0 && after[now..].starts_with(MIDDLE))
+            .then(|| {
+                let then = &after[now + MIDDLE.len()..];
+                let t = word(then);
+                (t > 0).then(|| now + MIDDLE.len() + t)
+            })
+            .flatten();
+        match matched {
+            Some(len) => {
+                out.push_str(&rest[..at]);
+                rest = &after[len..];
+            }
+            None => {
+                out.push_str(&rest[..at + START.len()]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -217,16 +287,34 @@ mod tests {
     // §10.3: missing conditions are initialised to Unknown before any probe.
     #[test]
     fn missing_conditions_are_initialised_to_unknown() {
-        let init = initial_conditions(&[], true);
-        assert_eq!(init.len(), 2);
+        let init = initial_conditions(&[]);
+        assert_eq!(
+            init.iter().map(|(t, _)| *t).collect::<Vec<_>>(),
+            [ACTIVE_API_URL_OVERRIDE, UNREACHABLE],
+            "both, with an override or not (Hive's \"initialize conditions\")"
+        );
         assert!(init.iter().all(|(_, v)| *v
             == (
                 "Unknown",
                 "Initialized",
                 "Condition Initialized".to_string()
             )));
-        assert_eq!(initial_conditions(&[], false).len(), 1);
-        assert!(initial_conditions(&[cond(UNREACHABLE, "False")], false).is_empty());
+        assert_eq!(
+            initial_conditions(&[cond(UNREACHABLE, "False")]),
+            [(
+                ACTIVE_API_URL_OVERRIDE,
+                (
+                    "Unknown",
+                    "Initialized",
+                    "Condition Initialized".to_string()
+                )
+            )]
+        );
+        assert!(initial_conditions(&[
+            cond(UNREACHABLE, "False"),
+            cond(ACTIVE_API_URL_OVERRIDE, "True")
+        ])
+        .is_empty());
     }
 
     // §10.3: Unknown, True or an old False, and the probe fails → Unreachable True, retry.
@@ -325,5 +413,67 @@ mod tests {
             Some(("True", REASON_UNREACHABLE, "[a, b]".into()))
         );
         assert_eq!(v.active_override.map(|a| a.0), Some("False"));
+    }
+
+    // The parts of a certificate error that change on every probe are scrubbed, so the message is stable.
+    #[test]
+    fn certificate_time_errors_scrub_to_the_same_message_at_every_probe() {
+        let rustls = |now: u64, after: u64| {
+            format!(
+                "client error (Connect): invalid peer certificate: certificate expired: verification time {now} \
+                 (UNIX), but certificate is not valid after {after} ({} seconds ago)",
+                now - after
+            )
+        };
+        let first = scrub(&rustls(1_800_000_000, 1_790_000_000));
+        let later = scrub(&rustls(1_800_000_020, 1_790_000_000));
+        assert_eq!(first, later);
+        assert_eq!(
+            first,
+            "client error (Connect): invalid peer certificate: certificate expired"
+        );
+        let not_yet = |now: u64| {
+            format!(
+                "invalid peer certificate: certificate not valid yet: verification time {now} (UNIX), but \
+                 certificate is not valid before 1900000000 ({} seconds in future)",
+                1_900_000_000 - now
+            )
+        };
+        assert_eq!(
+            scrub(&not_yet(1_800_000_000)),
+            scrub(&not_yet(1_800_000_020))
+        );
+        assert_eq!(
+            scrub(&not_yet(1_800_000_000)),
+            "invalid peer certificate: certificate not valid yet"
+        );
+        // Both URLs failing: each part of the aggregate is scrubbed.
+        let both = super::super::aggregate(&[
+            rustls(1_800_000_000, 1_790_000_000),
+            rustls(1_800_000_001, 1_790_000_000),
+        ])
+        .unwrap();
+        assert_eq!(
+            scrub(&both),
+            "[client error (Connect): invalid peer certificate: certificate expired, \
+             client error (Connect): invalid peer certificate: certificate expired]"
+        );
+        // Go's form, as Hive's certificateTimeErrorRE strips it.
+        assert_eq!(
+            scrub(
+                "Get \"https://a:6443/api\": x509: certificate has expired or is not yet valid: current time \
+                 2026-01-02T03:04:05Z is after 2025-12-31T00:00:00Z"
+            ),
+            "Get \"https://a:6443/api\": x509: certificate has expired or is not yet valid"
+        );
+        // Anything else is left alone.
+        for other in [
+            "dial tcp 127.0.0.1:1: connect: connection refused",
+            "odd: verification time soon (UNIX), but never",
+            "odd: verification time 12 (UNIX), but no end",
+            "odd: current time is after lunch",
+        ] {
+            assert_eq!(scrub(other), other);
+        }
     }
 }
