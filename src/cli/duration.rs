@@ -37,12 +37,21 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         total += value * unit;
         rest = &rest[u..];
     }
-    Ok(Duration::from_secs_f64(total))
+    // A duration too large for a Duration (`99999999999999999h`) is an error, not a panic.
+    Duration::try_from_secs_f64(total).map_err(|_| format!("duration {s:?} is out of range"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_enormous_duration_is_an_error_not_a_panic() {
+        assert_eq!(
+            parse_go_duration("99999999999999999999h"),
+            Err("duration \"99999999999999999999h\" is out of range".into())
+        );
+    }
 
     #[test]
     fn go_durations_parse() {
