@@ -543,15 +543,16 @@ async fn secret_values_never_reach_logs_events_status_or_render_and_diff_output(
         json!({}),
     )
     .await?;
+    // A syncset of its own (re-using `copy` would move that SyncSet off the working cluster).
+    let for_broken = unique_name("e2e-broken");
     apply_syncset(
         &hub,
         &ns.name,
-        &copy,
+        &for_broken,
         &broken,
         json!({"resources": [configmap("default", "x", json!({}))]}),
     )
-    .await
-    .ok();
+    .await?;
 
     wait_for_entry(&hub, &ns.name, &cd, EntryKind::SyncSet, &copy, is_success).await?;
     let failed_template = wait_for_entry(

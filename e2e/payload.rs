@@ -1175,3 +1175,358 @@ async fn a_templated_namespace_of_a_namespaced_resource_is_refused_by_the_api_se
     );
     Ok(())
 }
+
+// ------------------------------------------------------------- patches as kubectl reads them, CreateOnly (F1, F4, F10)
+
+/// `hivesync diff CD -n NAMESPACE --syncset SYNCSET` against the hub.
+fn hivesync_diff(cd: &str, namespace: &str, syncset: &str) -> std::process::Output {
+    let bin = match std::env::var_os("HIVESYNC_E2E_BIN") {
+        Some(p) if !p.is_empty() => std::path::PathBuf::from(p),
+        _ => std::path::PathBuf::from(env!("CARGO_BIN_EXE_hivesync")),
+    };
+    std::process::Command::new(&bin)
+        .args([
+            "diff",
+            cd,
+            "-n",
+            namespace,
+            "--syncset",
+            syncset,
+            "--kubeconfig",
+        ])
+        .arg(hub_kubeconfig())
+        .env_remove("HIVESYNC_KUBECONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()))
+}
+
+/// Hive runs kubectl's patch, which reads the body as YAML (JSON being YAML): a merge, a strategic and a json patch
+/// each written as YAML land on a spoke ConfigMap, and so does a templated YAML patch (rendered, then read). The
+/// unquoted `yes` of a YAML 1.1 reader would be a boolean, which a ConfigMap refuses; quoted, it is a string.
+#[tokio::test]
+async fn merge_strategic_and_json_patches_written_as_yaml_change_a_spoke_configmap() -> Result<()> {
+    let hub = hub().await?;
+    let cluster = TestCluster::register(
+        &hub,
+        1,
+        "e2e-yamlpatch",
+        &[("region", "eu-west")],
+        json!({}),
+    )
+    .await?;
+    let spoke_ns = cluster.spoke_namespace("e2e-yamlpatch").await?;
+    create_configmap(
+        &cluster.spoke,
+        &spoke_ns.name,
+        "target",
+        &[("foo", "original"), ("keep", "me")],
+    )
+    .await?;
+    let ss = unique_name("e2e-yamlpatch");
+    let templated = "data:\n  region: '{{ fromCDLabel \"region\" }}'\n  answer: \"yes\"\n";
+    let steps = [
+        ("merge", "data:\n  foo: merged-yaml\n", "merged-yaml"),
+        (
+            "strategic",
+            "data:\n  foo: strategic-yaml  # a comment\n",
+            "strategic-yaml",
+        ),
+        (
+            "json",
+            "- op: replace\n  path: /data/foo\n  value: json-yaml\n",
+            "json-yaml",
+        ),
+    ];
+    for (patch_type, patch, value) in steps {
+        let generation = apply_syncset(
+            &hub,
+            cluster.ns(),
+            &ss,
+            &cluster.name,
+            json!({
+                "enablePatchTemplates": true,
+                "patches": [
+                    {"apiVersion": "v1", "kind": "ConfigMap", "name": "target", "namespace": spoke_ns.name,
+                     "patch": patch, "patchType": patch_type},
+                    {"apiVersion": "v1", "kind": "ConfigMap", "name": "target", "namespace": spoke_ns.name,
+                     "patch": templated, "patchType": "merge"},
+                ],
+            }),
+        )
+        .await?;
+        let entry = cluster
+            .entry(&hub, EntryKind::SyncSet, &ss, succeeded_at(generation))
+            .await
+            .with_context(|| format!("the {patch_type} patch written as YAML"))?;
+        assert!(entry.failure_message.is_none(), "{entry:?}");
+        wait_for_spoke_value(&cluster.spoke, &spoke_ns.name, "target", "foo", value)
+            .await
+            .with_context(|| format!("the {patch_type} patch written as YAML"))?;
+    }
+    let cm = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), &spoke_ns.name)
+        .get("target")
+        .await?;
+    assert_eq!(
+        cm.data,
+        Some(data(&[
+            ("answer", "yes"),
+            ("foo", "json-yaml"),
+            ("keep", "me"),
+            ("region", "eu-west")
+        ])),
+        "the templated YAML patch rendered the cluster's label, and the other keys stayed"
+    );
+
+    // YAML 1.1, as Hive reads it: an unquoted `yes` is a boolean, and a ConfigMap's data takes strings only.
+    let generation = apply_syncset(
+        &hub,
+        cluster.ns(),
+        &ss,
+        &cluster.name,
+        json!({"patches": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "target", "namespace": spoke_ns.name,
+                            "patch": "data:\n  answer: yes\n", "patchType": "merge"}]}),
+    )
+    .await?;
+    let entry = cluster
+        .entry(&hub, EntryKind::SyncSet, &ss, failed_at(generation))
+        .await?;
+    let message = entry.failure_message.unwrap_or_default();
+    assert!(
+        message.starts_with("failed to apply patch 0: ") && message.contains("bool"),
+        "an unquoted yes is sent as a boolean, which the API server refuses for a ConfigMap: {message:?}"
+    );
+    Ok(())
+}
+
+/// kubectl takes a patch target's `kind` as a resource name first (any case, singular or plural), a short name, or
+/// a Kind; Hive passes it on as written. A name the cluster does not serve fails with kubectl's message.
+#[tokio::test]
+async fn a_patch_target_may_be_named_by_resource_singular_or_short_name_and_an_unknown_one_fails(
+) -> Result<()> {
+    let hub = hub().await?;
+    let cluster = TestCluster::register(&hub, 2, "e2e-patchkind", &[], json!({})).await?;
+    let spoke_ns = cluster.spoke_namespace("e2e-patchkind").await?;
+    create_configmap(
+        &cluster.spoke,
+        &spoke_ns.name,
+        "target",
+        &[("foo", "original")],
+    )
+    .await?;
+    let ss = unique_name("e2e-patchkind");
+    let patch = |kind: &str, key: &str| {
+        json!({"apiVersion": "v1", "kind": kind, "name": "target", "namespace": spoke_ns.name,
+               "patch": format!("data:\n  {key}: \"{kind}\"\n"), "patchType": "merge"})
+    };
+    let generation = apply_syncset(
+        &hub,
+        cluster.ns(),
+        &ss,
+        &cluster.name,
+        json!({"patches": [
+            patch("configmap", "singular"),
+            patch("configmaps", "plural"),
+            patch("cm", "short"),
+            patch("ConfigMaps", "mixed-case"),
+            // A cluster-scoped kind by its short name: the namespace is ignored.
+            {"apiVersion": "v1", "kind": "ns", "name": spoke_ns.name, "namespace": "elsewhere",
+             "patch": "metadata:\n  labels:\n    e2e-patched: by-short-name\n", "patchType": "merge"},
+        ]}),
+    )
+    .await?;
+    cluster
+        .entry(&hub, EntryKind::SyncSet, &ss, succeeded_at(generation))
+        .await?;
+    let cm = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), &spoke_ns.name)
+        .get("target")
+        .await?;
+    assert_eq!(
+        cm.data,
+        Some(data(&[
+            ("foo", "original"),
+            ("mixed-case", "ConfigMaps"),
+            ("plural", "configmaps"),
+            ("short", "cm"),
+            ("singular", "configmap")
+        ]))
+    );
+    let ns = Api::<Namespace>::all(cluster.spoke.clone())
+        .get(&spoke_ns.name)
+        .await?;
+    assert_eq!(label(&ns.metadata, "e2e-patched"), Some("by-short-name"));
+    // `hivesync diff` resolves the targets alike.
+    let out = hivesync_diff(&cluster.name, cluster.ns(), &ss);
+    let text = out.stdout_text();
+    assert!(
+        text.contains("0 to create, 0 to change, 0 to patch, 0 to delete, 5 unchanged, 0 failing"),
+        "{}",
+        out.describe()
+    );
+
+    let bad = unique_name("e2e-patchkind-bad");
+    let generation = apply_syncset(
+        &hub,
+        cluster.ns(),
+        &bad,
+        &cluster.name,
+        json!({"patches": [patch("nosuchthing", "never")]}),
+    )
+    .await?;
+    let entry = cluster
+        .entry(&hub, EntryKind::SyncSet, &bad, failed_at(generation))
+        .await?;
+    assert_eq!(
+        entry.failure_message.as_deref(),
+        Some(r#"failed to apply patch 0: the server doesn't have a resource type "nosuchthing""#)
+    );
+    let out = hivesync_diff(&cluster.name, cluster.ns(), &bad);
+    assert!(
+        out.status.code() == Some(2)
+            && out
+                .stdout_text()
+                .contains(r#"the server doesn't have a resource type "nosuchthing""#),
+        "{}",
+        out.describe()
+    );
+    Ok(())
+}
+
+/// Removes the finalizers of spoke ConfigMap `namespace/name` when dropped, so that the Terminating namespace it
+/// holds can go.
+struct ReleaseFinalizers {
+    kubeconfig: std::path::PathBuf,
+    namespace: String,
+    name: String,
+}
+
+impl Drop for ReleaseFinalizers {
+    fn drop(&mut self) {
+        if std::env::var_os("HIVESYNC_E2E_KEEP").is_some_and(|v| v == "1") {
+            return;
+        }
+        let out = kubectl(
+            &self.kubeconfig,
+            [
+                "patch",
+                "configmap",
+                &self.name,
+                "--namespace",
+                &self.namespace,
+                "--type=merge",
+                "--patch",
+                r#"{"metadata":{"finalizers":null}}"#,
+                "--request-timeout=10s",
+            ],
+        );
+        if !out.status.success() && !out.stderr_text().contains("NotFound") {
+            eprintln!(
+                "could not release ConfigMap {}/{}: {}",
+                self.namespace,
+                self.name,
+                out.describe()
+            );
+        }
+    }
+}
+
+/// Hive's CreateOnly reads first and leaves an existing object alone. Admission runs before the API server's
+/// already-exists check, so a create of an object that exists in a Terminating namespace is refused (403), and a
+/// create-and-tolerate-409 would fail there; reading first, the re-apply stays Success and sends nothing.
+#[tokio::test]
+async fn create_only_leaves_an_existing_object_alone_where_admission_refuses_a_create() -> Result<()>
+{
+    let hub = hub().await?;
+    let cluster = TestCluster::register(&hub, 1, "e2e-createonly", &[], json!({})).await?;
+    let spoke_ns = cluster.spoke_namespace("e2e-createonly").await?;
+    let _release = ReleaseFinalizers {
+        kubeconfig: cluster.kubeconfig.clone(),
+        namespace: spoke_ns.name.clone(),
+        name: "held".into(),
+    };
+    let ss = unique_name("e2e-createonly");
+    let spec = |value: &str| {
+        json!({"applyBehavior": "CreateOnly",
+               "resources": [configmap(&spoke_ns.name, "held", json!({"value": value}))]})
+    };
+    let generation = apply_syncset(&hub, cluster.ns(), &ss, &cluster.name, spec("first")).await?;
+    cluster
+        .entry(&hub, EntryKind::SyncSet, &ss, succeeded_at(generation))
+        .await?;
+    let configmaps = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), &spoke_ns.name);
+    wait_for_spoke_configmap(
+        &cluster.spoke,
+        &spoke_ns.name,
+        "held",
+        "created",
+        Duration::from_secs(30),
+        has_value("first"),
+    )
+    .await?;
+
+    // A finalizer keeps the ConfigMap, and so its namespace, in Terminating.
+    configmaps
+        .patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": ["e2e.hivesync.io/hold"]}})),
+        )
+        .await?;
+    Api::<Namespace>::all(cluster.spoke.clone())
+        .delete(&spoke_ns.name, &Default::default())
+        .await?;
+    let same: ConfigMap =
+        serde_json::from_value(configmap(&spoke_ns.name, "held", json!({"value": "first"})))?;
+    let (configmaps, same) = (&configmaps, &same);
+    let refusal = wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async move {
+            match configmaps.create(&Default::default(), same).await {
+                Err(kube::Error::Api(s)) if s.code == 403 => Ok(s.message),
+                other => bail!(
+                    "a create of the existing ConfigMap is not refused by admission yet: {other:?}"
+                ),
+            }
+        },
+    )
+    .await?;
+    assert!(
+        refusal.contains("because it is being terminated"),
+        "{refusal}"
+    );
+    // The namespace controller marks the ConfigMap deleted, and the finalizer keeps it.
+    wait_for_spoke_configmap(
+        &cluster.spoke,
+        &spoke_ns.name,
+        "held",
+        "being deleted",
+        Duration::from_secs(60),
+        |cm| cm.metadata.deletion_timestamp.is_some(),
+    )
+    .await?;
+
+    // The re-apply (a new generation) reads, finds the object, and sends nothing.
+    let generation = apply_syncset(&hub, cluster.ns(), &ss, &cluster.name, spec("second")).await?;
+    let entry = cluster
+        .entry(&hub, EntryKind::SyncSet, &ss, succeeded_at(generation))
+        .await?;
+    assert!(entry.failure_message.is_none(), "{entry:?}");
+    let cm = configmaps.get("held").await?;
+    assert_eq!(
+        cm.data,
+        Some(data(&[("value", "first")])),
+        "CreateOnly never changes it"
+    );
+    // `hivesync diff` reads first too: nothing to create, nothing failing.
+    let out = hivesync_diff(&cluster.name, cluster.ns(), &ss);
+    assert!(
+        out.status.success()
+            && out.stdout_text().contains(
+                "0 to create, 0 to change, 0 to patch, 0 to delete, 1 unchanged, 0 failing"
+            ),
+        "{}",
+        out.describe()
+    );
+    Ok(())
+}

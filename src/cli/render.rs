@@ -245,7 +245,9 @@ fn patch_comment(origin: &str, p: &PatchOp, show_secrets: bool) -> String {
         PatchType::Json => "json",
     };
     let mut out = format!("# {origin}: {type_name} patch of {target}, sent as a PATCH request:\n");
-    if !show_secrets && is_secret(&p.api_version, &p.kind) {
+    // A patch may name its target as kubectl does (`secret`, `secrets`): any of them is a Secret here.
+    let names_secret = matches!(p.kind.to_ascii_lowercase().as_str(), "secret" | "secrets");
+    if !show_secrets && group_of(&p.api_version).is_empty() && names_secret {
         // A patch of a Secret carries Secret data: its body is shown only with --show-secrets.
         out.push_str(&format!(
             "#   body <redacted> ({} bytes; --show-secrets shows it)\n",

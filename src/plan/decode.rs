@@ -16,11 +16,12 @@ use crate::consts::MANAGED_LABEL;
 /// `applyBehavior` (empty means Apply).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ApplyBehavior {
-    /// Forced server-side apply with the `hivesync` field manager.
+    /// Forced server-side apply with the `hivesync` field manager (taking over the fields Hive applied, see
+    /// `plan::takeover`).
     Apply,
     /// Create, or JSON merge patch of the desired object (fields asserted, never removed).
     CreateOrUpdate,
-    /// Create; already-exists is success.
+    /// Read, and create only when absent (an existing object gets no write, as in Hive).
     CreateOnly,
 }
 
@@ -109,8 +110,36 @@ pub struct PatchOp {
     /// The namespace on the spoke; Hive's kubectl path defaults an empty one to `default`.
     pub namespace: String,
     pub name: String,
+    /// The body as it will be sent: JSON text, converted from YAML (after rendering, with `enablePatchTemplates`) as
+    /// kubectl's `patch` converts it. A body that is neither JSON nor YAML stays as written.
     pub patch: String,
+    /// The type, or why the patch cannot be sent at all: Hive's `invalid patch type: ...`, else kubectl's `unable to
+    /// parse "<patch>": ...` for a body that is neither JSON nor YAML (found once here, reported when the patch's
+    /// turn comes, as in Hive).
     pub patch_type: Result<PatchType, String>,
+}
+
+impl PatchOp {
+    /// The body to send, as JSON (a decoded op's `patch` is JSON already; a body that is neither JSON nor YAML has
+    /// its error in `patch_type`). Fails with [`unparsable`]'s message.
+    pub fn body(&self) -> Result<Value, String> {
+        patch_body::to_json(&self.patch).map_err(|e| unparsable(&self.kind, &self.patch, &e))
+    }
+}
+
+/// Hive's (kubectl `RunPatch`'s) error for a patch body that is neither JSON nor YAML: `unable to parse "<patch>":
+/// <error>`, the patch Go-quoted, and shown as `<redacted>` when the target may be a Secret (as template errors are).
+fn unparsable(kind: &str, patch: &str, error: &str) -> String {
+    let shown = if template::kind_may_be_secret(Some(kind)) {
+        "<redacted>"
+    } else {
+        patch
+    };
+    // JSON's string escapes are Go's `%q` for printable characters, quotes, backslashes, tabs and newlines.
+    format!(
+        "unable to parse {}: {error}",
+        serde_json::to_string(shown).unwrap_or_default()
+    )
 }
 
 /// Which list a syncset came from: the two differ in their secret source rules and their status list.
@@ -285,6 +314,15 @@ pub fn decode_with_budget(
             } else {
                 p.patch.clone()
             };
+            // Sent as JSON, so `render` and `diff` show what the cluster gets.
+            let patch_type = PatchType::parse(&p.patch_type);
+            let (patch, patch_type) = match patch_body::to_json(&patch) {
+                Ok(body) => (body.to_string(), patch_type),
+                Err(e) => {
+                    let unparsable = unparsable(&p.kind, &patch, &e);
+                    (patch, patch_type.and(Err(unparsable)))
+                }
+            };
             Some(PatchOp {
                 index,
                 api_version: p.api_version.clone(),
@@ -296,7 +334,7 @@ pub fn decode_with_budget(
                 },
                 name: p.name.clone(),
                 patch,
-                patch_type: PatchType::parse(&p.patch_type),
+                patch_type,
             })
         })
         .collect::<Vec<_>>();
@@ -463,6 +501,400 @@ fn hash_of(spec: &SyncSetCommonSpec) -> String {
     hex::encode(&Sha256::digest(&bytes)[..16])
 }
 
+/// Patch bodies as kubectl's `patch` reads them: `yaml.ToJSON` (sigs.k8s.io/yaml over yaml.v2) before anything
+/// else, so a body may be JSON or any YAML, for every patch type.
+///
+/// yaml.v2 is YAML 1.1, and so is this reading of unquoted (plain) scalars: `yes`/`no`/`on`/`off`/`y`/`n` (in the
+/// casings yaml.v2 knows) are booleans, a leading `0` means octal (`0644` is 420), underscores in numbers are
+/// dropped (`1_000`), and `0X`/`0O`/`0B` prefixes count like `0x`/`0o`/`0b`. That is what Hive sends for the same
+/// SyncSet, and what kubectl does with a manifest: a patch that sets `defaultMode: 0644` or `paused: yes` means the
+/// same here as there, and a ConfigMap patch with `enabled: yes` fails here as there (a boolean is no string). Quoted scalars are always strings. Map keys go through the same
+/// reading and are then written as sigs.k8s.io/yaml writes them (`on:` becomes the key `"true"`). Numbers come out
+/// as Go's `encoding/json` writes its float64s: an integral float has no fraction (`1.0` is sent as `1`), and NaN
+/// or an infinity cannot be sent (`json: unsupported value: NaN`).
+///
+/// Left out: yaml.v2's merge keys (`<<: *anchor` stays an ordinary key), and explicit tags other than `!!str` follow
+/// serde_yaml (`!!bool`, `!!int`, `!!float` and `!!null` by YAML 1.2's rules; a local tag such as `!thing` is dropped).
+/// A stream of several documents is read up to its first, as yaml.v2 does.
+mod patch_body {
+    use std::cell::RefCell;
+    use std::fmt;
+
+    use serde::de::{
+        self, DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+    };
+    use serde_json::{Map, Value};
+
+    /// `text` (JSON or YAML) as the JSON value kubectl would send, or the reason it is neither (a yaml.v2-style
+    /// `yaml: line <n>: <problem>`, or Go's `json: unsupported value: ...`).
+    pub(super) fn to_json(text: &str) -> Result<Value, String> {
+        // JSON is YAML and reads the same either way; serde_json is the faster reader of it.
+        let mut value = match serde_json::from_str::<Value>(text) {
+            Ok(value) => value,
+            Err(_) => from_yaml(text)?,
+        };
+        as_go_numbers(&mut value);
+        Ok(value)
+    }
+
+    fn from_yaml(text: &str) -> Result<Value, String> {
+        let Some(document) = serde_yaml::Deserializer::from_str(text).next() else {
+            return Ok(Value::Null);
+        };
+        let failure = RefCell::new(None);
+        let node = Node {
+            source: text,
+            failure: &failure,
+        };
+        node.deserialize(document)
+            .map_err(|e| failure.take().unwrap_or_else(|| yaml_error(&e)))
+    }
+
+    /// yaml.v2's form, `yaml: line <n>: <problem>`: serde_yaml appends the position and libyaml's context
+    /// (`, while parsing ...`) to the problem instead. Lines count from 1 (yaml.v2 counts some from 0).
+    fn yaml_error(e: &serde_yaml::Error) -> String {
+        let text = e.to_string();
+        let problem = [" at line ", " at position ", ", while "]
+            .iter()
+            .fold(text.as_str(), |p, cut| p.split(cut).next().unwrap_or(p));
+        match e.location() {
+            Some(at) => format!("yaml: line {}: {problem}", at.line()),
+            None => format!("yaml: {problem}"),
+        }
+    }
+
+    /// Reads one YAML node into JSON. serde_yaml resolves plain scalars by YAML 1.2's core schema and hands every
+    /// scalar it leaves a string to `visit_borrowed_str` as a slice of `source`; the byte before that slice tells a
+    /// plain scalar (which YAML 1.1 may still read as a boolean or number) from a quoted one.
+    #[derive(Clone, Copy)]
+    struct Node<'a> {
+        source: &'a str,
+        /// The first error of ours (serde_yaml would append a position to it).
+        failure: &'a RefCell<Option<String>>,
+    }
+
+    impl Node<'_> {
+        fn fail<E: de::Error>(self, message: String) -> E {
+            let error = E::custom(&message);
+            self.failure.borrow_mut().get_or_insert(message);
+            error
+        }
+
+        /// Whether `s`, a scalar's value, was written unquoted and untagged: a plain scalar in YAML's terms.
+        fn is_plain(self, s: &str) -> bool {
+            let start = (s.as_ptr() as usize).wrapping_sub(self.source.as_ptr() as usize);
+            let Some(before) = self.source.get(..start) else {
+                return false;
+            };
+            start + s.len() <= self.source.len()
+                && !before.ends_with(['"', '\''])
+                && !before.trim_end().ends_with("!!str")
+        }
+
+        /// A scalar serde_yaml left a string, as yaml.v2 reads it.
+        fn scalar(self, s: &str) -> Value {
+            if self.is_plain(s) {
+                yaml11::resolve(s)
+            } else {
+                Value::String(s.to_owned())
+            }
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Node<'_> {
+        type Value = Value;
+
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Node<'_> {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a YAML value")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(v.into())
+        }
+
+        // Past 64 bits yaml.v2 reads a float.
+        fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+            self.visit_f64(v as f64)
+        }
+
+        fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+            self.visit_f64(v as f64)
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+            serde_json::Number::from_f64(v)
+                .map(Value::Number)
+                .ok_or_else(|| self.fail(format!("json: unsupported value: {}", go_special(v))))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            // Not a slice of the source: escapes, folding or a block scalar, none of them plain.
+            Ok(Value::String(v.to_owned()))
+        }
+
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Value, E> {
+            Ok(self.scalar(v))
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(self)? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut object = Map::new();
+            while let Some(key) = map.next_key_seed(Key(self))? {
+                // A repeated key: the last one wins, as in yaml.v2.
+                object.insert(key, map.next_value_seed(self)?);
+            }
+            Ok(Value::Object(object))
+        }
+
+        // A local tag (`!thing value`): yaml.v2 keeps the value and drops the tag.
+        fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+            let (_tag, content): (String, _) = data.variant()?;
+            content.newtype_variant_seed(self)
+        }
+    }
+
+    /// A map key, written as sigs.k8s.io/yaml writes a non-string key of yaml.v2's.
+    struct Key<'a>(Node<'a>);
+
+    impl<'de> DeserializeSeed<'de> for Key<'_> {
+        type Value = String;
+
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Key<'_> {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string, number or boolean map key")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+
+        fn visit_i128<E>(self, v: i128) -> Result<String, E> {
+            Ok(go_float_key(v as f64))
+        }
+
+        fn visit_u128<E>(self, v: u128) -> Result<String, E> {
+            Ok(go_float_key(v as f64))
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<String, E> {
+            Ok(go_float_key(v))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<String, E> {
+            Ok(match self.0.scalar(v) {
+                Value::String(s) => s,
+                Value::Number(n) => match n.as_f64() {
+                    Some(f) if n.is_f64() => go_float_key(f),
+                    _ => n.to_string(),
+                },
+                other => other.to_string(),
+            })
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<String, E> {
+            Err(self.0.fail("unsupported map key: null".into()))
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<String, E> {
+            self.visit_unit()
+        }
+    }
+
+    /// Go's `strconv.FormatFloat(f, 'g', -1, 64)` of NaN and the infinities.
+    fn go_special(f: f64) -> &'static str {
+        if f.is_nan() {
+            "NaN"
+        } else if f > 0.0 {
+            "+Inf"
+        } else {
+            "-Inf"
+        }
+    }
+
+    /// A float map key as sigs.k8s.io/yaml writes it: `strconv.FormatFloat(f, 'g', -1, 32)`, with `.inf`, `-.inf`
+    /// and `.nan` for the special values.
+    fn go_float_key(f: f64) -> String {
+        if f.is_nan() {
+            return ".nan".into();
+        }
+        if f.is_infinite() {
+            return if f > 0.0 { ".inf" } else { "-.inf" }.into();
+        }
+        let f = f as f32;
+        let scientific = format!("{f:e}");
+        let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+        let exponent: i32 = exponent.parse().unwrap_or(0);
+        if (-4..6).contains(&exponent) {
+            f.to_string()
+        } else {
+            let sign = if exponent < 0 { '-' } else { '+' };
+            format!("{mantissa}e{sign}{:02}", exponent.abs())
+        }
+    }
+
+    /// Integral floats as integers, as Go's `encoding/json` writes a float64 (`1.0` → `1`); the others unchanged.
+    fn as_go_numbers(value: &mut Value) {
+        const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+        match value {
+            Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or_default();
+                if f.fract() == 0.0 && (-TWO_63..TWO_63).contains(&f) {
+                    *value = (f as i64).into();
+                } else if f.fract() == 0.0 && (0.0..2.0 * TWO_63).contains(&f) {
+                    *value = (f as u64).into();
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(as_go_numbers),
+            Value::Object(map) => map.values_mut().for_each(as_go_numbers),
+            _ => {}
+        }
+    }
+
+    /// yaml.v2's `resolve` of a plain scalar that YAML 1.2 leaves a string.
+    mod yaml11 {
+        use serde_json::Value;
+
+        pub(super) fn resolve(s: &str) -> Value {
+            match s {
+                "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Value::Bool(true),
+                "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Value::Bool(false),
+                _ => number(s).unwrap_or_else(|| Value::String(s.to_owned())),
+            }
+        }
+
+        /// A plain scalar starting with a digit, a sign or a dot: underscores dropped, then Go's
+        /// `strconv.ParseInt(s, 0, 64)`, `ParseUint(s, 0, 64)`, and a float of YAML's form.
+        fn number(s: &str) -> Option<Value> {
+            let first = *s.as_bytes().first()?;
+            if !(first.is_ascii_digit() || matches!(first, b'+' | b'-' | b'.')) {
+                return None;
+            }
+            let plain: String = s.chars().filter(|&c| c != '_').collect();
+            if let Some(int) = go_parse_int(&plain) {
+                return Some(int);
+            }
+            if !is_yaml_float(&plain) {
+                return None;
+            }
+            // Out of range: yaml.v2's ParseFloat fails, and the scalar stays a string.
+            let float = plain.parse::<f64>().ok().filter(|f| f.is_finite())?;
+            serde_json::Number::from_f64(float).map(Value::Number)
+        }
+
+        /// `ParseInt(s, 0, 64)`, then `ParseUint(s, 0, 64)` (which takes no sign): base from the prefix (`0x`,
+        /// `0o`, `0b` in either case, `0` for octal), decimal otherwise.
+        fn go_parse_int(s: &str) -> Option<Value> {
+            let (negative, body) = match s.as_bytes().first()? {
+                b'-' => (true, &s[1..]),
+                b'+' => (false, &s[1..]),
+                _ => (false, s),
+            };
+            let (radix, digits) = match body.as_bytes() {
+                [b'0', b'x' | b'X', ..] => (16, &body[2..]),
+                [b'0', b'o' | b'O', ..] => (8, &body[2..]),
+                [b'0', b'b' | b'B', ..] => (2, &body[2..]),
+                [b'0', _, ..] => (8, &body[1..]),
+                _ => (10, body),
+            };
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return None;
+            }
+            let magnitude = u64::from_str_radix(digits, radix).ok()?;
+            if negative {
+                (magnitude <= 1 << 63).then(|| Value::from((magnitude as i64).wrapping_neg()))
+            } else if magnitude <= i64::MAX as u64 || !s.starts_with('+') {
+                Some(Value::from(magnitude))
+            } else {
+                None
+            }
+        }
+
+        /// yaml.v2's `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+        fn is_yaml_float(s: &str) -> bool {
+            let b = s.strip_prefix(['+', '-']).unwrap_or(s).as_bytes();
+            let digits = |from: usize| {
+                b[from.min(b.len())..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count()
+            };
+            let whole = digits(0);
+            let mut at = whole;
+            if b.get(at) == Some(&b'.') {
+                let fraction = digits(at + 1);
+                if whole == 0 && fraction == 0 {
+                    return false;
+                }
+                at += 1 + fraction;
+            } else if whole == 0 {
+                return false;
+            }
+            if matches!(b.get(at), Some(b'e' | b'E')) {
+                at += 1;
+                if matches!(b.get(at), Some(b'+' | b'-')) {
+                    at += 1;
+                }
+                let exponent = digits(at);
+                if exponent == 0 {
+                    return false;
+                }
+                at += exponent;
+            }
+            at == b.len()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -595,6 +1027,223 @@ resources:
         );
     }
 
+    fn patch_of(kind: &str, patch_type: &str, body: &str) -> PatchOp {
+        let spec: SyncSetCommonSpec = serde_json::from_value(json!({"patches": [
+            {"apiVersion": "v1", "kind": kind, "name": "c", "namespace": "ns", "patch": body, "patchType": patch_type}]}))
+        .unwrap();
+        decode(SyncSetKind::SyncSet, Some("ns"), &spec)
+            .patches
+            .remove(0)
+    }
+
+    #[test]
+    fn yaml_patch_bodies_are_sent_as_json_for_every_patch_type() {
+        // The block-scalar form of public SyncSet examples (`patch: |` then `data:` / `  foo: bar`).
+        let merge = patch_of(
+            "ConfigMap",
+            "merge",
+            "data:\n  foo: bar\n  newKey: newValue\n",
+        );
+        assert_eq!(merge.patch, r#"{"data":{"foo":"bar","newKey":"newValue"}}"#);
+        assert_eq!(
+            merge.body(),
+            Ok(json!({"data": {"foo": "bar", "newKey": "newValue"}}))
+        );
+        let strategic = patch_of(
+            "ConfigMap",
+            "",
+            "metadata:\n  labels: {team: a}  # a comment\ndata:\n  foo: |\n    two\n    lines\n",
+        );
+        assert_eq!(
+            strategic.patch,
+            r#"{"data":{"foo":"two\nlines\n"},"metadata":{"labels":{"team":"a"}}}"#
+        );
+        let json_patch = patch_of(
+            "ConfigMap",
+            "json",
+            "- op: replace\n  path: /data/foo\n  value: baz\n- {op: remove, path: /data/old}\n",
+        );
+        assert_eq!(
+            json_patch.patch,
+            r#"[{"op":"replace","path":"/data/foo","value":"baz"},{"op":"remove","path":"/data/old"}]"#
+        );
+        // JSON is YAML: it goes through unchanged but for spacing and key order (Go's json.Marshal sorts keys too).
+        let plain_json = patch_of("ConfigMap", "merge", r#"{"data": {"b": "2", "a": "1"}}"#);
+        assert_eq!(plain_json.patch, r#"{"data":{"a":"1","b":"2"}}"#);
+    }
+
+    /// yaml.v2 (YAML 1.1) reads plain scalars differently from YAML 1.2; Hive sends what yaml.v2 reads.
+    #[test]
+    fn unquoted_scalars_are_read_as_yaml_1_1_like_hive_s_yaml_library() {
+        let p = patch_of(
+            "Deployment",
+            "merge",
+            r#"
+spec:
+  yes: y
+  no: n
+  on: ON
+  off: Off
+  quoted: ["yes", 'on', "0644", '1_000', "true"]
+  octal: 0644
+  zero: 00
+  hex: 0X1F
+  binary: 0b101
+  o: 0o17
+  underscores: 1_000
+  eight: 08
+  integral: 1.0
+  float: 1.5
+  exponent: 1e3
+  huge: 18446744073709551615
+  negative: -0x10
+  nothing: ~
+  tagged: !!str yes
+  strings: [yesterday, 1.2.3, 0x, 1:30, 2024-01-02, .5.]
+  80: http
+  1.5: float key
+"#,
+        );
+        assert_eq!(
+            p.body().unwrap(),
+            json!({"spec": {
+                "true": true, "false": false, "true": true, "false": false,
+                "quoted": ["yes", "on", "0644", "1_000", "true"],
+                "octal": 420, "zero": 0, "hex": 31, "binary": 5, "o": 15, "underscores": 1000, "eight": 8,
+                "integral": 1, "float": 1.5, "exponent": 1000, "huge": 18446744073709551615u64, "negative": -16,
+                "nothing": null, "tagged": "yes",
+                "strings": ["yesterday", "1.2.3", "0x", "1:30", "2024-01-02", ".5."],
+                "80": "http", "1.5": "float key"}})
+        );
+        // `yes: y` and `on: ON` both became the key "true": the last one wins, as in yaml.v2.
+        assert_eq!(
+            p.patch,
+            r#"{"spec":{"1.5":"float key","80":"http","binary":5,"eight":8,"exponent":1000,"false":false,"float":1.5,"hex":31,"huge":18446744073709551615,"integral":1,"negative":-16,"nothing":null,"o":15,"octal":420,"quoted":["yes","on","0644","1_000","true"],"strings":["yesterday","1.2.3","0x","1:30","2024-01-02",".5."],"tagged":"yes","true":true,"underscores":1000,"zero":0}}"#
+        );
+        // JSON numbers are written as Go writes float64s, too.
+        assert_eq!(
+            patch_of("X", "merge", r#"{"a": 1.0, "b": 2.50, "c": 1e2}"#).patch,
+            r#"{"a":1,"b":2.5,"c":100}"#
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_neither_json_nor_yaml_fails_with_kubectl_s_message_when_sent() {
+        let p = patch_of("ConfigMap", "merge", r#"{"data": {"foo": "#);
+        // Kept as written; the patch fails when its turn comes (the other patches before it still run).
+        assert_eq!(p.patch, r#"{"data": {"foo": "#);
+        let message = r#"unable to parse "{\"data\": {\"foo\": ": yaml: line 2: did not find expected node content"#;
+        assert_eq!(p.patch_type, Err(message.into()));
+        assert_eq!(p.body(), Err(message.into()));
+        let fails = |kind: &str, patch_type: &str, body: &str| {
+            patch_of(kind, patch_type, body).patch_type.unwrap_err()
+        };
+        assert_eq!(
+            fails("ConfigMap", "strategic", "data:\n  a: b: c\n"),
+            r#"unable to parse "data:\n  a: b: c\n": yaml: line 2: mapping values are not allowed in this context"#
+        );
+        assert_eq!(
+            fails("ConfigMap", "json", "\tdata: {}"),
+            r#"unable to parse "\tdata: {}": yaml: line 1: found character that cannot start any token"#
+        );
+        // Go's encoding/json cannot write NaN or an infinity.
+        assert_eq!(
+            fails("ConfigMap", "merge", "data: {a: .nan}"),
+            r#"unable to parse "data: {a: .nan}": json: unsupported value: NaN"#
+        );
+        assert_eq!(
+            fails("ConfigMap", "merge", "- -.inf"),
+            r#"unable to parse "- -.inf": json: unsupported value: -Inf"#
+        );
+        // Hive checks the type before kubectl reads the body.
+        assert_eq!(
+            fails("ConfigMap", "xml", "a: b: c"),
+            "invalid patch type: xml. Valid patch types are 'strategic', 'merge' or 'json'"
+        );
+        // A Secret's patch carries its data: the body is not quoted.
+        assert_eq!(
+            fails(
+                "Secret",
+                "merge",
+                "stringData:\n  password: PLANTED: VALUE\n"
+            ),
+            r#"unable to parse "<redacted>": yaml: line 2: mapping values are not allowed in this context"#
+        );
+        assert!(!fails("secrets", "merge", "a: b: PLANTED").contains("PLANTED"));
+    }
+
+    #[test]
+    fn yaml_edge_cases_end_in_a_value_or_an_error_never_a_hang() {
+        // Empty: yaml.ToJSON gives `null`. Several documents: the first.
+        assert_eq!(patch_of("ConfigMap", "merge", "").patch, "null");
+        assert_eq!(
+            patch_of("ConfigMap", "merge", "a: 1\n---\nb: [").patch,
+            r#"{"a":1}"#
+        );
+        // Anchors and aliases expand; an alias bomb is cut off.
+        assert_eq!(
+            patch_of(
+                "ConfigMap",
+                "merge",
+                "data: &d {a: b}\nmetadata: {annotations: *d}"
+            )
+            .patch,
+            r#"{"data":{"a":"b"},"metadata":{"annotations":{"a":"b"}}}"#
+        );
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for level in b'b'..b'm' {
+            let (this, below) = (level as char, (level - 1) as char);
+            let items = vec![format!("*{below}"); 10].join(", ");
+            bomb.push_str(&format!("{this}: &{this} [{items}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let err = patch_of("ConfigMap", "merge", &bomb)
+            .patch_type
+            .unwrap_err();
+        assert!(err.ends_with("yaml: repetition limit exceeded"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // Deep nesting: serde_yaml's recursion limit, not a stack overflow.
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let err = patch_of("ConfigMap", "merge", &deep)
+            .patch_type
+            .unwrap_err();
+        assert!(
+            err.ends_with("recursion limit exceeded"),
+            "{}",
+            &err[err.len() - 100..]
+        );
+        // A null key has no JSON form.
+        let err = patch_of("ConfigMap", "merge", "~: a")
+            .patch_type
+            .unwrap_err();
+        assert!(err.ends_with(": unsupported map key: null"), "{err}");
+    }
+
+    #[test]
+    fn a_templated_yaml_patch_is_converted_after_rendering() {
+        let spec = templated(
+            json!([]),
+            json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "patchType": "merge",
+                    "patch": "data:\n  region: {{ fromCDLabel \"region\" }}\n  flag: {{ fromCDLabel \"flag\" }}\n  quoted: \"{{ fromCDLabel \"flag\" }}\"\n"}]),
+        );
+        let mut labels = cluster_labels();
+        labels.insert("flag".into(), "on".into());
+        let p = decode_for(SyncSetKind::SyncSet, Some("ns"), &spec, &labels);
+        assert_eq!(p.patch_template_errors, Vec::<String>::new());
+        // The rendered text is YAML; the unquoted `on` a label put there is a boolean, as Hive would send it.
+        assert_eq!(
+            p.patches[0].patch,
+            r#"{"data":{"flag":true,"quoted":"on","region":"us-east-1"}}"#
+        );
+        // A rendering that is not YAML fails when sent, quoting the rendered text.
+        labels.insert("flag".into(), "a: b".into());
+        let p = decode_for(SyncSetKind::SyncSet, Some("ns"), &spec, &labels);
+        assert_eq!(
+            p.patches[0].patch_type,
+            Err(r#"unable to parse "data:\n  region: us-east-1\n  flag: a: b\n  quoted: \"a: b\"\n": yaml: line 3: mapping values are not allowed in this context"#.into())
+        );
+    }
+
     #[test]
     fn a_target_secret_takes_data_type_labels_and_the_target_name() {
         let source: Secret = serde_json::from_value(json!({
@@ -686,7 +1335,7 @@ resources:
                    "metadata": {"name": "meta", "namespace": "openshift-config", "labels": {MANAGED_LABEL: "true"}},
                    "data": {"env": "prod", "region": "us-east-1", "missing": "", "both": "prod/us-east-1"}})
         );
-        assert_eq!(p.patches[0].patch, r#"{"data": {"env": "prod"}}"#);
+        assert_eq!(p.patches[0].patch, r#"{"data":{"env":"prod"}}"#);
         assert_eq!(
             p,
             decode_for(SyncSetKind::SelectorSyncSet, None, &spec, &cluster_labels())

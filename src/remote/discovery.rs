@@ -58,8 +58,32 @@ impl DiscoveryError {
 /// Group-versions remembered as not served, per cluster, before that memory is cleared.
 const MAX_NOT_SERVED: usize = 64;
 
-/// The kinds served in one group-version.
-type Kinds = Arc<HashMap<String, Resolved>>;
+/// What one group-version serves.
+#[derive(Default)]
+struct Served {
+    /// Kind → resource.
+    kinds: HashMap<String, Resolved>,
+    /// Resource names and singular names, lower case (kubectl's RESTMapper lower-cases what it is given) → Kind.
+    names: HashMap<String, String>,
+    /// Short names as listed (kubectl's shortcut expander matches them exactly) → Kind.
+    short_names: HashMap<String, String>,
+}
+
+impl Served {
+    /// A patch target as kubectl resolves `<kind>.<version>.<group>`: a resource or singular name as written, a
+    /// short name, a resource or singular name in another case, and only then a Kind.
+    fn patch_target(&self, name: &str) -> Option<&Resolved> {
+        let kind = self
+            .names
+            .get(name)
+            .or_else(|| self.short_names.get(name))
+            .or_else(|| self.names.get(&name.to_lowercase()))
+            .map_or(name, String::as_str);
+        self.kinds.get(kind)
+    }
+}
+
+type Kinds = Arc<Served>;
 
 #[derive(Default)]
 pub struct DiscoveryCache {
@@ -75,17 +99,49 @@ impl DiscoveryCache {
         api_version: &str,
         kind: &str,
     ) -> Result<Resolved, DiscoveryError> {
-        if let Some(Some(kinds)) = self.by_group_version.read().await.get(api_version) {
-            if let Some(r) = kinds.get(kind) {
-                return Ok(r.clone());
+        self.lookup(client, api_version, |served| served.kinds.get(kind))
+            .await?
+            .ok_or_else(|| {
+                DiscoveryError::not_served(format!(
+                    "no matches for kind \"{kind}\" in version \"{api_version}\""
+                ))
+            })
+    }
+
+    /// Resolves a patch's target as `kubectl patch` does (Hive runs it): `name` may be the Kind, the resource's plural
+    /// or singular name in any case, or one of its short names, in `api_version` only. Nothing matching fails with
+    /// kubectl's `the server doesn't have a resource type "<name>"` (`not_served`). Resources and deletes keep the
+    /// exact Kind ([`DiscoveryCache::resolve`]), as Hive's RESTMapping does.
+    pub async fn resolve_patch_target(
+        &self,
+        client: &Client,
+        api_version: &str,
+        name: &str,
+    ) -> Result<Resolved, DiscoveryError> {
+        self.lookup(client, api_version, |served| served.patch_target(name))
+            .await?
+            .ok_or_else(|| {
+                DiscoveryError::not_served(format!(
+                    "the server doesn't have a resource type \"{name}\""
+                ))
+            })
+    }
+
+    /// `find` in what `api_version` serves, from the cache, else after asking the server once; None when the server
+    /// does not serve the group-version or `find` finds nothing in it.
+    async fn lookup(
+        &self,
+        client: &Client,
+        api_version: &str,
+        find: impl Fn(&Served) -> Option<&Resolved>,
+    ) -> Result<Option<Resolved>, DiscoveryError> {
+        if let Some(Some(served)) = self.by_group_version.read().await.get(api_version) {
+            if let Some(r) = find(served) {
+                return Ok(Some(r.clone()));
             }
         }
-        let kinds = self.refresh(client, api_version).await?;
-        kinds.and_then(|k| k.get(kind).cloned()).ok_or_else(|| {
-            DiscoveryError::not_served(format!(
-                "no matches for kind \"{kind}\" in version \"{api_version}\""
-            ))
-        })
+        let served = self.refresh(client, api_version).await?;
+        Ok(served.and_then(|s| find(&s).cloned()))
     }
 
     /// Resolves a kind at any version its group serves (the preferred one first), or `None` when the group no
@@ -170,27 +226,113 @@ impl DiscoveryCache {
                 .map(|(_, v)| v)
                 .unwrap_or(api_version),
         );
-        let kinds: HashMap<String, Resolved> = list
-            .resources
-            .iter()
-            .filter(|r| !r.name.contains('/'))
-            .map(|r| {
-                let gvk = GroupVersionKind::gvk(&gv.group, &gv.version, &r.kind);
-                let resource = ApiResource::from_gvk_with_plural(&gvk, &r.name);
-                (
-                    r.kind.clone(),
-                    Resolved {
-                        resource,
-                        namespaced: r.namespaced,
-                    },
-                )
-            })
-            .collect();
-        let kinds = Arc::new(kinds);
+        let served = Arc::new(served(&gv, &list));
         self.by_group_version
             .write()
             .await
-            .insert(api_version.to_string(), Some(kinds.clone()));
-        Ok(Some(kinds))
+            .insert(api_version.to_string(), Some(served.clone()));
+        Ok(Some(served))
+    }
+}
+
+/// Indexes a group-version's resource list (subresources left out).
+fn served(gv: &kube::core::GroupVersion, list: &APIResourceList) -> Served {
+    let resources: Vec<_> = list
+        .resources
+        .iter()
+        .filter(|r| !r.name.contains('/'))
+        .collect();
+    let mut served = Served::default();
+    for r in &resources {
+        let gvk = GroupVersionKind::gvk(&gv.group, &gv.version, &r.kind);
+        served.kinds.insert(
+            r.kind.clone(),
+            Resolved {
+                resource: ApiResource::from_gvk_with_plural(&gvk, &r.name),
+                namespaced: r.namespaced,
+            },
+        );
+    }
+    // A name already taken keeps its first owner: plural names, then singular names (the lower-cased Kind when the
+    // server lists none, as client-go guesses it).
+    let plural = resources.iter().map(|r| (r.name.to_lowercase(), &r.kind));
+    let singular = resources.iter().map(|r| {
+        let name = if r.singular_name.is_empty() {
+            &r.kind
+        } else {
+            &r.singular_name
+        };
+        (name.to_lowercase(), &r.kind)
+    });
+    for (name, kind) in plural.chain(singular) {
+        served.names.entry(name).or_insert_with(|| kind.clone());
+    }
+    for r in &resources {
+        for short in r.short_names.iter().flatten() {
+            served
+                .short_names
+                .entry(short.clone())
+                .or_insert_with(|| r.kind.clone());
+        }
+    }
+    served
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configmaps_and_friends() -> Served {
+        let list: APIResourceList = serde_json::from_value(serde_json::json!({
+            "groupVersion": "v1",
+            "resources": [
+                {"name": "configmaps", "singularName": "configmap", "namespaced": true, "kind": "ConfigMap",
+                 "verbs": ["get"], "shortNames": ["cm"]},
+                {"name": "namespaces", "singularName": "namespace", "namespaced": false, "kind": "Namespace",
+                 "verbs": ["get"], "shortNames": ["ns"]},
+                {"name": "namespaces/status", "singularName": "", "namespaced": false, "kind": "Namespace",
+                 "verbs": ["get"]},
+                {"name": "legacies", "singularName": "", "namespaced": true, "kind": "Legacy", "verbs": ["get"]},
+            ]
+        }))
+        .unwrap();
+        served(&kube::core::GroupVersion::gv("", "v1"), &list)
+    }
+
+    #[test]
+    fn a_patch_target_may_be_named_as_kubectl_patch_takes_it() {
+        let served = configmaps_and_friends();
+        let kind_of = |name: &str| {
+            served.patch_target(name).map(|r| {
+                (
+                    r.resource.kind.clone(),
+                    r.resource.plural.clone(),
+                    r.namespaced,
+                )
+            })
+        };
+        let configmap = Some(("ConfigMap".to_string(), "configmaps".to_string(), true));
+        for name in [
+            "ConfigMap",
+            "configmap",
+            "configmaps",
+            "ConfigMaps",
+            "CONFIGMAP",
+            "cm",
+        ] {
+            assert_eq!(kind_of(name), configmap, "{name}");
+        }
+        assert_eq!(
+            kind_of("ns"),
+            Some(("Namespace".to_string(), "namespaces".to_string(), false))
+        );
+        // No singular name listed: the lower-cased Kind stands in for it.
+        assert_eq!(kind_of("legacy").map(|k| k.0), Some("Legacy".to_string()));
+        // Short names match as written, as kubectl's shortcut expander matches them; subresources are no targets.
+        assert_eq!(kind_of("CM"), None);
+        assert_eq!(kind_of("namespaces/status"), None);
+        assert_eq!(kind_of("nosuchthing"), None);
+        // Resources keep the exact Kind.
+        assert!(served.kinds.contains_key("ConfigMap") && !served.kinds.contains_key("configmap"));
     }
 }

@@ -9,7 +9,7 @@ use kube::core::ApiResource;
 use kube::Api;
 use serde_json::Value;
 
-use super::discovery::Resolved;
+use super::discovery::{DiscoveryError, Resolved};
 use super::RemoteCluster;
 use crate::api::SyncResourceReference;
 use crate::consts::FIELD_MANAGER;
@@ -114,18 +114,37 @@ async fn within<T>(
         .map_err(|_| OpError::timed_out(format!("request timed out after {limit:?}")))
 }
 
+/// A discovery lookup within the cluster's request timeout.
+async fn discover(
+    rc: &RemoteCluster,
+    lookup: impl Future<Output = Result<Resolved, DiscoveryError>>,
+) -> Result<Resolved, OpError> {
+    tokio::time::timeout(rc.timeouts.request, lookup)
+        .await
+        .map_err(|_| OpError::timed_out("discovery timed out".into()))?
+        .map_err(|e| OpError {
+            message: e.message,
+            unreachable: e.unreachable,
+            timed_out: false,
+        })
+}
+
 async fn resolve(rc: &RemoteCluster, api_version: &str, kind: &str) -> Result<Resolved, OpError> {
-    tokio::time::timeout(
-        rc.timeouts.request,
-        rc.discovery.resolve(&rc.client, api_version, kind),
+    discover(rc, rc.discovery.resolve(&rc.client, api_version, kind)).await
+}
+
+/// A patch's target, named as `kubectl patch` takes it (Kind, resource, singular or short name; see
+/// [`super::discovery::DiscoveryCache::resolve_patch_target`]).
+pub(crate) async fn resolve_patch_target(
+    rc: &RemoteCluster,
+    op: &PatchOp,
+) -> Result<Resolved, OpError> {
+    discover(
+        rc,
+        rc.discovery
+            .resolve_patch_target(&rc.client, &op.api_version, &op.kind),
     )
     .await
-    .map_err(|_| OpError::timed_out("discovery timed out".into()))?
-    .map_err(|e| OpError {
-        message: e.message,
-        unreachable: e.unreachable,
-        timed_out: false,
-    })
 }
 
 pub(crate) fn api_for(
@@ -198,11 +217,25 @@ pub async fn apply(
                 Err(e) => return Err(from_kube(e)),
             }
         }
-        ApplyBehavior::CreateOnly => match with_timeout(rc, api.create(&post, &data)).await? {
-            Ok(_) => {}
-            Err(e) if is_status(&e, 409) && !r.name.is_empty() => {}
-            Err(e) => return Err(from_kube(e)),
-        },
+        ApplyBehavior::CreateOnly => {
+            // Read first, as Hive does: an object that exists is left alone and nothing is sent, so admission that
+            // refuses a create although the object exists (a terminating namespace, an exhausted quota, a webhook,
+            // credentials that may get but not create) is never asked. Without a name (`generateName`) every
+            // apply creates.
+            let exists = !r.name.is_empty()
+                && with_timeout(rc, api.get_opt(&r.name))
+                    .await?
+                    .map_err(from_kube)?
+                    .is_some();
+            if !exists {
+                match with_timeout(rc, api.create(&post, &data)).await? {
+                    Ok(_) => {}
+                    // Created by someone else since the read.
+                    Err(e) if is_status(&e, 409) && !r.name.is_empty() => {}
+                    Err(e) => return Err(from_kube(e)),
+                }
+            }
+        }
     }
     if r.kind == "CustomResourceDefinition"
         && crate::plan::identity::group_of(&r.api_version) == "apiextensions.k8s.io"
@@ -247,19 +280,13 @@ async fn wait_established(
     Ok(())
 }
 
-/// Sends one patch as a PATCH request of its type; the server computes it.
+/// Sends one patch as a PATCH request of its type, its body as JSON (converted from YAML by the plan); the server
+/// computes it. As in kubectl, a bad type or body fails before the target is resolved.
 pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<(), OpError> {
     let patch_type = op.patch_type.clone().map_err(OpError::failed)?;
-    let r = SyncResourceReference {
-        api_version: op.api_version.clone(),
-        kind: op.kind.clone(),
-        name: op.name.clone(),
-        namespace: op.namespace.clone(),
-    };
-    let resolved = resolve(rc, &r.api_version, &r.kind).await?;
+    let body = op.body().map_err(OpError::failed)?;
+    let resolved = resolve_patch_target(rc, op).await?;
     let api = api_for(rc, &resolved.resource, resolved.namespaced, &op.namespace);
-    let body: Value = serde_json::from_str(&op.patch)
-        .map_err(|e| OpError::failed(format!("unable to parse patch: {e}")))?;
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()

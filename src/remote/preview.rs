@@ -10,8 +10,8 @@ use serde_json::Value;
 
 use super::kubeconfig::Timeouts;
 use super::ops::{
-    api_for, api_for_ref, describe_error, from_kube, is_status, resolve_any_version, send_patch,
-    with_timeout, OpError,
+    api_for, api_for_ref, describe_error, from_kube, is_status, resolve_any_version,
+    resolve_patch_target, send_patch, with_timeout, OpError,
 };
 use super::RemoteCluster;
 use crate::api::{ClusterDeployment, SyncResourceReference};
@@ -101,9 +101,7 @@ pub async fn apply(
     let create = || async {
         let data: DynamicObject =
             serde_json::from_value(object.clone()).map_err(|e| OpError::failed(e.to_string()))?;
-        with_timeout(rc, api.create(&post, &data))
-            .await?
-            .map_err(from_kube)
+        with_timeout(rc, api.create(&post, &data)).await
     };
     let after = match (behavior, &live) {
         (ApplyBehavior::Apply, _) => {
@@ -126,8 +124,15 @@ pub async fn apply(
                     .map_err(from_kube)?,
             )
         }
+        // CreateOnly reads first (as `ops::apply`): an existing object is left alone, and no create is tried.
         (ApplyBehavior::CreateOnly, Some(_)) => None,
-        (_, None) => Some(create().await?),
+        (ApplyBehavior::CreateOnly, None) => match create().await? {
+            Ok(created) => Some(created),
+            // Created by someone else since the read: `ops::apply` counts that as done, with nothing changed.
+            Err(e) if is_status(&e, 409) && !r.name.is_empty() => None,
+            Err(e) => return Err(from_kube(e)),
+        },
+        (_, None) => Some(create().await?.map_err(from_kube)?),
     };
     Ok(Preview {
         live,
@@ -139,22 +144,16 @@ pub async fn apply(
 /// (the patch fails).
 pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<Preview, OpError> {
     let patch_type = op.patch_type.clone().map_err(OpError::failed)?;
-    let r = SyncResourceReference {
-        api_version: op.api_version.clone(),
-        kind: op.kind.clone(),
-        name: op.name.clone(),
-        namespace: op.namespace.clone(),
-    };
-    let api = api_for_ref(rc, &r).await?;
+    let body = op.body().map_err(OpError::failed)?;
+    let resolved = resolve_patch_target(rc, op).await?;
+    let api = api_for(rc, &resolved.resource, resolved.namespaced, &op.namespace);
     let live = get_opt(rc, &api, &op.name).await?;
     if live.is_none() {
         return Err(OpError::failed(format!(
             "{} {} \"{}\" not found: the patch would fail",
-            op.api_version, op.kind, op.name
+            op.api_version, resolved.resource.kind, op.name
         )));
     }
-    let body: Value = serde_json::from_str(&op.patch)
-        .map_err(|e| OpError::failed(format!("unable to parse patch: {e}")))?;
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
         dry_run: true,
