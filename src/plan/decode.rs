@@ -478,7 +478,15 @@ pub fn target_secret(source: &Secret, target: &SecretReference) -> Value {
     if let Some(labels) = &source.metadata.labels {
         meta["labels"] = json!(labels);
     }
-    if let Some(annotations) = &source.metadata.annotations {
+    // The hub Secret's own `last-applied-configuration` (from `kubectl apply` on the hub) describes that Secret, not
+    // the copy, and holds its data once more: it is not copied (Hive's apply replaces it with the copy's own).
+    let annotations: Option<BTreeMap<&String, &String>> =
+        source.metadata.annotations.as_ref().map(|a| {
+            a.iter()
+                .filter(|(k, _)| k.as_str() != "kubectl.kubernetes.io/last-applied-configuration")
+                .collect()
+        });
+    if let Some(annotations) = annotations.filter(|a| !a.is_empty()) {
         meta["annotations"] = json!(annotations);
     }
     let mut secret = json!({ "apiVersion": "v1", "kind": "Secret", "metadata": meta });
@@ -1248,7 +1256,8 @@ spec:
     fn a_target_secret_takes_data_type_labels_and_the_target_name() {
         let source: Secret = serde_json::from_value(json!({
             "metadata": {"name": "src", "namespace": "hub", "uid": "u", "resourceVersion": "9",
-                         "labels": {"a": "b"}, "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "x"}]},
+                         "labels": {"a": "b"}, "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "x"}],
+                         "annotations": {"note": "kept", "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{}}"}},
             "type": "kubernetes.io/dockerconfigjson",
             "data": {".dockerconfigjson": "e30="}
         }))
@@ -1263,7 +1272,8 @@ spec:
         assert_eq!(
             out,
             json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-                   "metadata": {"name": "dst", "namespace": "spoke", "labels": {"a": "b", MANAGED_LABEL: "true"}},
+                   "metadata": {"name": "dst", "namespace": "spoke", "labels": {"a": "b", MANAGED_LABEL: "true"},
+                                "annotations": {"note": "kept"}},
                    "data": {".dockerconfigjson": "e30="}})
         );
     }
