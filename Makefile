@@ -14,7 +14,7 @@ test:
 	hack/test.sh
 
 unit:
-	$(CARGO) test --lib --bins
+	$(CARGO) test --lib --bins --features e2e
 
 ## e2e: the e2e suite against the running local clusters (starts them when needed, leaves them up)
 e2e:
@@ -38,7 +38,7 @@ clusters-down:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features e2e -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -2,7 +2,7 @@
 # The e2e suite against real clusters: the local ones by default (started if not running, left running), or any hub
 # and managed kubeconfigs given by HIVESYNC_E2E_HUB_KUBECONFIG / HIVESYNC_E2E_MANAGED_KUBECONFIGS (e.g. kind).
 # Installs the CRDs and deploy/base/rbac, checks the controller's RBAC (kubectl auth can-i) and a server-side dry run of
-# each deploy/overlays/*, builds hivesync, then runs `cargo test --test e2e` in two phases:
+# each deploy/overlays/*, builds hivesync, then runs `cargo test --features e2e --test e2e` in two phases:
 #   1. every test but faults::restart_*, E2E_THREADS at a time, against ONE controller started here for the phase with
 #      the deploy/ ServiceAccount's token (not as admin); log: $STATE_DIR/logs/controller-e2e.log;
 #   2. the faults::restart_* tests, one at a time and with no shared controller: each starts, kills and restarts
@@ -41,7 +41,7 @@ check_rbac
 dry_run_deploy
 
 say "building hivesync"
-cargo build --bins --tests --quiet
+cargo build --bins --tests --features e2e --quiet
 
 # Controllers the phase 2 tests started and a killed test run left behind: their pids, one a line.
 TEST_CONTROLLER_PIDS="$STATE_DIR/logs/e2e-restart-controllers.pids"
@@ -89,7 +89,7 @@ else
 fi
 
 say "running the e2e suite, phase 1: all but the $RESTART_TESTS tests, with one shared controller"
-if ! cargo test --test e2e -- --test-threads="${E2E_THREADS:-4}" --skip "$RESTART_TESTS" "$@"; then
+if ! cargo test --features e2e --test e2e -- --test-threads="${E2E_THREADS:-4}" --skip "$RESTART_TESTS" "$@"; then
   report_failure "phase 1" "$LOG"
   FAILED=1
 fi
@@ -100,7 +100,7 @@ else
   stop_controller
   # The phase 2 tests the arguments select (their filters and --skip applied by the test binary's --list), named
   # exactly; the arguments' other options are passed on.
-  if ! listed=$(cargo test --test e2e --quiet -- --list "$@" 2>&1); then
+  if ! listed=$(cargo test --features e2e --test e2e --quiet -- --list "$@" 2>&1); then
     printf '%s\n' "$listed" | tail -20 >&2
     say "phase 2: could not list the tests"
     exit 1
@@ -128,7 +128,7 @@ else
       HIVESYNC_E2E_CONTROLLER_KUBECONFIG="${CONTROLLER_KUBECONFIG:-$HUB_KUBECONFIG}" \
       HIVESYNC_E2E_CONTROLLER_LOG="$RESTART_LOG" \
       HIVESYNC_E2E_CONTROLLER_PIDFILE="$TEST_CONTROLLER_PIDS" \
-      cargo test --test e2e -- --test-threads=1 --exact ${options[@]+"${options[@]}"} "${selected[@]}"; then
+      cargo test --features e2e --test e2e -- --test-threads=1 --exact ${options[@]+"${options[@]}"} "${selected[@]}"; then
       report_failure "phase 2" "$RESTART_LOG"
       FAILED=1
     fi

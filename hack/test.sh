@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$REPO_ROOT"
 
 say "unit tests"
-cargo test --lib --bins
+# With the e2e feature, as the suite below builds: one build of the crate serves both.
+cargo test --lib --bins --features e2e
 
 say "building the Kubernetes test binaries (cached after the first build)"
 k8s_path
