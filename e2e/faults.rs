@@ -887,21 +887,28 @@ async fn restart_readyz_waits_for_the_hub_caches_and_metrics_show_hive_names_aft
     Ok(())
 }
 
-#[tokio::test]
-async fn restart_a_standby_takes_over_when_the_leader_dies_and_syncs_what_comes_next() -> Result<()>
-{
-    require_own_controller()?;
-    let _serial = serial().await;
-    let lease = unique_name("e2e-leader");
-    let args =
-        |id: &'static str| vec!["--leader-elect", "--lease-duration", "6s", "--identity", id];
-    let mut a_args = args("e2e-replica-a");
-    a_args.extend(["--lease-name", lease.as_str()]);
-    let mut b_args = args("e2e-replica-b");
-    b_args.extend(["--lease-name", lease.as_str()]);
-    let mut a = Controller::start_with_own_log(&a_args, "replica-a").await?;
-    let mut b = Controller::start_with_own_log(&b_args, "replica-b").await?;
-    let leader = wait_for(
+/// Two controllers with `--leader-elect` on a fresh Lease (`prefix`, `lease_duration`), once exactly one of them leads:
+/// (leader, standby).
+async fn two_replicas(prefix: &str, lease_duration: &str) -> Result<(Controller, Controller)> {
+    let lease = unique_name(prefix);
+    let start = |id: String| {
+        let lease = lease.clone();
+        async move {
+            let args = [
+                "--leader-elect",
+                "--lease-duration",
+                lease_duration,
+                "--identity",
+                &id,
+                "--lease-name",
+                &lease,
+            ];
+            Controller::start_with_own_log(&args, &id).await
+        }
+    };
+    let a = start(format!("{prefix}-a")).await?;
+    let b = start(format!("{prefix}-b")).await?;
+    let a_leads = wait_for(
         Duration::from_secs(30),
         Duration::from_millis(200),
         || async {
@@ -909,19 +916,23 @@ async fn restart_a_standby_takes_over_when_the_leader_dies_and_syncs_what_comes_
                 a.log_lines("became the leader").len(),
                 b.log_lines("became the leader").len(),
             ) {
-                (1, 0) => Ok('a'),
-                (0, 1) => Ok('b'),
+                (1, 0) => Ok(true),
+                (0, 1) => Ok(false),
                 other => bail!("leaders so far: {other:?}"),
             }
         },
     )
     .await
     .context("exactly one replica should lead")?;
-    let (dead, standby) = if leader == 'a' {
-        (&mut a, &mut b)
-    } else {
-        (&mut b, &mut a)
-    };
+    Ok(if a_leads { (a, b) } else { (b, a) })
+}
+
+#[tokio::test]
+async fn restart_a_standby_takes_over_when_the_leader_dies_and_syncs_what_comes_next() -> Result<()>
+{
+    require_own_controller()?;
+    let _serial = serial().await;
+    let (mut dead, standby) = two_replicas("e2e-leader", "6s").await?;
     ensure!(standby.log_lines("became the leader").is_empty());
 
     let hub = hub().await?;
@@ -964,43 +975,9 @@ async fn restart_sigterm_stops_the_leader_cleanly_and_releases_its_lease_so_a_st
 ) -> Result<()> {
     require_own_controller()?;
     let _serial = serial().await;
-    let lease = unique_name("e2e-sigterm");
     // A long lease: a standby that had to wait for it to expire would take 30 s; one that finds it released takes
     // at most one renewal period (10 s).
-    let args = |id: &'static str| {
-        vec![
-            "--leader-elect",
-            "--lease-duration",
-            "30s",
-            "--identity",
-            id,
-            "--lease-name",
-            lease.as_str(),
-        ]
-    };
-    let mut a = Controller::start_with_own_log(&args("e2e-term-a"), "term-a").await?;
-    let mut b = Controller::start_with_own_log(&args("e2e-term-b"), "term-b").await?;
-    let leader = wait_for(
-        Duration::from_secs(30),
-        Duration::from_millis(200),
-        || async {
-            match (
-                a.log_lines("became the leader").len(),
-                b.log_lines("became the leader").len(),
-            ) {
-                (1, 0) => Ok('a'),
-                (0, 1) => Ok('b'),
-                other => bail!("leaders so far: {other:?}"),
-            }
-        },
-    )
-    .await
-    .context("exactly one replica should lead")?;
-    let (stopping, standby) = if leader == 'a' {
-        (&mut a, &mut b)
-    } else {
-        (&mut b, &mut a)
-    };
+    let (mut stopping, standby) = two_replicas("e2e-term", "30s").await?;
     let signalled = Instant::now();
     let status = stopping.terminate(Duration::from_secs(15))?;
     let stopped_in = signalled.elapsed();
