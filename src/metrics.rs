@@ -63,6 +63,11 @@ lazy!(CLIENT_REQUESTS: IntCounterVec = register_int_counter_vec!(
     "Kubernetes API requests, hub (remote=false) and managed clusters (remote=true)",
     &["controller", "method", "resource", "remote", "status"]
 ));
+lazy!(CLIENT_REQUESTS_CANCELLED: IntCounterVec = register_int_counter_vec!(
+    "hive_kube_client_requests_cancelled_total",
+    "Kubernetes API requests abandoned before an answer (a deadline, a shutdown)",
+    &["controller", "method", "resource", "remote"]
+));
 lazy!(CLIENT_REQUEST_SECONDS: HistogramVec = register_histogram_vec!(
     "hive_kube_client_request_seconds",
     "Kubernetes API request latency",
@@ -173,8 +178,21 @@ where
         let remote = if self.remote { "true" } else { "false" };
         let start = Instant::now();
         let fut = self.inner.call(req);
+        // Dropped before the answer (the caller's deadline passed, or the task was stopped): counted as cancelled.
+        let cancelled = labels.as_ref().map(|(method, resource)| Cancelled {
+            labels: [
+                CONTROLLER.to_string(),
+                method.clone(),
+                resource.clone(),
+                remote.to_string(),
+            ],
+            armed: true,
+        });
         Box::pin(async move {
             let result = fut.await;
+            if let Some(mut c) = cancelled {
+                c.armed = false;
+            }
             if let Some((method, resource)) = labels {
                 let status = match &result {
                     Ok(r) => format!(
@@ -201,6 +219,21 @@ where
     }
 }
 
+/// Counts a request as cancelled when dropped while still armed.
+struct Cancelled {
+    labels: [String; 4],
+    armed: bool,
+}
+
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        if self.armed {
+            let l = self.labels.each_ref().map(String::as_str);
+            CLIENT_REQUESTS_CANCELLED.with_label_values(&l).inc();
+        }
+    }
+}
+
 /// The hub's client, its requests counted in `hive_kube_client_*{remote="false"}` (managed clusters' clients are
 /// built in `remote::connect`). Every hub call waits at most `HUB_REQUEST_TIMEOUT` for its response to start: a
 /// half-open hub connection must not park a worker for good. Watches are unaffected (the API server starts their
@@ -224,6 +257,7 @@ pub fn init() {
     LazyLock::force(&CLUSTERSYNC_FIRST_SUCCESS_SECONDS);
     LazyLock::force(&RECONCILE_SECONDS);
     LazyLock::force(&CLIENT_REQUESTS);
+    LazyLock::force(&CLIENT_REQUESTS_CANCELLED);
     LazyLock::force(&CLIENT_REQUEST_SECONDS);
     LazyLock::force(&SSS_CLUSTERS);
     LazyLock::force(&SSS_CLUSTERS_UNAPPLIED);
@@ -239,6 +273,29 @@ pub fn init() {
 #[cfg(test)]
 mod tests {
     use super::resource_label;
+
+    #[tokio::test]
+    async fn a_request_dropped_before_its_answer_counts_as_cancelled() {
+        use super::{ClientMetrics, CLIENT_REQUESTS_CANCELLED, CONTROLLER};
+        use tower::Service;
+        let mut svc = ClientMetrics {
+            inner: tower::service_fn(|_: http::Request<()>| {
+                std::future::pending::<Result<http::Response<()>, std::convert::Infallible>>()
+            }),
+            remote: true,
+        };
+        let labels = [CONTROLLER, "GET", "core/v1/configmaps", "true"];
+        let before = CLIENT_REQUESTS_CANCELLED.with_label_values(&labels).get();
+        let request = http::Request::get("/api/v1/namespaces/x/configmaps/y")
+            .body(())
+            .unwrap();
+        let pending = svc.call(request);
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(10), pending).await;
+        assert_eq!(
+            CLIENT_REQUESTS_CANCELLED.with_label_values(&labels).get(),
+            before + 1
+        );
+    }
 
     #[test]
     fn resource_labels_follow_hive() {
