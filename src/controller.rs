@@ -174,6 +174,7 @@ fn observe_reconcile(outcome: &str, start: std::time::Instant) {
 }
 
 fn forget(ctx: &Context, key: &ClusterKey) {
+    ctx.queue.forget(key);
     ctx.last_success.remove(key);
     let _ = metrics::LAST_SUCCESS_AGE.remove_label_values(&[&key.0, &key.1]);
     ctx.pool.forget(key);

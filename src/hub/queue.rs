@@ -1,7 +1,7 @@
 //! The per-cluster work queue: a key is queued at most once, a running key is never handed to a second worker
 //! (an event for it while it runs marks it to run again), and delayed requeues keep only the earliest deadline.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,12 +14,17 @@ struct State<K> {
     queued: HashSet<K>,
     running: HashSet<K>,
     dirty: HashSet<K>,
+    /// Each key's one pending delayed requeue, and the same by deadline for the timer task.
     scheduled: HashMap<K, Instant>,
+    deadlines: BTreeMap<Instant, Vec<K>>,
+    timer_started: bool,
 }
 
 pub struct WorkQueue<K> {
     state: Mutex<State<K>>,
     notify: Notify,
+    /// Wakes the timer task when an earlier deadline is scheduled.
+    timer: Notify,
 }
 
 impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
@@ -31,8 +36,11 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
                 running: HashSet::new(),
                 dirty: HashSet::new(),
                 scheduled: HashMap::new(),
+                deadlines: BTreeMap::new(),
+                timer_started: false,
             }),
             notify: Notify::new(),
+            timer: Notify::new(),
         })
     }
 
@@ -52,37 +60,55 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
         }
     }
 
-    /// Queues `key` after `delay`, unless it is already due earlier.
+    /// Queues `key` after `delay`, unless it is already due earlier. One timer task per queue serves every delayed
+    /// key (not a sleeping task per call, which under churn kept a task and its key alive for up to the 2 h re-apply
+    /// interval after the cluster was gone).
     pub fn add_after(self: &Arc<Self>, key: K, delay: Duration) {
         if delay.is_zero() {
             return self.add(key);
         }
         let at = Instant::now() + delay;
-        {
+        let start_timer = {
             let mut s = self.lock();
-            match s.scheduled.get(&key) {
-                Some(existing) if *existing <= at => return,
-                _ => {
-                    s.scheduled.insert(key.clone(), at);
-                }
+            match s.scheduled.get(&key).copied() {
+                Some(existing) if existing <= at => return,
+                Some(existing) => unschedule(&mut s.deadlines, &key, existing),
+                None => {}
             }
+            s.scheduled.insert(key.clone(), at);
+            s.deadlines.entry(at).or_default().push(key);
+            !std::mem::replace(&mut s.timer_started, true)
+        };
+        if start_timer {
+            tokio::spawn(run_timer(self.clone()));
         }
-        let me = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(at).await;
-            let due = {
-                let mut s = me.lock();
-                if s.scheduled.get(&key) == Some(&at) {
-                    s.scheduled.remove(&key);
-                    true
-                } else {
-                    false
-                }
-            };
-            if due {
-                me.add(key);
+        self.timer.notify_one();
+    }
+
+    /// Drops `key`'s pending delayed requeue (its cluster is gone).
+    pub fn forget(&self, key: &K) {
+        let mut s = self.lock();
+        if let Some(at) = s.scheduled.remove(key) {
+            unschedule(&mut s.deadlines, key, at);
+        }
+    }
+
+    /// Queues every key whose deadline has passed; returns the next deadline.
+    fn fire_due(&self, now: Instant) -> Option<Instant> {
+        let due: Vec<K> = {
+            let mut s = self.lock();
+            let later = s.deadlines.split_off(&(now + Duration::from_nanos(1)));
+            let due = std::mem::replace(&mut s.deadlines, later);
+            let keys: Vec<K> = due.into_values().flatten().collect();
+            for k in &keys {
+                s.scheduled.remove(k);
             }
-        });
+            keys
+        };
+        for k in due {
+            self.add(k);
+        }
+        self.lock().deadlines.keys().next().copied()
     }
 
     /// Waits for the next key and marks it running.
@@ -124,6 +150,34 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+fn unschedule<K: Eq>(deadlines: &mut BTreeMap<Instant, Vec<K>>, key: &K, at: Instant) {
+    if let Some(keys) = deadlines.get_mut(&at) {
+        keys.retain(|k| k != key);
+        if keys.is_empty() {
+            deadlines.remove(&at);
+        }
+    }
+}
+
+/// The queue's timer: sleeps until the earliest deadline (or until an earlier one is scheduled), then queues what is
+/// due. Queues live as long as the process (the timer keeps its queue).
+async fn run_timer<K: Clone + Eq + Hash + Send + Sync + 'static>(queue: Arc<WorkQueue<K>>) {
+    loop {
+        let wake = queue.timer.notified();
+        tokio::pin!(wake);
+        wake.as_mut().enable();
+        match queue.fire_due(Instant::now()) {
+            Some(at) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
+                    _ = wake => {}
+                }
+            }
+            None => wake.await,
+        }
     }
 }
 
@@ -248,6 +302,27 @@ mod tests {
         assert_eq!(at("bad"), vec![0, 1, 3]);
         assert!(q.is_empty());
         workers.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_forgotten_key_leaves_nothing_scheduled() {
+        let q = WorkQueue::new();
+        q.add_after("gone", Duration::from_secs(7200));
+        q.add_after("gone", Duration::from_secs(60));
+        q.add_after("kept", Duration::from_secs(30));
+        q.forget(&"gone");
+        {
+            let s = q.lock();
+            assert_eq!(s.scheduled.len(), 1);
+            assert_eq!(
+                s.deadlines.values().flatten().collect::<Vec<_>>(),
+                [&"kept"]
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(7201)).await;
+        assert_eq!(q.next().await, "kept");
+        assert!(q.is_empty());
+        assert!(q.lock().deadlines.is_empty());
     }
 
     #[tokio::test(start_paused = true)]
