@@ -117,6 +117,69 @@ def cmd_sss(a):
                    "enableResourceTemplates": True, "resources": res}})
 
 
+CHURN_NS = "bench-churn"
+CHURN_SSS = "bench-churn"
+
+
+def cmd_churn_base(a):
+    """Scenario 7's fixed payload: the namespace of the churned CDs and one SelectorSyncSet selecting every one of them
+    (bench/fleet=churn) with --objects ConfigMaps churn-<id>-<k>, templated so each cluster has its own rendered copy."""
+    res = [{"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": f"churn-{TEMPLATE_ID}-{k}", "namespace": "churn-cms", "labels": {"bench/set": "churn"}},
+            "data": {"value": "v1", "cluster": TEMPLATE_ID}} for k in range(a.objects)]
+    dump(kube_list([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": a.namespace}},
+        {"apiVersion": "hive.openshift.io/v1", "kind": "SelectorSyncSet", "metadata": {"name": CHURN_SSS},
+         "spec": {"clusterDeploymentSelector": {"matchLabels": {"bench/fleet": "churn"}}, "resourceApplyMode": "Upsert",
+                  "enableResourceTemplates": True, "resources": res}}]))
+
+
+def churn_name(cycle, i):
+    return f"churn-c{cycle}-{i}"
+
+
+def cmd_churn_cds(a):
+    """Cycle --cycle's N fake-cluster CDs churn-c<cycle>-<i> (new names every cycle, nothing reused)."""
+    dump(kube_list([cd(churn_name(a.cycle, i), a.namespace,
+                       {"bench-id": f"c{a.cycle}-{i}", "bench/fleet": "churn", "bench/churn-cycle": str(a.cycle)},
+                       {"hive.openshift.io/fake-cluster": "true"}) for i in range(1, a.n + 1)]))
+
+
+def cmd_churn_syncsets(a):
+    """From the CD list on stdin: one namespaced SyncSet per CD (as Hive's users make per-cluster SyncSets), named like
+    it, owned by it (so the garbage collector removes it with the CD), with one ConfigMap."""
+    items = []
+    for c in load_stdin().get("items", []):
+        m = c["metadata"]
+        items.append({"apiVersion": "hive.openshift.io/v1", "kind": "SyncSet",
+                      "metadata": {"name": m["name"], "namespace": m["namespace"],
+                                   "labels": {"bench/churn-cycle": m["labels"]["bench/churn-cycle"]},
+                                   "ownerReferences": [{"apiVersion": "hive.openshift.io/v1",
+                                                        "kind": "ClusterDeployment", "name": m["name"],
+                                                        "uid": m["uid"]}]},
+                      "spec": {"clusterDeploymentRefs": [{"name": m["name"]}], "resourceApplyMode": "Upsert",
+                               "resources": [{"apiVersion": "v1", "kind": "ConfigMap",
+                                              "metadata": {"name": f"ss-{m['name']}", "namespace": "churn-cms"},
+                                              "data": {"value": "v1"}}]}})
+    dump(kube_list(items))
+
+
+def cmd_churn_done(a):
+    """Prints how many ClusterSyncs named --prefix* have the churn SelectorSyncSet's entry Success (and, with
+    --syncsets, their own SyncSet's entry Success too)."""
+    done = 0
+    for cs in load_stdin().get("items", []):
+        name = cs["metadata"]["name"]
+        if not name.startswith(a.prefix):
+            continue
+        st = cs.get("status") or {}
+        ok = any(e.get("name") == CHURN_SSS and e.get("result") == "Success" for e in st.get("selectorSyncSets") or [])
+        if a.syncsets:
+            ok = ok and any(e.get("name") == name and e.get("result") == "Success" for e in st.get("syncSets") or [])
+        done += ok
+    print(done)
+
+
 def cmd_latency_cds(a):
     rnd = random.Random(8)
     ids = rnd.sample(range(1, a.n + 1), min(a.count, a.n))
@@ -284,6 +347,10 @@ def targets(f):
         t["dead_spoke_detect_s"] = {"value": d, "target": "<= 30 s", "met": d is not None and d <= 30}
         t["dead_spoke_throughput_loss_percent"] = {"value": loss, "target": "<= 5 %",
                                                    "met": loss is not None and loss <= 5}
+    if "s7" in f:
+        g = f["s7"].get("rss_growth_percent")
+        t["churn_rss_growth_percent"] = {"value": g, "target": "<= 10 %",
+                                         "met": g is not None and g <= 10 and bool(f["s7"].get("all_cycles_complete"))}
     return t
 
 
@@ -298,6 +365,13 @@ def main():
     s.add_argument("--set", required=True); s.add_argument("--value", required=True)
     s.add_argument("--ns-prefix", default="bench-"); s.add_argument("--objects", type=int, default=10)
     s.add_argument("--cm-namespace", default="bench-cms")
+    s = sub.add_parser("churn-base"); s.add_argument("--namespace", default=CHURN_NS)
+    s.add_argument("--objects", type=int, default=3)
+    s = sub.add_parser("churn-cds"); s.add_argument("--cycle", type=int, required=True)
+    s.add_argument("--n", type=int, required=True); s.add_argument("--namespace", default=CHURN_NS)
+    sub.add_parser("churn-syncsets")
+    s = sub.add_parser("churn-done"); s.add_argument("--prefix", required=True)
+    s.add_argument("--syncsets", action="store_true")
     s = sub.add_parser("latency-cds"); s.add_argument("--n", type=int, required=True)
     s.add_argument("--count", type=int, default=50)
     s = sub.add_parser("cs-done"); s.add_argument("--name", required=True)

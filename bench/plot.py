@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """plot.py RESULT.json OUT.svg: the fan-out timelines (objects present vs time), the label → object latency
-distribution (CDF) and the OSD run's RSS, as one SVG. Standard library only."""
+distribution (CDF), the OSD run's RSS and the churn run's RSS, as one SVG. Standard library only."""
 
 import json
 import sys
@@ -107,6 +107,16 @@ def main():
             "seconds since kubectl apply", "RSS (MB) / clusters done ÷ 10",
             [("RSS MB", [(t, b / 1e6) for t, b, _ in tl]), ("clusters done ÷ 10", [(t, c / 10) for t, _, c in tl])],
             steps=False))
+    if "s7" in sc and sc["s7"].get("rss_timeline"):
+        s7 = sc["s7"]
+        tl = s7["rss_timeline"]
+        g = s7.get("rss_growth_percent")
+        marks = [(m[1], f"cycle {m[0]}") for m in s7.get("cycle_marks_s") or []]
+        panels.append(lambda y0: panel(
+            y0, f"Churn, {s7['cycles']} × {s7['clusters_per_cycle']} fake clusters: controller RSS"
+                + (f" (last/first cycle {g:+.1f} %)" if g is not None else ""),
+            "seconds since the controller was ready", "RSS (MB)",
+            [("RSS MB", [(t, b / 1e6) for t, b in tl])], steps=False, marks=marks))
     body = []
     for i, p in enumerate(panels):
         body += p(i * H)
