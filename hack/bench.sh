@@ -163,6 +163,10 @@ else
   fresh_hub "$SETUP_DIR"
 fi
 rm -rf "$RUN"; mkdir -p "$RUN"
+# HEAD at the start, what the release build below compiles (assemble records HEAD again at the end, and commits may
+# land during a run; with BENCH_BIN_DIR the binaries are whatever was put there).
+GIT_REV_START=$(git -C "$REPO_ROOT" rev-parse HEAD 2>/dev/null || echo unknown)
+SRC_DIRTY_START=$([ -z "$(git -C "$REPO_ROOT" status --porcelain -- src 2>/dev/null)" ] && echo False || echo True)
 K8S_VERSION=$(hubctl version -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])')
 python3 - "$RUN/params.json" <<EOF
 import json, sys
@@ -170,6 +174,7 @@ json.dump({"n": $N, "spokes": $SPOKES, "scenarios": "$SCENARIOS", "concurrency":
            "latency_reps": $LAT_REPS, "idle_seconds": $IDLE_S, "s4_n": $S4_N, "s4_concurrency": $S4_CONC,
            "dead_after_s": $DEAD_AFTER, "s6_rounds": $S6_ROUNDS, "s7_n": $S7_N, "s7_cycles": $S7_CYCLES,
            "s7_concurrency": $S7_CONC, "s7_settle_s": $S7_SETTLE, "s7_syncsets": $S7_SYNCSETS, "k8s_version": "$K8S_VERSION",
+           "git_rev_at_start": "$GIT_REV_START", "src_dirty_at_start": $SRC_DIRTY_START,
            "controller_flags": "--concurrency $CONC (other flags default: --probe-interval 20s, --remote-timeout 20s)"},
           open(sys.argv[1], "w"))
 EOF
