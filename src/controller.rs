@@ -189,7 +189,7 @@ fn forget(ctx: &Context, key: &ClusterKey) {
 /// (Hive makes per-cluster SyncSets, so these come and go with the fleet), rendered copies of templated ones,
 /// per-cluster hashes and backoff, and the metric series of deleted SelectorSyncSets. Run with the fleet gauges; a
 /// deleted cluster's own entries also go at its last reconcile (`forget`).
-fn sweep(ctx: &Context) {
+pub(crate) fn sweep(ctx: &Context) {
     let syncsets: std::collections::HashSet<String> = ctx
         .stores
         .sync_sets
@@ -538,100 +538,6 @@ fn observe_first_successes(
     {
         metrics::CLUSTERSYNC_FIRST_SUCCESS_SECONDS
             .observe(first.0.duration_since(installed).as_secs_f64().max(0.0));
-    }
-}
-
-/// Recomputes the fleet gauges from the watch caches (Hive's metrics controller does this every 2 minutes).
-pub async fn publish_gauges(ctx: Arc<Context>, every: Duration) {
-    let mut known_sss: Vec<String> = Vec::new();
-    let mut known_paused: Vec<[String; 3]> = Vec::new();
-    loop {
-        let mut sss_total: HashMap<String, i64> = HashMap::new();
-        let mut sss_unapplied: HashMap<String, i64> = HashMap::new();
-        let (mut ss_total, mut ss_unapplied) = (0, 0);
-        for cs in ctx.stores.cluster_syncs.state() {
-            let Some(st) = &cs.status else { continue };
-            for e in &st.selector_sync_sets {
-                *sss_total.entry(e.name.clone()).or_default() += 1;
-                if e.result != SyncSetResult::Success {
-                    *sss_unapplied.entry(e.name.clone()).or_default() += 1;
-                }
-            }
-            ss_total += st.sync_sets.len() as i64;
-            ss_unapplied += st
-                .sync_sets
-                .iter()
-                .filter(|e| e.result != SyncSetResult::Success)
-                .count() as i64;
-        }
-        for name in known_sss.drain(..) {
-            if !sss_total.contains_key(&name) {
-                let _ = metrics::SSS_CLUSTERS.remove_label_values(&[&name]);
-            }
-            if !sss_unapplied.contains_key(&name) {
-                let _ = metrics::SSS_CLUSTERS_UNAPPLIED.remove_label_values(&[&name]);
-            }
-        }
-        for (name, n) in &sss_total {
-            metrics::SSS_CLUSTERS.with_label_values(&[name]).set(*n);
-            known_sss.push(name.clone());
-        }
-        for (name, n) in &sss_unapplied {
-            metrics::SSS_CLUSTERS_UNAPPLIED
-                .with_label_values(&[name])
-                .set(*n);
-        }
-        metrics::SYNCSETS_TOTAL.set(ss_total);
-        metrics::SYNCSETS_UNAPPLIED.set(ss_unapplied);
-
-        let (mut reachable, mut unreachable, mut unknown) = (0, 0, 0);
-        let mut paused = Vec::new();
-        for cd in ctx.stores.cds.state() {
-            match cd
-                .condition(conditions::UNREACHABLE)
-                .map(|c| c.status.as_str())
-            {
-                Some("False") => reachable += 1,
-                Some("True") => unreachable += 1,
-                _ => unknown += 1,
-            }
-            if crate::controller::syncset_paused(&cd) {
-                paused.push([
-                    cd.name_any(),
-                    cd.namespace().unwrap_or_default(),
-                    gate::cluster_type(&cd).to_string(),
-                ]);
-            }
-        }
-        metrics::CLUSTERS
-            .with_label_values(&["reachable"])
-            .set(reachable);
-        metrics::CLUSTERS
-            .with_label_values(&["unreachable"])
-            .set(unreachable);
-        metrics::CLUSTERS
-            .with_label_values(&["unknown"])
-            .set(unknown);
-        for old in known_paused.drain(..) {
-            if !paused.contains(&old) {
-                let _ = metrics::SYNCSET_PAUSED.remove_label_values(&[&old[0], &old[1], &old[2]]);
-            }
-        }
-        for p in &paused {
-            metrics::SYNCSET_PAUSED
-                .with_label_values(&[&p[0], &p[1], &p[2]])
-                .set(1.0);
-        }
-        known_paused = paused;
-        for entry in ctx.last_success.iter() {
-            let (ns, name) = entry.key();
-            metrics::LAST_SUCCESS_AGE
-                .with_label_values(&[ns, name])
-                .set(entry.value().elapsed().as_secs_f64());
-        }
-        metrics::QUEUE_DEPTH.set(ctx.queue.len() as i64);
-        sweep(&ctx);
-        tokio::time::sleep(every).await;
     }
 }
 

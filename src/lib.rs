@@ -7,6 +7,7 @@ pub mod api;
 pub mod cli;
 pub mod controller;
 pub mod events;
+pub mod fleet;
 pub mod http;
 pub mod hub;
 pub mod leader;

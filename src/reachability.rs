@@ -22,9 +22,7 @@ use crate::hub::queue::WorkQueue;
 use crate::hub::ClusterKey;
 use crate::plan::conditions::set_cd_condition;
 use crate::plan::gate;
-use crate::plan::reach::{
-    self, AfterPrimary, Observed, Verdict, ACTIVE_API_URL_OVERRIDE, UNREACHABLE,
-};
+use crate::plan::reach::{self, AfterPrimary, Observed, ACTIVE_API_URL_OVERRIDE, UNREACHABLE};
 use crate::remote::ops;
 use crate::status;
 
@@ -152,11 +150,6 @@ impl Prober {
         };
         let verdict = match reach::after_primary(observed, primary.clone()) {
             AfterPrimary::Done(v) => v,
-            AfterPrimary::RetryPrimary => Verdict {
-                unreachable: None,
-                active_override: None,
-                retry_soon: true,
-            },
             AfterPrimary::ProbeSecondary => {
                 self.secondary_probed.insert(key.clone(), Instant::now());
                 let secondary = self.try_url(key, &cd, &secret, None).await;

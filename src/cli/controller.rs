@@ -56,6 +56,10 @@ pub struct Args {
     /// This replica's identity (default: the pod name; its trailing ordinal picks its preferred shard).
     #[arg(long, env = "HIVESYNC_POD_NAME")]
     pub identity: Option<String>,
+    /// Serve Hive's opt-in `hive_clustersync_failing_seconds` for ClusterSyncs failing at least this long (Hive's
+    /// HiveConfig `metricsConfig.metricsWithDuration: [{name: currentClusterSyncFailing, duration: ...}]`). Unset: off.
+    #[arg(long, env = "HIVESYNC_CLUSTERSYNC_FAILING_MIN_DURATION", value_parser = super::duration::parse_go_duration)]
+    pub clustersync_failing_min_duration: Option<Duration>,
 }
 
 pub async fn hub_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
@@ -85,6 +89,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         lease_name,
         lease_duration,
         identity,
+        clustersync_failing_min_duration,
     } = args;
     // A made-up identity (host and pid) has no ordinal: its pid is not one.
     let explicit_identity = identity.is_some();
@@ -119,6 +124,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let pool = Arc::new(ClientPool::new(hub.clone(), timeouts, secrets.clone()));
     let queue = WorkQueue::new();
     let stores = watch::start(hub.clone(), queue.clone(), secrets.clone()).await?;
+    if let Some(min) = clustersync_failing_min_duration {
+        crate::fleet::ClusterSyncFailing::new(
+            stores.cluster_syncs.clone(),
+            stores.cds.clone(),
+            min,
+        )
+        .register()?;
+    }
     ready.store(true, Ordering::Relaxed);
     tracing::info!(
         clusters = stores.cds.state().len(),
@@ -178,7 +191,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     let result = tokio::select! {
         _ = controller::run(ctx.clone()) => Ok(()),
-        _ = controller::publish_gauges(ctx.clone(), Duration::from_secs(30)) => Ok(()),
+        _ = crate::fleet::publish_gauges(ctx.clone(), Duration::from_secs(30)) => Ok(()),
         _ = crate::reachability::run(ctx.clone(), ProbeSettings { interval: probe_interval, max_backoff: probe_interval.max(Duration::from_secs(15)) }) => Ok(()),
         r = http => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
         signal = shutdown_signal() => { tracing::info!(%signal, "stopping: the workers are stopped, then the leases released"); Ok(()) }

@@ -90,8 +90,6 @@ pub enum AfterPrimary {
     Done(Verdict),
     /// Probe the kubeconfig's server, then call `after_secondary`.
     ProbeSecondary,
-    /// Leave `Unreachable` as it is and retry the primary with backoff (secondary tried recently).
-    RetryPrimary,
 }
 
 /// The conditions to write (None: leave that condition alone) and whether to retry soon.
@@ -120,7 +118,13 @@ pub fn after_primary(o: Observed, primary: Result<(), String>) -> AfterPrimary {
         {
             AfterPrimary::ProbeSecondary
         }
-        Err(_) if o.has_override => AfterPrimary::RetryPrimary,
+        // The secondary was tried recently: leave `Unreachable` as it is and retry the primary with backoff. As
+        // Hive, the override's condition still follows the primary's error (rewritten when its text changes).
+        Err(e) if o.has_override => AfterPrimary::Done(Verdict {
+            unreachable: None,
+            active_override: Some(("False", REASON_UNREACHABLE, e)),
+            retry_soon: true,
+        }),
         Err(e) => AfterPrimary::Done(Verdict {
             unreachable: Some(("True", REASON_UNREACHABLE, scrub(&e))),
             active_override: None,
@@ -395,7 +399,11 @@ mod tests {
         let o = observed(Some("False"), Some("False"), true, false);
         assert_eq!(
             after_primary(o, Err("refused".into())),
-            AfterPrimary::RetryPrimary
+            AfterPrimary::Done(Verdict {
+                unreachable: None,
+                active_override: Some(("False", "ErrorConnectingToCluster", "refused".into())),
+                retry_soon: true,
+            })
         );
         // An older probe time → the secondary is probed again.
         let o = observed(Some("False"), Some("False"), true, true);
