@@ -18,7 +18,7 @@ use kube::api::{Api, ObjectMeta, PostParams};
 use kube::Client;
 use serde_json::{json, Value};
 
-use crate::common::*;
+use crate::support::*;
 
 // ------------------------------------------------------------------------------------------------------ helpers
 

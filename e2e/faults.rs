@@ -19,7 +19,7 @@ use kube::api::Api;
 use kube::Client;
 use serde_json::json;
 
-use crate::common::*;
+use crate::support::*;
 
 // ------------------------------------------------------------------------------------------------------ helpers
 

@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 use kube::api::{Api, ObjectMeta, PostParams};
 use serde_json::json;
 
-use crate::common::*;
+use crate::support::*;
 
 fn time(s: &str) -> Time {
     Time(s.parse().unwrap_or_else(|e| panic!("bad time {s}: {e}")))

@@ -9,8 +9,8 @@ use anyhow::{ensure, Result};
 use futures::FutureExt;
 use serde_json::json;
 
-use crate::common::*;
 use crate::listener::{full, Listener, Seen};
+use crate::support::*;
 
 /// A kubeconfig for `server` whose only user is `user` (a YAML flow mapping).
 fn kubeconfig_with_user(server: &str, user: &str) -> String {

@@ -57,7 +57,7 @@ pub fn full(body: impl Into<Bytes>) -> Body {
 impl Listener {
     /// Serves `handler` on 127.0.0.1 (a free port) over TLS; every request is recorded first.
     pub async fn start(handler: Handler) -> Result<Self> {
-        crate::common::install_crypto_provider();
+        crate::support::install_crypto_provider();
         let dir = tempfile::tempdir()?;
         let (certs, key, ca_pem) = self_signed(dir.path())?;
         let config = rustls::ServerConfig::builder()

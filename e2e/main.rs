@@ -1,5 +1,4 @@
 mod cli;
-mod common;
 mod faults;
 mod foundation;
 mod hive_status;
@@ -7,4 +6,5 @@ mod hostile;
 mod listener;
 mod migrate;
 mod payload;
+mod support;
 mod sync;

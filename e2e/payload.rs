@@ -16,7 +16,7 @@ use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::Client;
 use serde_json::{json, Value};
 
-use crate::common::*;
+use crate::support::*;
 
 // ------------------------------------------------------------------------------------------------------ helpers
 

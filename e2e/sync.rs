@@ -22,7 +22,7 @@ use kube::runtime::watcher;
 use kube::Client;
 use serde_json::{json, Value};
 
-use crate::common::*;
+use crate::support::*;
 
 // ------------------------------------------------------------------------------------------------------ helpers
 
