@@ -1,5 +1,5 @@
 //! Prometheus metrics: Hive's names, types, labels and buckets where hivesync means the same thing
-//! (HIVE-COMPAT.md §8), so existing dashboards and alerts keep working, plus `hivesync_*` for what Hive lacks.
+//! (docs/hive-compatibility.md, "Metrics"), so existing dashboards and alerts keep working, plus `hivesync_*` for what Hive lacks.
 //! Everything is registered in the process-wide default registry that `/metrics` serves.
 
 use std::future::Future;

@@ -30,7 +30,7 @@ use crate::status;
 const PROBE_WORKERS: usize = 32;
 /// A probe's deadline (or `--remote-timeout`, if shorter). `GET /version` answers in milliseconds; this bounds how
 /// long a cluster that stopped answering without closing its connections (a blackholed network) takes to be found:
-/// the probe interval plus this, 30 s at the defaults (DESIGN.md's dead-spoke target).
+/// the probe interval plus this, 30 s at the defaults (the dead-spoke target, docs/benchmarks.md).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A healthy cluster's `Unreachable=False` is rewritten (moving `lastProbeTime`) at most this often.
 const PROBE_TIME_REFRESH: Duration = Duration::from_secs(600);

@@ -1,5 +1,5 @@
-//! The pure plan step: everything Hive decides without I/O (HIVE-COMPAT.md §4). Nothing here talks to a cluster;
-//! the controller feeds in what it observed and executes what comes out.
+//! The pure plan step: everything Hive decides without I/O (docs/hive-compatibility.md, "The sync"). Nothing here
+//! talks to a cluster; the controller feeds in what it observed and executes what comes out.
 //!
 //! - `decode`: a syncset's `resources`, `secretMappings` and `patches` into the ordered operations to send;
 //! - `identity`: object references and Hive's group-based identity;
@@ -15,6 +15,7 @@ pub mod message;
 pub mod reach;
 pub mod run;
 pub mod select;
+pub mod status;
 pub mod takeover;
 pub mod template;
 

@@ -1,4 +1,4 @@
-//! The reachability state machine (HIVE-COMPAT.md §6), pure: what to probe, and which `Unreachable` and
+//! The reachability state machine (docs/hive-compatibility.md, "Reachability"), pure: what to probe, and which `Unreachable` and
 //! `ActiveAPIURLOverride` conditions follow from the results. The probe loop does the I/O and the writes.
 //!
 //! hivesync probes on its own schedule (seconds, not Hive's 2 h), so "recheck due" here means the secondary (the
@@ -288,7 +288,7 @@ mod tests {
         }
     }
 
-    // §10.3: missing conditions are initialised to Unknown before any probe.
+    // Hive's unreachable-controller unit test: missing conditions are initialised to Unknown before any probe.
     #[test]
     fn missing_conditions_are_initialised_to_unknown() {
         let init = initial_conditions(&[]);
@@ -321,7 +321,7 @@ mod tests {
         .is_empty());
     }
 
-    // §10.3: Unknown, True or an old False, and the probe fails → Unreachable True, retry.
+    // Hive's unreachable-controller unit test: Unknown, True or an old False, and the probe fails → Unreachable True, retry.
     #[test]
     fn a_failed_probe_without_override_marks_the_cluster_unreachable() {
         for prior in [Some("Unknown"), Some("True"), Some("False"), None] {
@@ -342,7 +342,7 @@ mod tests {
         }
     }
 
-    // §10.3: a probe that succeeds from any prior state → False.
+    // Hive's unreachable-controller unit test: a probe that succeeds from any prior state → False.
     #[test]
     fn a_successful_probe_marks_the_cluster_reachable_from_any_state() {
         for prior in [Some("Unknown"), Some("True"), Some("False"), None] {
@@ -355,7 +355,7 @@ mod tests {
         }
     }
 
-    // §10.3 with override: primary OK → ActiveAPIURLOverride True.
+    // Hive's unreachable-controller unit test, with an override: primary OK → ActiveAPIURLOverride True.
     #[test]
     fn a_working_override_is_active() {
         let v = verdict(after_primary(
@@ -368,7 +368,7 @@ mod tests {
         );
     }
 
-    // §10.3: primary fails, secondary OK → reachable, override inactive with the raw error, retry the primary.
+    // Hive's unreachable-controller unit test: primary fails, secondary OK → reachable, override inactive with the raw error, retry the primary.
     #[test]
     fn a_failed_override_falls_back_to_the_kubeconfig_server() {
         let o = observed(Some("False"), Some("True"), true, false);
@@ -393,7 +393,7 @@ mod tests {
         assert!(v.retry_soon);
     }
 
-    // §10.3: primary fails with a recent "reachable via secondary" → secondary not probed, Unreachable unchanged.
+    // Hive's unreachable-controller unit test: primary fails with a recent "reachable via secondary" → secondary not probed, Unreachable unchanged.
     #[test]
     fn a_recently_confirmed_secondary_is_not_probed_again() {
         let o = observed(Some("False"), Some("False"), true, false);
