@@ -87,7 +87,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
             })?;
             let names = super::render::names_of(&ss, &sss);
             for s in &ss {
-                if !crate::hub::index::syncset_targets(s, &snapshot.cd) {
+                if !crate::plan::target::syncset_targets(s, &snapshot.cd) {
                     eprintln!(
                         "note: SyncSet {}/{} in {} does not target cluster {} (namespace or clusterDeploymentRefs)",
                         s.namespace().unwrap_or_default(),
@@ -98,7 +98,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
                 }
             }
             for s in &sss {
-                if !crate::hub::index::selector_syncset_targets(s, &snapshot.cd) {
+                if !crate::plan::target::selector_syncset_targets(s, &snapshot.cd) {
                     eprintln!(
                         "note: SelectorSyncSet {} in {} does not select cluster {} (clusterDeploymentSelector)",
                         s.name_any(),

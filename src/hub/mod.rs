@@ -1,7 +1,6 @@
-//! The hub side: watches (reflector stores), the index of which syncsets target which cluster, and the per-cluster
-//! work queue. It decides nothing about what to send.
+//! The hub side: watches (reflector stores) and the per-cluster work queue. It decides nothing about what to send;
+//! which syncsets target which cluster is `plan::target`.
 
-pub mod index;
 pub mod queue;
 pub mod secrets;
 pub mod watch;

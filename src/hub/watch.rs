@@ -21,11 +21,11 @@ use serde::de::DeserializeOwned;
 
 use self::lenient::{Change, HubKind, Lenient, LenientWriter, Targets};
 pub use self::lenient::{ObjectKey, Undecodable, UndecodableMap, MAX_DEPTH};
-use super::index::selector_syncset_targets;
 use super::queue::WorkQueue;
 use super::secrets::SecretTracker;
 use super::ClusterKey;
 use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncLease, SelectorSyncSet, SyncSet};
+use crate::plan::target::{selector_error, selector_syncset_targets};
 use kube::core::PartialObjectMeta;
 
 #[derive(Clone)]
@@ -307,9 +307,7 @@ pub async fn start(
         LIST_PAGE_SIZE,
         &undecodable.selector_sync_sets,
         move |sss: &SelectorSyncSet, _| {
-            if let Some(err) =
-                super::index::selector_error(sss.spec.cluster_deployment_selector.as_ref())
-            {
+            if let Some(err) = selector_error(sss.spec.cluster_deployment_selector.as_ref()) {
                 tracing::warn!(selectorsyncset = %sss.name_any(), %err, "unparseable clusterDeploymentSelector matches no cluster");
             }
             queue_selector_sync_set(&q, &cd_store, &cs_store, &sss.name_any(), |cd| {

@@ -17,6 +17,7 @@ pub mod run;
 pub mod select;
 pub mod status;
 pub mod takeover;
+pub mod target;
 pub mod template;
 
 /// Kubernetes `utilerrors.NewAggregate` formatting: one message alone, several as `[a, b, ...]`.

@@ -16,11 +16,11 @@ use super::decode::{self, Payload, SyncSetKind};
 use super::entry::previous_for_mode;
 use super::identity::contains;
 use super::run::{ClusterRun, Op, Target};
+use super::target::{selector_error, selector_syncset_targets, syncset_targets};
 use crate::api::{
     ClusterDeployment, ClusterSyncStatus, SecretReference, SelectorSyncSet, SyncResourceReference,
     SyncSet, SyncSetCommonSpec, SyncStatus,
 };
-use crate::hub::index::{selector_error, selector_syncset_targets, syncset_targets};
 
 /// The payload of one syncset for one cluster. `namespace` is the SyncSet's namespace (None for a SelectorSyncSet).
 pub fn payload_for(

@@ -39,7 +39,7 @@ use serde_json::{Map, Number, Value};
 use tracing::{debug, info, warn};
 
 use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncLease, SelectorSyncSet, SyncSet};
-use crate::hub::index::selector_matches;
+use crate::plan::target::selector_matches;
 
 /// The deepest nesting of a hub object hivesync decodes (the object itself is level 1, `spec` level 2, ...).
 /// kube's pages put an object at serde_json level 3 (list, `items`, object), so this stays below serde_json's 128.

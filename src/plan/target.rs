@@ -1,4 +1,5 @@
-//! Which [Selector]SyncSets target which ClusterDeployment (HIVE-COMPAT.md §1.5). Pure functions over objects.
+//! Which [Selector]SyncSets target which ClusterDeployment (docs/hive-compatibility.md, "Targeting"). Pure
+//! functions over objects: the plan (`select`), the hub's event index and the CLI share them.
 
 use std::collections::BTreeMap;
 
@@ -207,6 +208,7 @@ fn label_value_errors(value: &str) -> Vec<String> {
     errors
 }
 
+/// Whether a SyncSet targets `cd`: same namespace, and `cd` named in its `clusterDeploymentRefs`.
 pub fn syncset_targets(ss: &SyncSet, cd: &ClusterDeployment) -> bool {
     ss.namespace() == cd.namespace()
         && ss
@@ -216,6 +218,7 @@ pub fn syncset_targets(ss: &SyncSet, cd: &ClusterDeployment) -> bool {
             .any(|r| r.name == cd.name_any())
 }
 
+/// Whether a SelectorSyncSet's `clusterDeploymentSelector` selects `cd` (see [`selector_matches`]).
 pub fn selector_syncset_targets(sss: &SelectorSyncSet, cd: &ClusterDeployment) -> bool {
     selector_matches(sss.spec.cluster_deployment_selector.as_ref(), cd.labels())
 }
@@ -242,6 +245,52 @@ mod tests {
             }]),
             match_labels: None,
         }
+    }
+
+    #[test]
+    fn a_syncset_targets_the_clusters_it_names_in_its_namespace_and_a_selector_syncset_those_it_selects(
+    ) {
+        let cd: ClusterDeployment = serde_json::from_value(serde_json::json!({
+            "apiVersion": "hive.openshift.io/v1", "kind": "ClusterDeployment",
+            "metadata": {"name": "c1", "namespace": "ns1", "labels": {"env": "prod"}},
+            "spec": {"clusterName": "c1", "baseDomain": "d", "platform": {}}
+        }))
+        .unwrap();
+        let ss = |namespace: &str, refs: &[&str]| -> SyncSet {
+            let refs: Vec<_> = refs
+                .iter()
+                .map(|r| serde_json::json!({"name": r}))
+                .collect();
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "hive.openshift.io/v1", "kind": "SyncSet",
+                "metadata": {"name": "s", "namespace": namespace},
+                "spec": {"clusterDeploymentRefs": refs}
+            }))
+            .unwrap()
+        };
+        assert!(syncset_targets(&ss("ns1", &["c0", "c1"]), &cd));
+        assert!(!syncset_targets(&ss("ns1", &["c2"]), &cd));
+        assert!(
+            !syncset_targets(&ss("ns2", &["c1"]), &cd),
+            "another namespace"
+        );
+        let sss = |selector: serde_json::Value| -> SelectorSyncSet {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "hive.openshift.io/v1", "kind": "SelectorSyncSet",
+                "metadata": {"name": "s"},
+                "spec": {"clusterDeploymentSelector": selector}
+            }))
+            .unwrap()
+        };
+        assert!(selector_syncset_targets(&sss(serde_json::json!({})), &cd));
+        assert!(selector_syncset_targets(
+            &sss(serde_json::json!({"matchLabels": {"env": "prod"}})),
+            &cd
+        ));
+        assert!(!selector_syncset_targets(
+            &sss(serde_json::json!({"matchLabels": {"env": "dev"}})),
+            &cd
+        ));
     }
 
     #[test]
