@@ -19,7 +19,8 @@ pub mod status;
 
 /// Label, annotation, condition and field-manager strings shared by every module (Hive's exact spellings).
 pub mod consts {
-    /// Field manager for every server-side apply hivesync sends (DESIGN.md, difference 1).
+    /// Field manager for every server-side apply hivesync sends (docs/hive-compatibility.md, "Deliberate
+    /// differences", 1).
     pub const FIELD_MANAGER: &str = "hivesync";
     /// Label written onto every object created from `resources` and `secretMappings`.
     pub const MANAGED_LABEL: &str = "hive.openshift.io/managed";
@@ -27,6 +28,11 @@ pub mod consts {
     pub const RECONCILE_PAUSE_ANNOTATION: &str = "hive.openshift.io/reconcile-pause";
     pub const RELOCATE_ANNOTATION: &str = "hive.openshift.io/relocate";
     pub const FAKE_CLUSTER_ANNOTATION: &str = "hive.openshift.io/fake-cluster";
+    /// On a SyncSet or SelectorSyncSet: how often its objects are checked for drift (a Go duration; `0`: never).
+    pub const DRIFT_INTERVAL_ANNOTATION: &str = "hivesync.io/drift-interval";
+    /// The ClusterSync condition that says whether the objects applied to the cluster are healthy (hivesync's own;
+    /// Hive's schema allows any condition type).
+    pub const HEALTHY_CONDITION: &str = "Healthy";
     /// Data key of the admin kubeconfig Secret.
     pub const KUBECONFIG_SECRET_KEY: &str = "kubeconfig";
     /// The second key Hive writes into an adopted cluster's Secret (the same kubeconfig); clustersync never reads it.

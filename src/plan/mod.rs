@@ -8,6 +8,7 @@
 
 pub mod conditions;
 pub mod decode;
+pub mod drift;
 pub mod entry;
 pub mod gate;
 pub mod identity;

@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod kubeconfig;
 pub mod ops;
 pub mod pool;
+pub mod observe;
 pub mod preview;
 pub mod takeover;
 
