@@ -1,4 +1,5 @@
-//! ClusterDeployment (`hive.openshift.io/v1`): the fields the sync path reads are typed (HIVE-COMPAT.md §2);
+//! ClusterDeployment (`hive.openshift.io/v1`): the fields the sync path reads are typed (docs/hive-compatibility.md,
+//! "ClusterDeployment");
 //! everything else (platform, provisioning, ...) is accepted and preserved untouched.
 
 use std::collections::BTreeMap;

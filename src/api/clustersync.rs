@@ -1,4 +1,5 @@
-//! ClusterSync and ClusterSyncLease (`hiveinternal.openshift.io/v1alpha1`), HIVE-COMPAT.md §3.
+//! ClusterSync and ClusterSyncLease (`hiveinternal.openshift.io/v1alpha1`): docs/hive-compatibility.md, "ClusterSync
+//! and ClusterSyncLease".
 
 use internment::ArcIntern;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};

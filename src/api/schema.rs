@@ -1,5 +1,6 @@
 //! Hand-written schema fragments for fields whose wire schema must match Hive's CRDs exactly or carry the
-//! validation Hive's admission webhook does (HIVE-COMPAT.md §7), enforced by the API server instead.
+//! validation Hive's admission webhook does (docs/hive-compatibility.md, "Validation"), enforced by the API server
+//! instead.
 
 use schemars::{json_schema, Schema, SchemaGenerator};
 

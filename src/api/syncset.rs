@@ -1,4 +1,4 @@
-//! SyncSet and SelectorSyncSet (`hive.openshift.io/v1`), HIVE-COMPAT.md §1.
+//! SyncSet and SelectorSyncSet (`hive.openshift.io/v1`): docs/hive-compatibility.md, "SyncSet and SelectorSyncSet".
 
 use k8s_openapi::api::core::v1::LocalObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;

@@ -1,4 +1,5 @@
-//! Conditions and times derived from the status entries (HIVE-COMPAT.md §4.10, §4.11, §2.4), with Hive's strings.
+//! Conditions and times derived from the status entries (docs/hive-compatibility.md, "The Failed condition",
+//! "firstSuccessTime" and "ClusterDeployment conditions"), with Hive's strings.
 //! Also what Hive's clusterdeployment controller keeps on an installed ClusterDeployment that hivesync writes in its
 //! place (`installedTimestamp`, `SyncSetFailed`), and the order Hive keeps ClusterDeployment conditions in.
 
@@ -269,7 +270,7 @@ mod tests {
         }
     }
 
-    // §10.1 #17, #18.
+    // Hive scenarios #17, #18 (docs/hive-compatibility.md, "Acceptance scenarios").
     #[test]
     fn failure_messages_name_the_failing_syncsets_in_hive_s_words() {
         let msg = |ss: &[(&str, bool)], sss: &[(&str, bool)]| {
@@ -315,7 +316,7 @@ mod tests {
         );
     }
 
-    // §10.1 #28.
+    // Hive scenario #28.
     #[test]
     fn an_unchanged_condition_keeps_its_timestamps() {
         let first = with_failed_condition(
@@ -339,7 +340,7 @@ mod tests {
         assert_eq!(changed[0].last_probe_time, Some(t(99)));
     }
 
-    // §10.1 #29.
+    // Hive scenario #29.
     #[test]
     fn first_success_time_is_the_latest_entry_success_once_all_succeeded() {
         let a = entry("a", true, Some(5));

@@ -1,6 +1,6 @@
-//! A syncset's payload turned into the operations to send, in the order to send them (HIVE-COMPAT.md §4.5 with
-//! DESIGN.md difference 3): resources (Namespaces, then CRDs, then the rest in list order) → secret mappings →
-//! patches. Errors keep Hive's indices, which are positions in the user's lists.
+//! A syncset's payload turned into the operations to send, in the order to send them (docs/hive-compatibility.md,
+//! "Inside one syncset", with "Deliberate differences", 3): resources (Namespaces, then CRDs, then the rest in list
+//! order) → secret mappings → patches. Errors keep Hive's indices, which are positions in the user's lists.
 
 use std::collections::BTreeMap;
 
@@ -208,8 +208,8 @@ pub fn is_templated(spec: &SyncSetCommonSpec) -> bool {
 
 /// Decodes a syncset's spec for a cluster with these labels (Hive's templates read them with `fromCDLabel`).
 /// Resource template errors fail the whole syncset before anything is applied; a patch whose template fails is
-/// skipped and the syncset fails after the other patches ran (HIVE-COMPAT.md §1.6). All the templates of the
-/// syncset share one render budget ([`Budget::per_syncset`]); see [`decode_with_budget`].
+/// skipped and the syncset fails after the other patches ran (docs/hive-compatibility.md, "Templates"). All the
+/// templates of the syncset share one render budget ([`Budget::per_syncset`]); see [`decode_with_budget`].
 ///
 /// This is where templates are rendered: CPU-bound, up to the budget (~0.75 s of CPU in a release build at worst).
 /// It borrows its arguments only for the call and returns an owned `Payload`; nothing it uses internally crosses

@@ -1,5 +1,6 @@
 //! One syncset's status entry on one cluster: whether to apply, what to delete, and the new `SyncStatus`
-//! (HIVE-COMPAT.md §4.4–§4.8). The controller runs the I/O between these calls.
+//! (docs/hive-compatibility.md, "When a syncset is applied" to "Status entries"). The controller runs the I/O
+//! between these calls.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -14,7 +15,7 @@ pub enum ApplyReason {
     New,
     PreviousFailure,
     GenerationChanged,
-    /// The rendered content changed at the same generation (DESIGN.md difference 2).
+    /// The rendered content changed at the same generation (docs/hive-compatibility.md, "Deliberate differences", 2).
     ContentChanged,
 }
 
@@ -57,8 +58,9 @@ pub struct Removed {
     pub retained: Vec<SyncResourceReference>,
 }
 
-/// Hive's step 2 of §4.7, with one safety rule of hivesync's (DESIGN.md difference 5): an object that another
-/// syncset still declares for this cluster is handed over, not deleted.
+/// Hive's step 2 of "Upsert, Sync and resourcesToDelete" (docs/hive-compatibility.md), with one safety rule of
+/// hivesync's (same page, "Deliberate differences", 5): an object that another syncset still declares for this
+/// cluster is handed over, not deleted.
 pub fn removed_objects(
     tracked: &[SyncResourceReference],
     in_syncset: &[SyncResourceReference],
@@ -96,7 +98,8 @@ pub fn delete_messages(failures: &[(SyncResourceReference, String)]) -> Vec<Stri
         .collect()
 }
 
-/// The new entry for a syncset that was applied (§4.7–§4.8). `prev` is the entry after `previous_for_mode`.
+/// The new entry for a syncset that was applied (docs/hive-compatibility.md, "Upsert, Sync and resourcesToDelete"
+/// and "Status entries"). `prev` is the entry after `previous_for_mode`.
 pub fn applied_entry(
     name: &str,
     generation: i64,
@@ -146,7 +149,8 @@ pub fn applied_entry(
 }
 
 /// The entry for a syncset that no longer applies, after deleting what it tracked: dropped when every delete
-/// succeeded, else kept with generation 0 and only the failed objects tracked (§4.4 step 3).
+/// succeeded, else kept with generation 0 and only the failed objects tracked (docs/hive-compatibility.md, "Order of
+/// a sync", the orphaned entries).
 pub fn orphan_entry(
     prev: &SyncStatus,
     delete_failures: &[(SyncResourceReference, String)],
@@ -246,7 +250,8 @@ mod tests {
         }
     }
 
-    // §10.1 #7, #8, #19: what is applied between full re-applies.
+    // Hive scenarios #7, #8, #19 (docs/hive-compatibility.md, "Acceptance scenarios"): what is applied between full
+    // re-applies.
     #[test]
     fn only_new_failed_changed_or_due_syncsets_are_applied() {
         let ok = success("s", 1, vec![], 0);
@@ -274,7 +279,7 @@ mod tests {
         );
     }
 
-    // §10.1 #3: one resource, Upsert vs Sync.
+    // Hive scenario #3: one resource, Upsert vs Sync.
     #[test]
     fn a_first_success_records_generation_time_and_tracking_only_in_sync_mode() {
         for (mode, tracked) in [
@@ -296,7 +301,7 @@ mod tests {
         }
     }
 
-    // §10.1 #11: resource removed from a Sync syncset.
+    // Hive scenario #11: resource removed from a Sync syncset.
     #[test]
     fn only_the_removed_object_is_deleted_and_the_rest_stays_tracked() {
         let r = removed_objects(&[cm("a"), cm("b")], &[cm("a")], |_| false);
@@ -319,7 +324,7 @@ mod tests {
         assert_eq!(e.first_success_time, Some(t(0)));
     }
 
-    // DESIGN.md difference 5.
+    // docs/hive-compatibility.md, "Deliberate differences", 5.
     #[test]
     fn an_object_another_syncset_declares_is_handed_over_not_deleted() {
         let r = removed_objects(&[cm("a"), cm("b")], &[], |r| contains(&[cm("b")], r));
@@ -332,7 +337,7 @@ mod tests {
         );
     }
 
-    // §10.1 #33.
+    // Hive scenario #33.
     #[test]
     fn an_api_version_change_within_a_group_keeps_the_object_and_tracks_the_new_version() {
         let old = reference("foo/v1beta1", "Thing", "ns", "x");
@@ -352,7 +357,7 @@ mod tests {
         assert_eq!(e.resources_to_delete, vec![new]);
     }
 
-    // §10.1 #30 and #31.
+    // Hive scenarios #30 and #31.
     #[test]
     fn sync_to_upsert_drops_tracking_and_upsert_to_sync_starts_it() {
         let prev = success("s", 1, vec![cm("a"), cm("gone")], 0);
@@ -385,7 +390,7 @@ mod tests {
         assert_eq!(other.resources_to_delete.len(), 2);
     }
 
-    // §10.1 #12 and #15: a failure keeps what was applied before it, no firstSuccessTime.
+    // Hive scenarios #12 and #15: a failure keeps what was applied before it, no firstSuccessTime.
     #[test]
     fn an_apply_error_fails_the_entry_and_tracks_only_the_applied_prefix() {
         let outcome = Outcome {
@@ -403,7 +408,7 @@ mod tests {
         assert_eq!(e.resources_to_delete, vec![cm("a")]);
     }
 
-    // §10.1 #16: applied ∪ failed deletes, sorted; delete messages aggregated.
+    // Hive scenario #16: applied ∪ failed deletes, sorted; delete messages aggregated.
     #[test]
     fn failed_deletes_stay_tracked_sorted_with_applied_objects_and_aggregate_their_messages() {
         let outcome = Outcome {
@@ -455,7 +460,7 @@ mod tests {
         );
     }
 
-    // §10.1 #19 and §4.8: an identical re-apply changes nothing, so nothing is written.
+    // Hive scenario #19 and "Status entries": an identical re-apply changes nothing, so nothing is written.
     #[test]
     fn an_identical_reapply_keeps_the_entry_and_its_times() {
         let prev = success("s", 1, vec![cm("a")], 0);
@@ -510,7 +515,7 @@ mod tests {
         );
     }
 
-    // §10.1 #9, #10, #20, #21: removed syncsets.
+    // Hive scenarios #9, #10, #20, #21: removed syncsets.
     #[test]
     fn a_removed_syncset_is_dropped_when_its_deletes_succeed_and_kept_at_generation_zero_when_not()
     {

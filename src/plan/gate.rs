@@ -1,4 +1,5 @@
-//! Whether a cluster is synced at all (HIVE-COMPAT.md §2.1), and when the next full re-apply is due (§4.12).
+//! Whether a cluster is synced at all (docs/hive-compatibility.md, "Gates"), and when the next full re-apply is due
+//! (same page, "Full re-apply and the lease").
 
 use std::time::Duration;
 
@@ -150,7 +151,7 @@ mod tests {
         serde_json::from_value(base).unwrap()
     }
 
-    // §10.1 #2.
+    // Hive scenario #2 (docs/hive-compatibility.md, "Acceptance scenarios").
     #[test]
     fn paused_deleting_and_uninstalled_clusters_are_not_synced() {
         assert_eq!(gate(&cd(json!({}))), Gate::Sync);
@@ -223,7 +224,7 @@ mod tests {
         assert!(!with(None));
     }
 
-    // §10.1 #7.
+    // Hive scenario #7.
     #[test]
     fn a_full_reapply_is_due_after_the_interval_plus_jitter() {
         let h = Duration::from_secs(3600);

@@ -1,5 +1,6 @@
 //! Object references and identity. Hive compares tracked objects by API group + kind + namespace + name, ignoring the
-//! version, so `apps/v1beta1 Deployment x` and `apps/v1 Deployment x` are one object (HIVE-COMPAT.md §4.7).
+//! version, so `apps/v1beta1 Deployment x` and `apps/v1 Deployment x` are one object (docs/hive-compatibility.md,
+//! "Upsert, Sync and resourcesToDelete").
 
 use crate::api::SyncResourceReference;
 

@@ -1,6 +1,7 @@
-//! One cluster's sync as a pure state machine (HIVE-COMPAT.md §4.3–§4.8): it hands out the operations to send in
-//! Hive's order, takes each result back, and at the end yields the new ClusterSync status. The controller only runs
-//! the operations; every decision (order, fail-fast, what to delete, the entries) is made here and unit-tested.
+//! One cluster's sync as a pure state machine (docs/hive-compatibility.md, "Order of a sync" to "Status entries"):
+//! it hands out the operations to send in Hive's order, takes each result back, and at the end yields the new
+//! ClusterSync status. The controller only runs the operations; every decision (order, fail-fast, what to delete, the
+//! entries) is made here and unit-tested.
 //!
 //! Order: SyncSets before SelectorSyncSets; within each kind, the objects of syncsets that no longer apply are
 //! deleted first (so an object can move to another syncset), then each syncset in name order: resources → secret
@@ -127,7 +128,8 @@ enum Pending {
 }
 
 pub struct ClusterRun {
-    /// Per syncset, the objects it shares with other syncsets for this cluster (DESIGN.md difference 5).
+    /// Per syncset, the objects it shares with other syncsets for this cluster (docs/hive-compatibility.md,
+    /// "Deliberate differences", 5).
     conflicts: HashMap<(SyncSetKind, String), String>,
     units: VecDeque<Unit>,
     current: Option<Unit>,
@@ -164,8 +166,8 @@ impl ClusterRun {
         sync_sets.sort_by(|a, b| a.name.cmp(&b.name));
         selector_sync_sets.sort_by(|a, b| a.name.cmp(&b.name));
         // Every object any syncset declares for this cluster: one leaving a syncset is handed over, not deleted,
-        // while another still declares it (DESIGN.md difference 5). Syncset i is sync_sets[i], then the
-        // SelectorSyncSets follow.
+        // while another still declares it (docs/hive-compatibility.md, "Deliberate differences", 5). Syncset i is
+        // sync_sets[i], then the SelectorSyncSets follow.
         let declared = Arc::new(Declared::new(
             sync_sets
                 .iter()

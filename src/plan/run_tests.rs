@@ -1,5 +1,6 @@
-//! Hive's clustersync controller unit scenarios (HIVE-COMPAT.md §10.1) against the pure run: each test feeds the
-//! results an executor would report and checks the operations handed out and the entries produced.
+//! Hive's clustersync controller unit scenarios (docs/hive-compatibility.md, "Acceptance scenarios"; the `#n` below
+//! are their numbers) against the pure run: each test feeds the results an executor would report and checks the
+//! operations handed out and the entries produced.
 
 use std::sync::Arc;
 
@@ -166,7 +167,7 @@ fn new_changed_and_failed_syncsets_are_applied_without_a_full_reapply() {
     assert_eq!(f.sync_sets[3].first_success_time, Some(t(100)));
 }
 
-// DESIGN.md difference 2.
+// docs/hive-compatibility.md, "Deliberate differences", 2.
 #[test]
 fn a_content_change_at_the_same_generation_is_applied() {
     let mut changed = target("a", 1, upsert(&["a"]));
@@ -568,7 +569,7 @@ fn an_api_version_change_within_a_group_deletes_nothing() {
     );
 }
 
-// DESIGN.md difference 5: the same object in two syncsets.
+// docs/hive-compatibility.md, "Deliberate differences", 5: the same object in two syncsets.
 #[test]
 fn an_object_another_syncset_still_declares_is_not_deleted_when_one_drops_it() {
     let prev = [
@@ -658,7 +659,7 @@ fn a_label_change_changes_a_templated_payload_s_hash() {
     );
 }
 
-// §1.6: a resource template error fails the syncset before anything is applied, without a fast requeue.
+// "Templates": a resource template error fails the syncset before anything is applied, without a fast requeue.
 #[test]
 fn a_resource_template_error_applies_nothing() {
     let spec = json!({"enableResourceTemplates": true, "resources": [cm("ok"),
@@ -677,7 +678,7 @@ fn a_resource_template_error_applies_nothing() {
     assert!(!f.requeue);
 }
 
-// §1.6: a patch template error skips that patch, runs the others, then fails the syncset.
+// "Templates": a patch template error skips that patch, runs the others, then fails the syncset.
 #[test]
 fn a_patch_template_error_skips_that_patch_and_fails_after_the_rest() {
     let p = |name: &str, body: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": name, "namespace": "ns", "patch": body, "patchType": "merge"});

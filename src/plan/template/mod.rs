@@ -1,5 +1,5 @@
-//! Hive's SyncSet templates (HIVE-COMPAT.md §1.6): Go `text/template`, executed with a nil data object, with one
-//! custom function `fromCDLabel "<key>"` that returns the ClusterDeployment's label value (or `""`).
+//! Hive's SyncSet templates (docs/hive-compatibility.md, "Templates"): Go `text/template`, executed with a nil data
+//! object, with one custom function `fromCDLabel "<key>"` that returns the ClusterDeployment's label value (or `""`).
 //!
 //! This is a small self-contained re-implementation of Go's `text/template` (lexer → parser → evaluator), ported
 //! from the Go 1.2x sources so that output and error messages match what Hive produces. Hive names its template

@@ -763,7 +763,7 @@ fn exec_error_non_function_and_nil_commands() {
     );
 }
 
-// ----- Hive resource and patch templating (HIVE-COMPAT.md §1.6, §10.1 #32) -----
+// ----- Hive resource and patch templating (docs/hive-compatibility.md, "Templates"; Hive scenario #32) -----
 
 #[test]
 fn render_value_templates_every_string_value_but_never_keys() {
