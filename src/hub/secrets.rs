@@ -103,9 +103,19 @@ impl SecretTracker {
     /// Records a watch event of a Secret that something references (`None` = deleted). Returns whether the version
     /// changed from the last one known.
     pub fn observe(&self, key: SecretKey, resource_version: Option<String>) -> bool {
+        let previous = self.record_version(key, resource_version.clone());
+        previous != resource_version
+    }
+
+    /// Records a Secret's version (`None` = deleted) and returns the one known before, in one step.
+    pub fn record_version(
+        &self,
+        key: SecretKey,
+        resource_version: Option<String>,
+    ) -> Option<String> {
         match resource_version {
-            Some(rv) => self.versions.insert(key, rv.clone()).as_deref() != Some(rv.as_str()),
-            None => self.versions.remove(&key).is_some(),
+            Some(rv) => self.versions.insert(key, rv),
+            None => self.versions.remove(&key).map(|(_, rv)| rv),
         }
     }
 }

@@ -19,13 +19,14 @@ use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use self::lenient::{Change, HubKind, Lenient, LenientWriter, Targets};
+use self::lenient::{Change, HubKind, Lenient, LenientWriter};
 pub use self::lenient::{ObjectKey, Undecodable, UndecodableMap, MAX_DEPTH};
+use super::index::{self, key_of};
 use super::queue::WorkQueue;
 use super::secrets::SecretTracker;
 use super::ClusterKey;
 use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncLease, SelectorSyncSet, SyncSet};
-use crate::plan::target::{selector_error, selector_syncset_targets};
+use crate::plan::target::selector_error;
 use kube::core::PartialObjectMeta;
 
 #[derive(Clone)]
@@ -82,13 +83,6 @@ pub fn resource_version_of<K: Resource>(o: &K) -> u64 {
         .as_deref()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
-}
-
-fn key_of<K: Resource>(o: &K) -> ClusterKey {
-    (
-        o.meta().namespace.clone().unwrap_or_default(),
-        o.meta().name.clone().unwrap_or_default(),
-    )
 }
 
 /// kube's default list page: fine for small objects.
@@ -164,52 +158,10 @@ async fn drive<K, F>(
     }
 }
 
-/// Queues the clusters a SyncSet event concerns: the clusters it targets (`refs`) and the clusters whose ClusterSync
-/// still records it (a ref removed, the syncset deleted or undecodable).
-fn queue_sync_set<'a>(
-    q: &WorkQueue<ClusterKey>,
-    cluster_syncs: &Store<ClusterSync>,
-    namespace: &str,
-    name: &str,
-    refs: impl IntoIterator<Item = &'a str>,
-) {
-    for r in refs {
-        q.add((namespace.to_owned(), r.to_owned()));
-    }
-    for cs in cluster_syncs.state() {
-        if cs.namespace().as_deref() == Some(namespace)
-            && cs
-                .status
-                .as_ref()
-                .is_some_and(|s| s.sync_sets.iter().any(|e| e.name == name))
-        {
-            q.add(key_of(cs.as_ref()));
-        }
-    }
-}
-
-/// Queues the clusters a SelectorSyncSet event concerns: the clusters it `targets` and the clusters whose ClusterSync
-/// still records it.
-fn queue_selector_sync_set(
-    q: &WorkQueue<ClusterKey>,
-    cds: &Store<ClusterDeployment>,
-    cluster_syncs: &Store<ClusterSync>,
-    name: &str,
-    targets: impl Fn(&ClusterDeployment) -> bool,
-) {
-    for cd in cds.state() {
-        if targets(&cd) {
-            q.add(key_of(cd.as_ref()));
-        }
-    }
-    for cs in cluster_syncs.state() {
-        if cs
-            .status
-            .as_ref()
-            .is_some_and(|s| s.selector_sync_sets.iter().any(|e| e.name == name))
-        {
-            q.add(key_of(cs.as_ref()));
-        }
+/// Queues every key of `keys` (what [`index`] says an event concerns).
+fn queue_all(q: &WorkQueue<ClusterKey>, keys: impl IntoIterator<Item = ClusterKey>) {
+    for key in keys {
+        q.add(key);
     }
 }
 
@@ -227,13 +179,7 @@ pub async fn start(
         &undecodable.cds,
         move |cd: &ClusterDeployment, deleted| {
             let key = key_of(cd);
-            let kubeconfig = cd
-                .spec
-                .cluster_metadata
-                .as_ref()
-                .filter(|_| !deleted)
-                .map(|m| (key.0.clone(), m.admin_kubeconfig_secret_ref.name.clone()));
-            tracker.set_kubeconfig(&key, kubeconfig);
+            tracker.set_kubeconfig(&key, index::kubeconfig_secret(cd, deleted));
             q.add(key);
         },
         // Its last good version, if any, stays in use; the reconcile finds the report.
@@ -250,15 +196,10 @@ pub async fn start(
         CLUSTER_SYNC_PAGE_SIZE,
         &undecodable.cluster_syncs,
         move |cs: &ClusterSync, deleted| {
-            let key = key_of(cs);
-            mine.remove_if(&key, |_, w| {
-                deleted
-                    || (w.uid() == cs.uid()
-                        && resource_version_of(cs) >= resource_version_of(w.as_ref()))
+            mine.remove_if(&key_of(cs), |_, w| {
+                index::written_superseded(w, cs, deleted)
             });
-            if deleted {
-                q.add(key);
-            }
+            queue_all(&q, index::cluster_sync_keys(cs, deleted));
         },
         move |cs, deleted| {
             if deleted {
@@ -275,28 +216,12 @@ pub async fn start(
         &client,
         LIST_PAGE_SIZE,
         &undecodable.sync_sets,
-        move |ss: &SyncSet, _| {
-            let refs = ss
-                .spec
-                .cluster_deployment_refs
-                .iter()
-                .map(|r| r.name.as_str());
-            let ns = ss.namespace().unwrap_or_default();
-            queue_sync_set(&q, &cs_store, &ns, &ss.name_any(), refs);
-        },
+        move |ss: &SyncSet, _| queue_all(&q, index::sync_set_keys(ss, &cs_store.state())),
         move |ss, _| {
-            let refs = match &ss.targets {
-                Targets::ClusterDeploymentRefs(names) => names.as_slice(),
-                _ => &[],
-            };
-            let (ns, name) = ss.key();
-            queue_sync_set(
+            queue_all(
                 &q_bad,
-                &cs_store_bad,
-                &ns,
-                &name,
-                refs.iter().map(String::as_str),
-            );
+                index::undecodable_sync_set_keys(ss, &cs_store_bad.state()),
+            )
         },
     );
 
@@ -310,15 +235,16 @@ pub async fn start(
             if let Some(err) = selector_error(sss.spec.cluster_deployment_selector.as_ref()) {
                 tracing::warn!(selectorsyncset = %sss.name_any(), %err, "unparseable clusterDeploymentSelector matches no cluster");
             }
-            queue_selector_sync_set(&q, &cd_store, &cs_store, &sss.name_any(), |cd| {
-                selector_syncset_targets(sss, cd)
-            });
+            let keys = index::selector_sync_set_keys(sss, &cd_store.state(), &cs_store.state());
+            queue_all(&q, keys);
         },
         move |sss, _| {
-            let name = sss.metadata.name.clone().unwrap_or_default();
-            queue_selector_sync_set(&q_bad, &cd_store_bad, &cs_store_bad, &name, |cd| {
-                sss.targets_cluster(cd) == Some(true)
-            });
+            let keys = index::undecodable_selector_sync_set_keys(
+                sss,
+                &cd_store_bad.state(),
+                &cs_store_bad.state(),
+            );
+            queue_all(&q_bad, keys);
         },
     );
 
@@ -328,11 +254,7 @@ pub async fn start(
         &client,
         LIST_PAGE_SIZE,
         &undecodable.leases,
-        move |l: &ClusterSyncLease, deleted| {
-            if deleted {
-                q.add(key_of(l));
-            }
-        },
+        move |l: &ClusterSyncLease, deleted| queue_all(&q, index::lease_keys(l, deleted)),
         |_, _| {},
     );
 
@@ -348,20 +270,20 @@ pub async fn start(
         secret_events,
         move |s: &PartialObjectMeta<Secret>, deleted| {
             let key = key_of(s);
-            let affected = secrets.users(&key);
-            if affected.is_empty() {
+            let users = secrets.users(&key);
+            if users.is_empty() {
                 return;
             }
-            let rv = if deleted {
+            let seen = if deleted {
                 None
             } else {
                 s.metadata.resource_version.clone()
             };
-            if secrets.observe(key, rv) {
-                for cd in affected {
-                    q.add(cd);
-                }
-            }
+            let previous = secrets.record_version(key, seen.clone());
+            queue_all(
+                &q,
+                index::secret_keys(users, previous.as_deref(), seen.as_deref()),
+            );
         },
     ));
 
