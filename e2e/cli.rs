@@ -6,8 +6,8 @@
 //! touches `DISRUPTABLE` (managed-3), holding [`serial`].
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use anyhow::{bail, ensure, Context as _, Result};
@@ -15,32 +15,11 @@ use hivesync::api::SyncSetResult;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::ByteString;
 use kube::api::{Api, ObjectMeta, PostParams};
-use kube::Client;
 use serde_json::{json, Value};
 
 use crate::support::*;
 
 // ------------------------------------------------------------------------------------------------------ helpers
-
-/// The hivesync binary: `$HIVESYNC_E2E_BIN`, else the one cargo built for this test.
-fn hivesync_bin() -> PathBuf {
-    match std::env::var_os("HIVESYNC_E2E_BIN") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_hivesync")),
-    }
-}
-
-/// Runs `hivesync SUBCOMMAND ARGS... --kubeconfig <hub>` (stdout piped, so without colour).
-fn hivesync(args: &[&str]) -> Output {
-    let mut cmd = Command::new(hivesync_bin());
-    cmd.args(args)
-        .arg("--kubeconfig")
-        .arg(hub_kubeconfig())
-        .env_remove("HIVESYNC_KUBECONFIG")
-        .env("RUST_LOG", "warn");
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", hivesync_bin().display()))
-}
 
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
@@ -86,47 +65,30 @@ fn position(text: &str, needle: &str) -> Result<usize> {
 
 #[tokio::test]
 async fn status_lists_each_cluster_with_its_syncset_results_and_failing_ones_first() -> Result<()> {
-    let hub = hub().await?;
-    let hub_ns = TestNamespace::on_hub(&hub, "e2e-cli-status").await?;
-    let good = register_reachable(&hub, &hub_ns.name, 1, "e2e-good", &[], json!({})).await?;
-    let bad = register_reachable(&hub, &hub_ns.name, 2, "e2e-bad", &[], json!({})).await?;
-    let spoke_ns = unique_name("e2e-cli-status");
-    let _cleanup = [
-        DeleteOnDrop::new(&managed_kubeconfig(1), "namespace", None, &spoke_ns),
-        DeleteOnDrop::new(&managed_kubeconfig(2), "namespace", None, &spoke_ns),
-    ];
-    apply_syncset_object(
-        &hub,
-        &syncset(
-            &hub_ns.name,
-            "ok",
-            &[&good, &bad],
-            json!({"resources": [namespace_object(&spoke_ns), configmap(&spoke_ns, "c", json!({"a": "b"}))]}),
-        ),
-    )
-    .await?;
-    apply_syncset_object(
-        &hub,
-        &syncset(
-            &hub_ns.name,
-            "broken",
-            &[&bad],
-            json!({"resources": [configmap(&unique_name("e2e-missing"), "c", json!({}))]}),
-        ),
-    )
-    .await?;
-    for cd in [&good, &bad] {
-        wait_for_entry(&hub, &hub_ns.name, cd, EntryKind::SyncSet, "ok", is_success).await?;
+    let fleet = Fleet::connect().await?;
+    let hub_ns = fleet.namespace("e2e-cli-status").await?;
+    let cluster = |prefix: &str| fleet.cluster(prefix).in_namespace(&hub_ns.name);
+    let good_cluster = cluster("e2e-good").reachable().await?;
+    let bad_cluster = cluster("e2e-bad").on(2).reachable().await?;
+    let (good, bad) = (&good_cluster.name, &bad_cluster.name);
+    let spoke_ns = PlannedNamespace::on(
+        &[good_cluster.spoke(), bad_cluster.spoke()],
+        "e2e-cli-status",
+    );
+    let spoke_ns = &spoke_ns.name;
+    let ok = fleet.syncset(&hub_ns.name, "ok", &[good, bad]);
+    ok.apply(json!({"resources": [namespace_object(spoke_ns), configmap(spoke_ns, "c", json!({"a": "b"}))]}))
+        .await?;
+    let broken = fleet.syncset(&hub_ns.name, "broken", &[bad]);
+    broken
+        .apply(json!({"resources": [configmap(&unique_name("e2e-missing"), "c", json!({}))]}))
+        .await?;
+    for cluster in [&good_cluster, &bad_cluster] {
+        cluster.entry(&ok, is_success).await?;
     }
-    wait_for_entry(
-        &hub,
-        &hub_ns.name,
-        &bad,
-        EntryKind::SyncSet,
-        "broken",
-        |e| e.result == SyncSetResult::Failure,
-    )
-    .await?;
+    bad_cluster
+        .entry(&broken, |e| e.result == SyncSetResult::Failure)
+        .await?;
 
     let out = hivesync(&["status", "--namespace", &hub_ns.name]);
     let text = expect_code(&out, 1, "status with a failing syncset")?;
@@ -152,13 +114,13 @@ async fn status_lists_each_cluster_with_its_syncset_results_and_failing_ones_fir
     let first = cells(lines[1]);
     assert_eq!(
         &first[..6],
-        [hub_ns.name.as_str(), &bad, "yes", "no", "1/2", "1"],
+        [hub_ns.name.as_str(), bad, "yes", "no", "1/2", "1"],
         "the failing cluster first:\n{text}"
     );
     let second = cells(lines[2]);
     assert_eq!(
         &second[..6],
-        [hub_ns.name.as_str(), &good, "yes", "no", "1/1", "0"],
+        [hub_ns.name.as_str(), good, "yes", "no", "1/1", "0"],
         "{text}"
     );
     assert!(
@@ -188,7 +150,7 @@ async fn status_lists_each_cluster_with_its_syncset_results_and_failing_ones_fir
     );
     line_starting(&text, "SyncSet  ok    Success  1")?;
 
-    let out = hivesync(&["status", &bad, "--namespace", &hub_ns.name, "-o", "wide"]);
+    let out = hivesync(&["status", bad, "--namespace", &hub_ns.name, "-o", "wide"]);
     let text = expect_code(&out, 1, "status of a failing cluster")?;
     let broken = line_starting(&text, "SyncSet  broken  Failure")?;
     assert!(broken.contains("failed to apply resource 0: "), "{text}");
@@ -209,35 +171,29 @@ async fn status_lists_each_cluster_with_its_syncset_results_and_failing_ones_fir
 }
 
 #[tokio::test]
-async fn status_shows_a_stopped_cluster_unreachable() -> Result<()> {
+async fn status_shows_a_stopped_cluster_as_unreachable_and_why_in_the_wide_view() -> Result<()> {
     let _serial = serial().await;
-    let hub = hub().await?;
-    let hub_ns = TestNamespace::on_hub(&hub, "e2e-cli-dead").await?;
-    let cd =
-        register_reachable(&hub, &hub_ns.name, DISRUPTABLE, "e2e-dead", &[], json!({})).await?;
+    let fleet = Fleet::connect().await?;
+    let cluster = fleet
+        .cluster("e2e-cli-dead")
+        .on(DISRUPTABLE)
+        .reachable()
+        .await?;
+    let (hub_ns, cd) = (cluster.ns(), &cluster.name);
     let text = expect_code(
-        &hivesync(&["status", "--namespace", &hub_ns.name]),
+        &hivesync(&["status", "--namespace", hub_ns]),
         0,
         "status of a reachable cluster",
     )?;
-    assert!(
-        line_starting(&text, &hub_ns.name)?.contains(" yes "),
-        "{text}"
-    );
+    assert!(line_starting(&text, hub_ns)?.contains(" yes "), "{text}");
 
-    let stopped = stop_local_cluster(&local_cluster_name(&managed_kubeconfig(DISRUPTABLE)))?;
-    wait_for_cd_condition(
-        &hub,
-        &hub_ns.name,
-        &cd,
-        "Unreachable",
-        "True",
-        Duration::from_secs(60),
-    )
-    .await?;
-    let out = hivesync(&["status", "--namespace", &hub_ns.name, "-o", "wide"]);
+    let stopped = cluster.spoke().stop()?;
+    cluster
+        .wait_condition("Unreachable", "True", Duration::from_secs(60))
+        .await?;
+    let out = hivesync(&["status", "--namespace", hub_ns, "-o", "wide"]);
     let text = expect_code(&out, 1, "status with an unreachable cluster")?;
-    let line = line_starting(&text, &hub_ns.name)?;
+    let line = line_starting(&text, hub_ns)?;
     let cells: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(cells[1..3], [cd.as_str(), "no"], "{text}");
     assert!(
@@ -245,7 +201,7 @@ async fn status_shows_a_stopped_cluster_unreachable() -> Result<()> {
         "the wide view says why:\n{text}"
     );
     stopped.start()?;
-    wait_until_reachable(&hub, &hub_ns.name, &cd).await?;
+    cluster.wait_until_reachable().await?;
     Ok(())
 }
 
@@ -253,28 +209,23 @@ async fn status_shows_a_stopped_cluster_unreachable() -> Result<()> {
 
 #[tokio::test]
 async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Result<()> {
-    let hub = hub().await?;
-    let hub_ns = TestNamespace::on_hub(&hub, "e2e-cli-render").await?;
+    let fleet = Fleet::connect().await?;
     let env = unique_name("staging");
-    let cd = register_reachable(
-        &hub,
-        &hub_ns.name,
-        1,
-        "e2e-render",
-        &[("hivesync.e2e/env", &env)],
-        json!({}),
-    )
-    .await?;
-    let spoke_ns = unique_name("e2e-cli-render");
-    let _cleanup = [
-        DeleteOnDrop::new(&managed_kubeconfig(1), "namespace", None, &spoke_ns),
-        DeleteOnDrop::new(&managed_kubeconfig(2), "namespace", None, &spoke_ns),
-    ];
+    let cluster = fleet
+        .cluster("e2e-cli-render")
+        .labels(&[("hivesync.e2e/env", &env)])
+        .reachable()
+        .await?;
+    let (hub_ns, cd) = (cluster.ns(), &cluster.name);
+    // The render is applied by hand to managed-2, as hivesync applies to managed-1.
+    let (spoke1, spoke2) = (cluster.spoke(), &Spoke::connect(2).await?);
+    let spoke_ns = PlannedNamespace::on(&[spoke1, spoke2], "e2e-cli-render");
+    let spoke_ns = &spoke_ns.name;
     let token = "s3cr3t-value";
     let source = Secret {
         metadata: ObjectMeta {
             name: Some("source".into()),
-            namespace: Some(hub_ns.name.clone()),
+            namespace: Some(hub_ns.to_string()),
             labels: Some(BTreeMap::from([("from".to_string(), "hub".to_string())])),
             ..Default::default()
         },
@@ -285,36 +236,30 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
         )])),
         ..Default::default()
     };
-    Api::<Secret>::namespaced(hub.clone(), &hub_ns.name)
+    Api::<Secret>::namespaced(fleet.hub.clone(), hub_ns)
         .create(&PostParams::default(), &source)
         .await?;
     let mut labelled = configmap(
-        &spoke_ns,
+        spoke_ns,
         "labelled",
         json!({"k": "v", "multi": "line1\nline2\n", "env": "{{ fromCDLabel \"hivesync.e2e/env\" }}"}),
     );
     labelled["metadata"]["labels"] = json!({"app": "demo"});
-    let ss = unique_name("e2e-render");
-    apply_syncset_object(
-        &hub,
-        &syncset(
-            &hub_ns.name,
-            &ss,
-            &[&cd],
-            json!({
-                "resourceApplyMode": "Sync",
-                "enableResourceTemplates": true,
-                "resources": [labelled, namespace_object(&spoke_ns), configmap(&spoke_ns, "plain", json!({"x": "1"}))],
-                "secretMappings": [{"sourceRef": {"name": "source"}, "targetRef": {"name": "copied", "namespace": spoke_ns}}],
-                "patches": [{"apiVersion": "v1", "kind": "ConfigMap", "namespace": spoke_ns, "name": "plain",
-                             "patch": "{\"metadata\": {\"annotations\": {\"patched\": \"yes\"}}}", "patchType": "merge"}],
-            }),
-        ),
-    )
-    .await?;
-    wait_for_entry(&hub, &hub_ns.name, &cd, EntryKind::SyncSet, &ss, is_success).await?;
+    let syncset = cluster.syncset("e2e-render");
+    let ss = &syncset.name;
+    syncset
+        .apply(json!({
+            "resourceApplyMode": "Sync",
+            "enableResourceTemplates": true,
+            "resources": [labelled, namespace_object(spoke_ns), configmap(spoke_ns, "plain", json!({"x": "1"}))],
+            "secretMappings": [{"sourceRef": {"name": "source"}, "targetRef": {"name": "copied", "namespace": spoke_ns}}],
+            "patches": [{"apiVersion": "v1", "kind": "ConfigMap", "namespace": spoke_ns, "name": "plain",
+                         "patch": "{\"metadata\": {\"annotations\": {\"patched\": \"yes\"}}}", "patchType": "merge"}],
+        }))
+        .await?;
+    cluster.entry(&syncset, is_success).await?;
 
-    let redacted = expect_code(&hivesync(&["render", &cd, "-n", &hub_ns.name]), 0, "render")?;
+    let redacted = expect_code(&hivesync(&["render", cd, "-n", hub_ns]), 0, "render")?;
     assert!(redacted.contains("token: <redacted>"), "{redacted}");
     assert!(
         redacted.contains(&format!("  env: {env}\n")),
@@ -327,17 +272,14 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
         "Secret data is redacted:\n{redacted}"
     );
 
-    let out = hivesync(&["render", &format!("{}/{cd}", hub_ns.name), "--show-secrets"]);
+    let out = hivesync(&["render", &format!("{hub_ns}/{cd}"), "--show-secrets"]);
     let text = expect_code(&out, 0, "render --show-secrets")?;
     // Namespaces first, then the rest in list order, each named by its syncset and position; the patch is a comment.
     let order = [
         format!("# SyncSet {ss}, resources[1]\n"),
         format!("# SyncSet {ss}, resources[0]\n"),
         format!("# SyncSet {ss}, resources[2]\n"),
-        format!(
-            "# SyncSet {ss}, secretMappings[0]: hub Secret {}/source\n",
-            hub_ns.name
-        ),
+        format!("# SyncSet {ss}, secretMappings[0]: hub Secret {hub_ns}/source\n"),
         format!("# SyncSet {ss}, patches[0]: merge patch of v1 ConfigMap {spoke_ns}/plain"),
     ];
     let positions: Vec<usize> = order
@@ -356,9 +298,8 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
     );
 
     // The same stream applied by hand to another cluster, as hivesync applies: server-side, field manager hivesync.
-    let m2 = managed_kubeconfig(2);
     let out = kubectl_with_stdin(
-        &m2,
+        &spoke2.kubeconfig,
         [
             "apply",
             "--server-side",
@@ -373,21 +314,20 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
         "kubectl apply of the render: {}",
         out.describe()
     );
-    let (spoke1, spoke2) = (managed(1).await?, managed(2).await?);
     for name in ["labelled", "plain"] {
-        let api = |c: &Client| Api::<ConfigMap>::namespaced(c.clone(), &spoke_ns);
+        let api = |s: &Spoke| s.api::<ConfigMap>(spoke_ns);
         let (by_hivesync, by_kubectl) =
-            (api(&spoke1).get(name).await?, api(&spoke2).get(name).await?);
+            (api(spoke1).get(name).await?, api(spoke2).get(name).await?);
         assert_eq!(by_kubectl.data, by_hivesync.data, "ConfigMap {name} data");
         assert_eq!(
             by_kubectl.metadata.labels, by_hivesync.metadata.labels,
             "ConfigMap {name} labels"
         );
     }
-    let api = |c: &Client| Api::<Secret>::namespaced(c.clone(), &spoke_ns);
+    let api = |s: &Spoke| s.api::<Secret>(spoke_ns);
     let (by_hivesync, by_kubectl) = (
-        api(&spoke1).get("copied").await?,
-        api(&spoke2).get("copied").await?,
+        api(spoke1).get("copied").await?,
+        api(spoke2).get("copied").await?,
     );
     assert_eq!(by_kubectl.data, by_hivesync.data, "Secret data");
     assert_eq!(by_kubectl.type_, by_hivesync.type_, "Secret type");
@@ -405,8 +345,9 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
         Some("true")
     );
     assert_eq!(
-        Api::<Namespace>::all(spoke2.clone())
-            .get(&spoke_ns)
+        spoke2
+            .api_all::<Namespace>()
+            .get(spoke_ns)
             .await?
             .metadata
             .labels
@@ -421,32 +362,29 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
 
 #[tokio::test]
 async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writing() -> Result<()> {
-    let hub = hub().await?;
-    let hub_ns = TestNamespace::on_hub(&hub, "e2e-cli-diff").await?;
-    let cd = register_reachable(&hub, &hub_ns.name, 1, "e2e-diff", &[], json!({})).await?;
-    let spoke = managed(1).await?;
-    let spoke_ns = unique_name("e2e-cli-diff");
-    let _cleanup = DeleteOnDrop::new(&managed_kubeconfig(1), "namespace", None, &spoke_ns);
-    let ss = unique_name("e2e-diff");
-    let before = syncset(
-        &hub_ns.name,
-        &ss,
-        &[&cd],
-        json!({
+    let fleet = Fleet::connect().await?;
+    let cluster = fleet.cluster("e2e-cli-diff").reachable().await?;
+    let (hub_ns, cd) = (cluster.ns(), &cluster.name);
+    let spoke = cluster.spoke();
+    let spoke_ns = PlannedNamespace::on(&[spoke], "e2e-cli-diff");
+    let spoke_ns = &spoke_ns.name;
+    let syncset = cluster.syncset("e2e-diff");
+    let ss = &syncset.name;
+    syncset
+        .apply(json!({
             "resourceApplyMode": "Sync",
-            "resources": [namespace_object(&spoke_ns), configmap(&spoke_ns, "keep", json!({"a": "1", "same": "x"})),
-                          configmap(&spoke_ns, "drop", json!({"b": "2"}))],
-        }),
-    );
-    apply_syncset_object(&hub, &before).await?;
-    wait_for_entry(&hub, &hub_ns.name, &cd, EntryKind::SyncSet, &ss, is_success).await?;
-    let configmaps = Api::<ConfigMap>::namespaced(spoke.clone(), &spoke_ns);
+            "resources": [namespace_object(spoke_ns), configmap(spoke_ns, "keep", json!({"a": "1", "same": "x"})),
+                          configmap(spoke_ns, "drop", json!({"b": "2"}))],
+        }))
+        .await?;
+    cluster.entry(&syncset, is_success).await?;
+    let configmaps = spoke.api::<ConfigMap>(spoke_ns);
     let target: ConfigMap =
-        serde_json::from_value(configmap(&spoke_ns, "target", json!({"t": "1"})))?;
+        serde_json::from_value(configmap(spoke_ns, "target", json!({"t": "1"})))?;
     configmaps.create(&PostParams::default(), &target).await?;
 
     let text = expect_code(
-        &hivesync(&["diff", &cd, "-n", &hub_ns.name]),
+        &hivesync(&["diff", cd, "-n", hub_ns]),
         0,
         "diff with nothing to change",
     )?;
@@ -455,20 +393,18 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
         "{text}"
     );
 
-    let after = syncset(
-        &hub_ns.name,
-        &ss,
-        &[&cd],
-        json!({
-            "resourceApplyMode": "Sync",
-            "resources": [namespace_object(&spoke_ns), configmap(&spoke_ns, "keep", json!({"a": "2", "same": "x"})),
-                          configmap(&spoke_ns, "new", json!({"c": "3"}))],
-            "patches": [{"apiVersion": "v1", "kind": "ConfigMap", "namespace": spoke_ns, "name": "target",
-                         "patch": "{\"metadata\": {\"labels\": {\"patched\": \"true\"}}}", "patchType": "merge"}],
-        }),
-    );
+    let after = json!({
+        "resourceApplyMode": "Sync",
+        "resources": [namespace_object(spoke_ns), configmap(spoke_ns, "keep", json!({"a": "2", "same": "x"})),
+                      configmap(spoke_ns, "new", json!({"c": "3"}))],
+        "patches": [{"apiVersion": "v1", "kind": "ConfigMap", "namespace": spoke_ns, "name": "target",
+                     "patch": "{\"metadata\": {\"labels\": {\"patched\": \"true\"}}}", "patchType": "merge"}],
+    });
     let file = tempfile::NamedTempFile::new()?;
-    std::fs::write(file.path(), serde_yaml::to_string(&after)?)?;
+    std::fs::write(
+        file.path(),
+        serde_yaml::to_string(&syncset.object(after.clone()))?,
+    )?;
     let versions = |names: [&'static str; 3]| {
         let configmaps = configmaps.clone();
         async move {
@@ -480,11 +416,11 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
         }
     };
     let rv_before = versions(["keep", "drop", "target"]).await?;
-    let ns_rv = resource_version(&Api::<Namespace>::all(spoke.clone()), &spoke_ns).await?;
+    let ns_rv = resource_version(&spoke.api_all::<Namespace>(), spoke_ns).await?;
 
     let out = hivesync(&[
         "diff",
-        &format!("{}/{cd}", hub_ns.name),
+        &format!("{hub_ns}/{cd}"),
         "--file",
         &path_str(file.path()),
     ]);
@@ -538,12 +474,12 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
 
     // --syncset filters; an unknown one is an error that says where to look.
     let text = expect_code(
-        &hivesync(&["diff", &cd, "-n", &hub_ns.name, "--syncset", &ss]),
+        &hivesync(&["diff", cd, "-n", hub_ns, "--syncset", ss]),
         0,
         "diff --syncset",
     )?;
     assert!(text.contains("3 unchanged"), "{text}");
-    let out = hivesync(&["diff", &cd, "-n", &hub_ns.name, "--syncset", "nope"]);
+    let out = hivesync(&["diff", cd, "-n", hub_ns, "--syncset", "nope"]);
     expect_code(&out, 2, "diff --syncset unknown")?;
     assert!(
         out.stderr_text()
@@ -559,7 +495,7 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
         "diff wrote to the spoke"
     );
     assert_eq!(
-        resource_version(&Api::<Namespace>::all(spoke.clone()), &spoke_ns).await?,
+        resource_version(&spoke.api_all::<Namespace>(), spoke_ns).await?,
         ns_rv
     );
     ensure!(
@@ -568,11 +504,12 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
     );
 
     // The prediction comes true.
-    let generation = apply_syncset_object(&hub, &after).await?;
-    wait_for_entry(&hub, &hub_ns.name, &cd, EntryKind::SyncSet, &ss, |e| {
-        is_success(e) && e.observed_generation == generation
-    })
-    .await?;
+    let generation = syncset.apply(after).await?;
+    cluster
+        .entry(&syncset, |e| {
+            is_success(e) && e.observed_generation == generation
+        })
+        .await?;
     let keep = configmaps.get("keep").await?;
     assert_eq!(
         keep.data.unwrap_or_default().get("a").map(String::as_str),
@@ -600,7 +537,7 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
         Some("true")
     );
     let text = expect_code(
-        &hivesync(&["diff", &cd, "-n", &hub_ns.name]),
+        &hivesync(&["diff", cd, "-n", hub_ns]),
         0,
         "diff after the sync",
     )?;
@@ -617,61 +554,41 @@ fn path_str(p: &Path) -> String {
 
 #[tokio::test]
 async fn diff_delete_lists_what_deleting_a_sync_selector_syncset_would_remove() -> Result<()> {
-    let hub = hub().await?;
-    let hub_ns = TestNamespace::on_hub(&hub, "e2e-cli-del").await?;
-    let selector = unique_name("e2e-del");
-    let labels = [("hivesync.e2e/cli-delete", selector.as_str())];
-    let c1 = register_reachable(&hub, &hub_ns.name, 1, "e2e-del-a", &labels, json!({})).await?;
-    let c2 = register_reachable(&hub, &hub_ns.name, 2, "e2e-del-b", &labels, json!({})).await?;
-    let spoke_ns = unique_name("e2e-cli-del");
-    let (spoke1, spoke2) = (managed(1).await?, managed(2).await?);
-    ensure_namespace(&spoke1, &spoke_ns).await?;
-    ensure_namespace(&spoke2, &spoke_ns).await?;
-    let _cleanup = [
-        DeleteOnDrop::new(&managed_kubeconfig(1), "namespace", None, &spoke_ns),
-        DeleteOnDrop::new(&managed_kubeconfig(2), "namespace", None, &spoke_ns),
-    ];
-    let sss = unique_name("e2e-del");
-    let _sss_guard = DeleteOnDrop::on_hub("selectorsyncset", None, &sss);
-    let obj = json!({
-        "apiVersion": "hive.openshift.io/v1",
-        "kind": "SelectorSyncSet",
-        "metadata": {"name": sss},
-        "spec": {
-            "clusterDeploymentSelector": {"matchLabels": {labels[0].0: labels[0].1}},
-            "resourceApplyMode": "Sync",
-            "resources": [configmap(&spoke_ns, "a", json!({})), configmap(&spoke_ns, "b", json!({}))],
-        },
-    });
-    apply_selector_syncset_object(&hub, &obj).await?;
-    // c1 also has a SyncSet that declares b: deleting the SelectorSyncSet hands b over instead of deleting it.
-    apply_syncset_object(
-        &hub,
-        &syncset(&hub_ns.name, "keeper", &[&c1], json!({"resourceApplyMode": "Sync", "resources": [configmap(&spoke_ns, "b", json!({}))]})),
-    )
-    .await?;
-    for cd in [&c1, &c2] {
-        wait_for_entry(
-            &hub,
-            &hub_ns.name,
-            cd,
-            EntryKind::SelectorSyncSet,
-            &sss,
-            |e| is_success(e) && e.resources_to_delete.len() == 2,
-        )
-        .await?;
+    let fleet = Fleet::connect().await?;
+    // One hub namespace for both clusters, as `diff --delete` lists them (`namespace/name`).
+    let hub_ns = fleet.namespace("e2e-cli-del").await?;
+    let group = Group::new("hivesync.e2e/cli-delete");
+    let cluster = |prefix: &str| {
+        fleet
+            .cluster(prefix)
+            .in_namespace(&hub_ns.name)
+            .in_group(&group)
+    };
+    let c1 = cluster("e2e-del-a").reachable().await?;
+    let c2 = cluster("e2e-del-b").on(2).reachable().await?;
+    let spoke_ns = PlannedNamespace::on(&[c1.spoke(), c2.spoke()], "e2e-cli-del");
+    let spoke_ns = &spoke_ns.name;
+    for c in [&c1, &c2] {
+        ensure_namespace(&c.spoke().client, spoke_ns).await?;
     }
-    wait_for_entry(
-        &hub,
-        &hub_ns.name,
-        &c1,
-        EntryKind::SyncSet,
-        "keeper",
-        is_success,
-    )
+    let sss = fleet.selector_syncset("e2e-del").selecting(&group);
+    sss.apply(json!({
+        "resourceApplyMode": "Sync",
+        "resources": [configmap(spoke_ns, "a", json!({})), configmap(spoke_ns, "b", json!({}))],
+    }))
     .await?;
+    // c1 also has a SyncSet that declares b: deleting the SelectorSyncSet hands b over instead of deleting it.
+    let keeper = c1.syncset_named("keeper");
+    keeper
+        .apply(json!({"resourceApplyMode": "Sync", "resources": [configmap(spoke_ns, "b", json!({}))]}))
+        .await?;
+    for c in [&c1, &c2] {
+        c.entry(&sss, |e| is_success(e) && e.resources_to_delete.len() == 2)
+            .await?;
+    }
+    c1.entry(&keeper, is_success).await?;
 
-    let out = hivesync(&["diff", "--delete", &format!("selectorsyncset/{sss}")]);
+    let out = hivesync(&["diff", "--delete", &format!("selectorsyncset/{}", sss.name)]);
     let text = expect_code(&out, 1, "diff --delete")?;
     let expected = format!(
         "Deleting SelectorSyncSet {sss} (resourceApplyMode Sync: what it made is deleted) would, per cluster:\n\
@@ -682,19 +599,22 @@ async fn diff_delete_lists_what_deleting_a_sync_selector_syncset_would_remove() 
          \x20 - deleted   v1 ConfigMap {spoke_ns}/a\n\
          \x20 - deleted   v1 ConfigMap {spoke_ns}/b\n\
          2 cluster(s) with an entry: 3 object(s) deleted, 1 kept, 0 orphaned\n",
-        ns = hub_ns.name
+        sss = sss.name,
+        ns = hub_ns.name,
+        c1 = c1.name,
+        c2 = c2.name,
     );
     assert_eq!(text, expected);
     let out = hivesync(&["diff", "--delete", "selectorsyncset/does-not-exist"]);
     expect_code(&out, 2, "diff --delete of an unknown SelectorSyncSet")?;
 
     // The prediction comes true.
-    delete_selector_syncset(&hub, &sss).await?;
-    for cd in [&c1, &c2] {
-        wait_for_no_entry(&hub, &hub_ns.name, cd, EntryKind::SelectorSyncSet, &sss).await?;
+    sss.delete().await?;
+    for c in [&c1, &c2] {
+        c.no_entry(&sss).await?;
     }
-    let exists = |c: &Client, name: &'static str| {
-        let api = Api::<ConfigMap>::namespaced(c.clone(), &spoke_ns);
+    let exists = |c: &Cluster, name: &'static str| {
+        let api = c.spoke().api::<ConfigMap>(spoke_ns);
         async move {
             Ok::<_, anyhow::Error>(
                 api.get_opt(name)
@@ -704,10 +624,10 @@ async fn diff_delete_lists_what_deleting_a_sync_selector_syncset_would_remove() 
         }
     };
     let found = [
-        exists(&spoke1, "a").await?,
-        exists(&spoke1, "b").await?,
-        exists(&spoke2, "a").await?,
-        exists(&spoke2, "b").await?,
+        exists(&c1, "a").await?,
+        exists(&c1, "b").await?,
+        exists(&c2, "a").await?,
+        exists(&c2, "b").await?,
     ];
     if found != [false, true, false, false] {
         bail!("after the deletion, [c1/a, c1/b, c2/a, c2/b] exist: {found:?}");

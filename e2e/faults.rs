@@ -1,7 +1,8 @@
-//! Reachability and faults (issue 5; HIVE-COMPAT.md §2.4 and §6, DESIGN.md difference 4): a stopped managed
-//! cluster turns `Unreachable` within seconds without holding the others and catches up once started;
-//! `apiURLOverride` with its kubeconfig fallback; and, in the `restart_` tests, a controller killed between an edit and
-//! the delete it causes, a hub API server restart, and a restart that must not re-send what is already in sync.
+//! Reachability and faults (issue 5; as Hive, with the deliberate difference that a dead cluster never holds the
+//! others: docs/hive-compatibility.md): a stopped or frozen managed cluster turns `Unreachable` within seconds without
+//! holding the others and catches up once back; `apiURLOverride` with its kubeconfig fallback; and, in the `restart_`
+//! tests, a controller killed between an edit and the delete it causes, a hub API server restart, and a restart that
+//! must not re-send what is already in sync.
 //!
 //! Two kinds of tests live here:
 //! - the others run with the suite's shared controller (started by `hack/e2e.sh`), in parallel with the rest of the
@@ -13,11 +14,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _, Result};
-use hivesync::api::{ClusterDeployment, SyncResourceReference, SyncSetResult};
+use hivesync::api::{SyncResourceReference, SyncSetResult};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::Api;
-use kube::Client;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::*;
 
@@ -41,91 +40,153 @@ fn remaining(budget: Duration, since: Instant) -> Duration {
 
 const FAULT_LABEL: &str = "hivesync.e2e/faults";
 
-// ------------------------------------------------------------------------- a dead cluster (DESIGN.md difference 4)
+/// Two clusters labelled alike, one on the managed cluster a test may stop or freeze (`DISRUPTABLE`, hold [`serial`])
+/// and one on managed-1 that keeps running; a namespace for the syncset to create on both spokes; and a
+/// SelectorSyncSet (not applied yet) that selects both.
+struct DisruptableAndAlive {
+    disrupted: Cluster,
+    alive: Cluster,
+    spoke_ns: PlannedNamespace,
+    sss: SelectorSyncSet,
+}
+
+impl DisruptableAndAlive {
+    async fn arrange(fleet: &Fleet, prefix: &str) -> Result<Self> {
+        let group = Group::new(FAULT_LABEL);
+        let disrupted = fleet
+            .cluster(&format!("{prefix}-disrupted"))
+            .on(DISRUPTABLE)
+            .in_group(&group)
+            .reachable()
+            .await?;
+        let alive = fleet
+            .cluster(&format!("{prefix}-alive"))
+            .in_group(&group)
+            .reachable()
+            .await?;
+        let spoke_ns = PlannedNamespace::on(&[disrupted.spoke(), alive.spoke()], prefix);
+        let sss = fleet.selector_syncset(prefix).selecting(&group);
+        Ok(Self {
+            disrupted,
+            alive,
+            spoke_ns,
+            sss,
+        })
+    }
+
+    /// A spec that creates the namespace and ConfigMap `name` in it with `data.value` = `value`.
+    fn spec(&self, mode: Option<&str>, name: &str, value: &str) -> Value {
+        let ns = &self.spoke_ns.name;
+        let mut spec = json!({"resources": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+            configmap(ns, name, json!({"value": value})),
+        ]});
+        if let Some(mode) = mode {
+            spec["resourceApplyMode"] = json!(mode);
+        }
+        spec
+    }
+}
+
+// --------------------------------------------------------------------------------------------- a dead cluster
+
+#[tokio::test]
+async fn a_stopped_managed_cluster_does_not_slow_the_others_and_catches_up_once_started(
+) -> Result<()> {
+    let _serial = serial().await;
+    let fleet = Fleet::connect().await?;
+    let fixture = DisruptableAndAlive::arrange(&fleet, "e2e-dead").await?;
+    let (dead, alive, sss) = (&fixture.disrupted, &fixture.alive, &fixture.sss);
+    let spoke_ns = &fixture.spoke_ns.name;
+
+    // Dropping the guard (a failed assertion below) starts the cluster again, before the clean-up above runs.
+    let stopped = dead.spoke().stop()?;
+    let started = Instant::now();
+    sss.apply(fixture.spec(Some("Sync"), "everywhere", "a"))
+        .await?;
+    alive.entry(sss, is_success).await?;
+    let elapsed = started.elapsed();
+    eprintln!("the reachable cluster's entry reached Success {elapsed:?} after the SelectorSyncSet was created");
+    assert!(
+        elapsed < Duration::from_secs(15),
+        "the reachable cluster took {elapsed:?} (≥ 15 s) to sync while another cluster was stopped"
+    );
+    alive.spoke().wait_configmap(spoke_ns, "everywhere").await?;
+
+    let (_, reason, message) = dead
+        .wait_condition("Unreachable", "True", Duration::from_secs(60))
+        .await?;
+    assert_eq!(
+        reason, "ErrorConnectingToCluster",
+        "Unreachable=True reason (message {message:?})"
+    );
+    let (entry, status) = dead.current_entry(sss).await?;
+    assert!(
+        !entry.as_ref().is_some_and(is_success),
+        "the stopped cluster has a Success entry:\n{status}"
+    );
+
+    stopped.start()?;
+    dead.wait_condition("Unreachable", "False", Duration::from_secs(60))
+        .await?;
+    dead.entry_within(sss, Duration::from_secs(90), is_success)
+        .await?;
+    dead.spoke().wait_configmap(spoke_ns, "everywhere").await?;
+    Ok(())
+}
 
 #[tokio::test]
 async fn a_stopped_managed_cluster_is_unreachable_within_30s_others_sync_meanwhile_and_it_catches_up_within_30s_of_starting(
 ) -> Result<()> {
     let _serial = serial().await;
-    let hub = hub().await?;
-    let selector = unique_name("e2e-fault");
-    let labels = [(FAULT_LABEL, selector.as_str())];
-    let dead =
-        TestCluster::register(&hub, DISRUPTABLE, "e2e-fault-dead", &labels, json!({})).await?;
-    let alive = TestCluster::register(&hub, 1, "e2e-fault-alive", &labels, json!({})).await?;
-    let spoke_ns = unique_name("e2e-fault");
-    let sss = unique_name("e2e-fault");
-    // Dropped last to first: the SelectorSyncSet goes before the namespaces are deleted.
-    let _cleanup = [
-        DeleteOnDrop::new(&dead.kubeconfig, "namespace", None, &spoke_ns),
-        DeleteOnDrop::new(&alive.kubeconfig, "namespace", None, &spoke_ns),
-        DeleteOnDrop::on_hub("selectorsyncset", None, &sss),
-    ];
-    let spec = |value: &str| {
-        json!({
-            "resourceApplyMode": "Sync",
-            "resources": [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
-                configmap(&spoke_ns, "pending", json!({"value": value})),
-            ],
-        })
-    };
-    let g1 = apply_selector_syncset(&hub, &sss, (FAULT_LABEL, &selector), spec("before")).await?;
-    for c in [&dead, &alive] {
-        c.entry_within(
-            &hub,
-            EntryKind::SelectorSyncSet,
-            &sss,
-            ENTRY_TIMEOUT,
-            succeeded_at(g1),
-        )
-        .await?;
-        wait_for_spoke_configmap(
-            &c.spoke,
-            &spoke_ns,
-            "pending",
-            "at value before",
-            ENTRY_TIMEOUT,
-            has_value("before"),
-        )
-        .await?;
+    let fleet = Fleet::connect().await?;
+    let fixture = DisruptableAndAlive::arrange(&fleet, "e2e-fault").await?;
+    let (dead, alive, sss) = (&fixture.disrupted, &fixture.alive, &fixture.sss);
+    let spoke_ns = &fixture.spoke_ns.name;
+    let spec = |value: &str| fixture.spec(Some("Sync"), "pending", value);
+    let g1 = sss.apply(spec("before")).await?;
+    for c in [dead, alive] {
+        c.entry(sss, succeeded_at(g1)).await?;
+        c.spoke()
+            .wait_configmap_where(
+                spoke_ns,
+                "pending",
+                "at value before",
+                ENTRY_TIMEOUT,
+                has_value("before"),
+            )
+            .await?;
     }
 
     // Stop the cluster and change the SelectorSyncSet at once, before anything has noticed the cluster is gone.
     // Dropping the guard (a failed assertion below) starts the cluster again.
     let stopping = Instant::now();
-    let stopped = stop_local_cluster(&local_cluster_name(&dead.kubeconfig))?;
+    let stopped = dead.spoke().stop()?;
     eprintln!("hack/local-clusters.sh stop took {:?}", stopping.elapsed());
-    let g2 =
-        apply_selector_syncset(&hub, &sss, (FAULT_LABEL, &selector), spec("while-down")).await?;
+    let g2 = sss.apply(spec("while-down")).await?;
     let edited = Instant::now();
     let (unreachable, synced) = tokio::join!(
         async {
             let c = dead
-                .wait_condition(&hub, "Unreachable", "True", Duration::from_secs(30))
+                .wait_condition("Unreachable", "True", Duration::from_secs(30))
                 .await?;
             anyhow::Ok((c, stopping.elapsed()))
         },
         async {
             // A generous wait, so a slow sync fails on the bound below with its measured time.
             alive
-                .entry_within(
-                    &hub,
-                    EntryKind::SelectorSyncSet,
-                    &sss,
+                .entry_within(sss, Duration::from_secs(60), succeeded_at(g2))
+                .await?;
+            alive
+                .spoke()
+                .wait_configmap_where(
+                    spoke_ns,
+                    "pending",
+                    "at value while-down",
                     Duration::from_secs(60),
-                    succeeded_at(g2),
+                    has_value("while-down"),
                 )
                 .await?;
-            wait_for_spoke_configmap(
-                &alive.spoke,
-                &spoke_ns,
-                "pending",
-                "at value while-down",
-                Duration::from_secs(60),
-                has_value("while-down"),
-            )
-            .await?;
             anyhow::Ok(edited.elapsed())
         },
     );
@@ -147,9 +208,7 @@ async fn a_stopped_managed_cluster_is_unreachable_within_30s_others_sync_meanwhi
         synced < Duration::from_secs(15),
         "the running cluster took {synced:?} (≥ 15 s) to get a SelectorSyncSet change while another cluster was stopped"
     );
-    let (entry, status) = dead
-        .current_entry(&hub, EntryKind::SelectorSyncSet, &sss)
-        .await?;
+    let (entry, status) = dead.current_entry(sss).await?;
     assert!(
         !entry.as_ref().is_some_and(succeeded_at(g2)),
         "the stopped cluster has a Success entry for generation {g2}:\n{status}"
@@ -160,7 +219,7 @@ async fn a_stopped_managed_cluster_is_unreachable_within_30s_others_sync_meanwhi
     let up = Instant::now();
     eprintln!("hack/local-clusters.sh start took {:?}", up - starting);
     let (_, reason, message) = dead
-        .wait_condition(&hub, "Unreachable", "False", Duration::from_secs(30))
+        .wait_condition("Unreachable", "False", Duration::from_secs(30))
         .await
         .context("the restarted cluster was not marked reachable within 30s")?;
     let reachable_after = up.elapsed();
@@ -170,9 +229,7 @@ async fn a_stopped_managed_cluster_is_unreachable_within_30s_others_sync_meanwhi
         "Unreachable=False reason and message"
     );
     dead.entry_within(
-        &hub,
-        EntryKind::SelectorSyncSet,
-        &sss,
+        sss,
         remaining(Duration::from_secs(30), up),
         succeeded_at(g2),
     )
@@ -180,15 +237,15 @@ async fn a_stopped_managed_cluster_is_unreachable_within_30s_others_sync_meanwhi
     .context(
         "the change made while the cluster was stopped was not applied within 30s of its start",
     )?;
-    wait_for_spoke_configmap(
-        &dead.spoke,
-        &spoke_ns,
-        "pending",
-        "at value while-down",
-        remaining(Duration::from_secs(30), up),
-        has_value("while-down"),
-    )
-    .await?;
+    dead.spoke()
+        .wait_configmap_where(
+            spoke_ns,
+            "pending",
+            "at value while-down",
+            remaining(Duration::from_secs(30), up),
+            has_value("while-down"),
+        )
+        .await?;
     eprintln!(
         "restarted cluster: Unreachable=False {reachable_after:?} and the pending change on its spoke {:?} after it started",
         up.elapsed()
@@ -203,12 +260,12 @@ struct Frozen {
 }
 
 impl Frozen {
-    fn freeze(kubeconfig: &std::path::Path) -> Result<Self> {
-        let name = local_cluster_name(kubeconfig);
-        let pid_file = kubeconfig
+    fn freeze(spoke: &Spoke) -> Result<Self> {
+        let pid_file = spoke
+            .kubeconfig
             .parent()
             .context("the kubeconfig's directory")?
-            .join(format!("pids/{name}-apiserver.pid"));
+            .join(format!("pids/{}-apiserver.pid", spoke.local_name()));
         let pid = std::fs::read_to_string(&pid_file)
             .with_context(|| format!("reading {}", pid_file.display()))?
             .trim()
@@ -233,56 +290,28 @@ impl Drop for Frozen {
 async fn a_frozen_managed_cluster_is_unreachable_others_sync_meanwhile_and_it_catches_up_when_it_thaws(
 ) -> Result<()> {
     let _serial = serial().await;
-    let hub = hub().await?;
-    let selector = unique_name("e2e-frozen");
-    let labels = [(FAULT_LABEL, selector.as_str())];
-    let frozen = TestCluster::register(&hub, DISRUPTABLE, "e2e-frozen", &labels, json!({})).await?;
-    let alive = TestCluster::register(&hub, 1, "e2e-frozen-alive", &labels, json!({})).await?;
-    let spoke_ns = unique_name("e2e-frozen");
-    let sss = unique_name("e2e-frozen");
-    let _cleanup = [
-        DeleteOnDrop::new(&frozen.kubeconfig, "namespace", None, &spoke_ns),
-        DeleteOnDrop::new(&alive.kubeconfig, "namespace", None, &spoke_ns),
-        DeleteOnDrop::on_hub("selectorsyncset", None, &sss),
-    ];
-    let spec = |value: &str| {
-        json!({"resources": [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
-            configmap(&spoke_ns, "pending", json!({"value": value})),
-        ]})
-    };
-    let g1 = apply_selector_syncset(&hub, &sss, (FAULT_LABEL, &selector), spec("before")).await?;
-    for c in [&frozen, &alive] {
-        c.entry_within(
-            &hub,
-            EntryKind::SelectorSyncSet,
-            &sss,
-            ENTRY_TIMEOUT,
-            succeeded_at(g1),
-        )
-        .await?;
+    let fleet = Fleet::connect().await?;
+    let fixture = DisruptableAndAlive::arrange(&fleet, "e2e-frozen").await?;
+    let (frozen, alive, sss) = (&fixture.disrupted, &fixture.alive, &fixture.sss);
+    let spec = |value: &str| fixture.spec(None, "pending", value);
+    let g1 = sss.apply(spec("before")).await?;
+    for c in [frozen, alive] {
+        c.entry(sss, succeeded_at(g1)).await?;
     }
 
-    let ice = Frozen::freeze(&frozen.kubeconfig)?;
+    let ice = Frozen::freeze(frozen.spoke())?;
     let froze = Instant::now();
-    let g2 =
-        apply_selector_syncset(&hub, &sss, (FAULT_LABEL, &selector), spec("while-frozen")).await?;
+    let g2 = sss.apply(spec("while-frozen")).await?;
     let (unreachable, synced) = tokio::join!(
         async {
             let c = frozen
-                .wait_condition(&hub, "Unreachable", "True", Duration::from_secs(60))
+                .wait_condition("Unreachable", "True", Duration::from_secs(60))
                 .await?;
             anyhow::Ok((c, froze.elapsed()))
         },
         async {
             alive
-                .entry_within(
-                    &hub,
-                    EntryKind::SelectorSyncSet,
-                    &sss,
-                    Duration::from_secs(60),
-                    succeeded_at(g2),
-                )
+                .entry_within(sss, Duration::from_secs(60), succeeded_at(g2))
                 .await?;
             anyhow::Ok(froze.elapsed())
         },
@@ -302,17 +331,11 @@ async fn a_frozen_managed_cluster_is_unreachable_others_sync_meanwhile_and_it_ca
     drop(ice);
     let thawed = Instant::now();
     frozen
-        .wait_condition(&hub, "Unreachable", "False", Duration::from_secs(60))
+        .wait_condition("Unreachable", "False", Duration::from_secs(60))
         .await
         .context("the thawed cluster was not marked reachable")?;
     frozen
-        .entry_within(
-            &hub,
-            EntryKind::SelectorSyncSet,
-            &sss,
-            Duration::from_secs(60),
-            succeeded_at(g2),
-        )
+        .entry_within(sss, Duration::from_secs(60), succeeded_at(g2))
         .await
         .context("the change made while the cluster was frozen was not applied after it thawed")?;
     eprintln!(
@@ -327,36 +350,27 @@ async fn a_frozen_managed_cluster_is_unreachable_others_sync_meanwhile_and_it_ca
 #[tokio::test]
 async fn an_api_url_override_on_a_closed_port_falls_back_to_the_kubeconfig_server_and_a_working_one_is_active(
 ) -> Result<()> {
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     let n = 2;
     let server = kubeconfig_server(&managed_kubeconfig(n));
     let closed = "https://127.0.0.1:1";
-    let fallback = TestCluster::register(
-        &hub,
-        n,
-        "e2e-override-closed",
-        &[],
-        json!({"controlPlaneConfig": {"apiURLOverride": closed}}),
-    )
-    .await?;
-    let active = TestCluster::register(
-        &hub,
-        n,
-        "e2e-override-open",
-        &[],
-        json!({"controlPlaneConfig": {"apiURLOverride": server}}),
-    )
-    .await?;
+    let fallback = fleet
+        .cluster("e2e-override-closed")
+        .on(n)
+        .spec(json!({"controlPlaneConfig": {"apiURLOverride": closed}}))
+        .reachable()
+        .await?;
+    let active = fleet
+        .cluster("e2e-override-open")
+        .on(n)
+        .spec(json!({"controlPlaneConfig": {"apiURLOverride": server}}))
+        .reachable()
+        .await?;
 
     // The override on a closed port: reachable through the kubeconfig's server, the override inactive with the raw
     // connection error.
     let (_, reason, message) = fallback
-        .wait_condition(
-            &hub,
-            "ActiveAPIURLOverride",
-            "False",
-            Duration::from_secs(60),
-        )
+        .wait_condition("ActiveAPIURLOverride", "False", Duration::from_secs(60))
         .await?;
     eprintln!("override {closed}: ActiveAPIURLOverride=False {reason}: {message}");
     assert_eq!(
@@ -365,7 +379,7 @@ async fn an_api_url_override_on_a_closed_port_falls_back_to_the_kubeconfig_serve
     );
     let inactive_message = message;
     assert_eq!(
-        fallback.condition(&hub, "Unreachable").await?,
+        fallback.condition("Unreachable").await?,
         Some((
             "False".to_string(),
             "ClusterReachable".to_string(),
@@ -375,30 +389,24 @@ async fn an_api_url_override_on_a_closed_port_falls_back_to_the_kubeconfig_serve
     );
 
     // The override at the working server: active.
-    let (_, reason, message) = active
-        .wait_condition(
-            &hub,
+    active
+        .expect_condition(
             "ActiveAPIURLOverride",
             "True",
+            ("ClusterReachable", "cluster is reachable"),
             Duration::from_secs(60),
         )
-        .await?;
+        .await
+        .with_context(|| format!("the override at the working server {server}"))?;
     assert_eq!(
-        (reason.as_str(), message.as_str()),
-        ("ClusterReachable", "cluster is reachable"),
-        "ActiveAPIURLOverride=True reason and message (override {server})"
-    );
-    assert_eq!(
-        active.condition(&hub, "Unreachable").await?.map(|c| c.0),
+        active.condition("Unreachable").await?.map(|c| c.0),
         Some("False".to_string()),
         "Unreachable with a working override"
     );
 
     // Both conditions exist on both (they start as Unknown/Initialized; not asserted, it is over in milliseconds).
     for c in [&fallback, &active] {
-        let cd = Api::<ClusterDeployment>::namespaced(hub.clone(), c.ns())
-            .get(&c.name)
-            .await?;
+        let cd = c.cd().await?;
         for t in ["Unreachable", "ActiveAPIURLOverride"] {
             ensure!(
                 cd.condition(t).is_some(),
@@ -411,34 +419,23 @@ async fn an_api_url_override_on_a_closed_port_falls_back_to_the_kubeconfig_serve
 
     // Syncing works through either URL.
     for (c, what) in [(&fallback, "the fallback"), (&active, "the override")] {
-        let spoke_ns = TestNamespace::create(&c.spoke, &c.kubeconfig, "e2e-override").await?;
-        let ss = unique_name("e2e-override");
-        let g = apply_syncset(
-            &hub,
-            c.ns(),
-            &ss,
-            &c.name,
-            json!({"resourceApplyMode": "Sync", "resources": [configmap(&spoke_ns.name, "through", json!({"value": "ok"}))]}),
-        )
-        .await?;
-        c.entry_within(
-            &hub,
-            EntryKind::SyncSet,
-            &ss,
-            ENTRY_TIMEOUT,
-            succeeded_at(g),
-        )
-        .await
-        .with_context(|| format!("syncing through {what}"))?;
-        wait_for_spoke_configmap(
-            &c.spoke,
-            &spoke_ns.name,
-            "through",
-            "synced",
-            ENTRY_TIMEOUT,
-            has_value("ok"),
-        )
-        .await?;
+        let spoke_ns = c.spoke().namespace("e2e-override").await?;
+        let ss = c.syncset("e2e-override");
+        let g = ss
+            .apply(json!({"resourceApplyMode": "Sync", "resources": [configmap(&spoke_ns.name, "through", json!({"value": "ok"}))]}))
+            .await?;
+        c.entry(&ss, succeeded_at(g))
+            .await
+            .with_context(|| format!("syncing through {what}"))?;
+        c.spoke()
+            .wait_configmap_where(
+                &spoke_ns.name,
+                "through",
+                "synced",
+                ENTRY_TIMEOUT,
+                has_value("ok"),
+            )
+            .await?;
     }
 
     // Last, so that everything above is checked whatever the message: Hive writes the raw error, which names the
@@ -460,37 +457,25 @@ async fn restart_a_delete_due_when_the_controller_is_killed_happens_after_the_re
 {
     require_own_controller()?;
     let _serial = serial().await;
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     let mut first = Controller::start_with_env(&[], &[("RUST_LOG", "info,hivesync=debug")]).await?;
-    let cluster =
-        TestCluster::register(&hub, DISRUPTABLE, "e2e-restart-del", &[], json!({})).await?;
-    let spoke_ns =
-        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-restart-del").await?;
+    let cluster = fleet
+        .cluster("e2e-restart-del")
+        .on(DISRUPTABLE)
+        .reachable()
+        .await?;
+    let spoke = cluster.spoke();
+    let spoke_ns = spoke.namespace("e2e-restart-del").await?;
     let ns = spoke_ns.name.as_str();
-    let ss = unique_name("e2e-restart-del");
+    let ss = cluster.syncset("e2e-restart-del");
     let spec = |names: &[&str]| {
         json!({
             "resourceApplyMode": "Sync",
             "resources": names.iter().map(|n| configmap(ns, n, json!({"value": n}))).collect::<Vec<_>>(),
         })
     };
-    let g1 = apply_syncset(
-        &hub,
-        cluster.ns(),
-        &ss,
-        &cluster.name,
-        spec(&["kept", "dropped"]),
-    )
-    .await?;
-    let entry = cluster
-        .entry_within(
-            &hub,
-            EntryKind::SyncSet,
-            &ss,
-            ENTRY_TIMEOUT,
-            succeeded_at(g1),
-        )
-        .await?;
+    let g1 = ss.apply(spec(&["kept", "dropped"])).await?;
+    let entry = cluster.entry(&ss, succeeded_at(g1)).await?;
     assert_eq!(
         sorted(entry.resources_to_delete.to_vec()),
         sorted(vec![
@@ -499,7 +484,7 @@ async fn restart_a_delete_due_when_the_controller_is_killed_happens_after_the_re
         ]),
         "resourcesToDelete after the first apply"
     );
-    let configmaps = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), ns);
+    let configmaps = spoke.api::<ConfigMap>(ns);
     for name in ["kept", "dropped"] {
         ensure!(
             configmaps.get_opt(name).await?.is_some(),
@@ -508,9 +493,9 @@ async fn restart_a_delete_due_when_the_controller_is_killed_happens_after_the_re
     }
 
     // The spoke stops, so the delete the edit causes cannot happen; the controller sees the edit and is killed.
-    let stopped = stop_local_cluster(&local_cluster_name(&cluster.kubeconfig))?;
+    let stopped = spoke.stop()?;
     cluster
-        .wait_condition(&hub, "Unreachable", "True", Duration::from_secs(30))
+        .wait_condition("Unreachable", "True", Duration::from_secs(30))
         .await?;
     let gated = |c: &Controller| {
         c.log_lines(&cluster.name)
@@ -519,7 +504,7 @@ async fn restart_a_delete_due_when_the_controller_is_killed_happens_after_the_re
             .count()
     };
     let before = gated(&first);
-    let g2 = apply_syncset(&hub, cluster.ns(), &ss, &cluster.name, spec(&["kept"])).await?;
+    let g2 = ss.apply(spec(&["kept"])).await?;
     // The edit queues the cluster; its reconcile stops at the gate (Unreachable=True), logged at debug level.
     wait_for(Duration::from_secs(15), Duration::from_millis(100), || {
         let seen = gated(&first);
@@ -533,8 +518,9 @@ async fn restart_a_delete_due_when_the_controller_is_killed_happens_after_the_re
     })
     .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (entry, status) = cluster.current_entry(&hub, EntryKind::SyncSet, &ss).await?;
-    let entry = entry.with_context(|| format!("no entry for {ss} before the kill:\n{status}"))?;
+    let (entry, status) = cluster.current_entry(&ss).await?;
+    let entry =
+        entry.with_context(|| format!("no entry for {} before the kill:\n{status}", ss.name))?;
     assert_eq!(
         (
             entry.observed_generation,
@@ -555,21 +541,17 @@ async fn restart_a_delete_due_when_the_controller_is_killed_happens_after_the_re
     let up = Instant::now();
     let _second = Controller::start(&[]).await?;
     let entry = cluster
-        .entry_within(&hub, EntryKind::SyncSet, &ss, Duration::from_secs(60), |e| {
+        .entry_within(&ss, Duration::from_secs(60), |e| {
             succeeded_at(g2)(e) && e.resources_to_delete == [configmap_ref(ns, "kept")]
         })
         .await
         .context("after the restart, the edit was not applied with `dropped` left out of resourcesToDelete")?;
-    wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
-        let configmaps = configmaps.clone();
-        async move {
-            match configmaps.get_opt("dropped").await? {
-                None => Ok(()),
-                Some(cm) if cm.metadata.deletion_timestamp.is_some() => Ok(()),
-                Some(_) => bail!("spoke ConfigMap {ns}/dropped still exists"),
-            }
-        }
-    })
+    wait_for_gone(
+        &configmaps,
+        "dropped",
+        &format!("spoke ConfigMap {ns}/dropped"),
+        Duration::from_secs(30),
+    )
     .await?;
     eprintln!(
         "the dropped ConfigMap was deleted {:?} after the spoke started (entry: {:?})",
@@ -584,16 +566,18 @@ async fn restart_a_delete_due_when_the_controller_is_killed_happens_after_the_re
 }
 
 #[tokio::test]
-async fn restart_the_hub_api_server_restarting_is_recovered_without_restarting_the_controller(
-) -> Result<()> {
+async fn restart_the_controller_rides_out_a_hub_api_server_restart_and_syncs_after_it() -> Result<()>
+{
     require_own_controller()?;
     let _serial = serial().await;
     let mut controller = Controller::start(&[]).await?;
     let pid = controller.pid();
-    let cluster =
-        TestCluster::register(&hub().await?, 1, "e2e-hub-restart", &[], json!({})).await?;
-    let spoke_ns =
-        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-hub-restart").await?;
+    let cluster = Fleet::connect()
+        .await?
+        .cluster("e2e-hub-restart")
+        .reachable()
+        .await?;
+    let spoke_ns = cluster.spoke().namespace("e2e-hub-restart").await?;
 
     // Dropping the guard (a failed assertion below) starts the hub again.
     let stopped = stop_local_cluster(&local_cluster_name(&hub_kubeconfig()))?;
@@ -606,35 +590,30 @@ async fn restart_the_hub_api_server_restarting_is_recovered_without_restarting_t
     stopped.start()?;
     let up = Instant::now();
 
-    let hub = hub().await?;
-    let ss = unique_name("e2e-hub-restart");
-    let g = apply_syncset(
-        &hub,
+    // A client made after the restart, as a user's would be; the cluster's handle keeps the one made before.
+    let fleet = Fleet::connect().await?;
+    let ss = fleet.syncset(
         cluster.ns(),
-        &ss,
-        &cluster.name,
-        json!({"resources": [configmap(&spoke_ns.name, "after-hub-restart", json!({"value": "ok"}))]}),
-    )
-    .await?;
+        &unique_name("e2e-hub-restart"),
+        &[&cluster.name],
+    );
+    let g = ss
+        .apply(json!({"resources": [configmap(&spoke_ns.name, "after-hub-restart", json!({"value": "ok"}))]}))
+        .await?;
     cluster
-        .entry_within(
-            &hub,
-            EntryKind::SyncSet,
-            &ss,
-            Duration::from_secs(90),
-            succeeded_at(g),
-        )
+        .entry_within(&ss, Duration::from_secs(90), succeeded_at(g))
         .await
         .context("a SyncSet created after the hub restart was not applied within 90s")?;
-    wait_for_spoke_configmap(
-        &cluster.spoke,
-        &spoke_ns.name,
-        "after-hub-restart",
-        "synced",
-        Duration::from_secs(30),
-        has_value("ok"),
-    )
-    .await?;
+    cluster
+        .spoke()
+        .wait_configmap_where(
+            &spoke_ns.name,
+            "after-hub-restart",
+            "synced",
+            Duration::from_secs(30),
+            has_value("ok"),
+        )
+        .await?;
     eprintln!(
         "a SyncSet created after the hub restart was applied {:?} after the hub was up again ({} hub watch errors logged)",
         up.elapsed(),
@@ -649,60 +628,38 @@ async fn restart_the_hub_api_server_restarting_is_recovered_without_restarting_t
 }
 
 #[tokio::test]
-async fn restart_a_controller_restart_does_not_resend_unchanged_syncsets() -> Result<()> {
+async fn restart_a_restarted_controller_does_not_resend_unchanged_syncsets() -> Result<()> {
     require_own_controller()?;
     let _serial = serial().await;
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     let mut first = Controller::start(&[]).await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-no-resend", &[], json!({})).await?;
-    let spoke_ns =
-        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-no-resend").await?;
+    let cluster = fleet.cluster("e2e-no-resend").reachable().await?;
+    let spoke = cluster.spoke();
+    let spoke_ns = spoke.namespace("e2e-no-resend").await?;
     let ns = spoke_ns.name.as_str();
-    let ss = unique_name("e2e-no-resend");
-    let g = apply_syncset(
-        &hub,
-        cluster.ns(),
-        &ss,
-        &cluster.name,
-        json!({"resourceApplyMode": "Sync", "resources": [configmap(ns, "steady", json!({"value": "ok"}))]}),
-    )
-    .await?;
-    cluster
-        .entry_within(
-            &hub,
-            EntryKind::SyncSet,
-            &ss,
-            ENTRY_TIMEOUT,
-            succeeded_at(g),
-        )
+    let ss = cluster.syncset("e2e-no-resend");
+    let g = ss
+        .apply(json!({"resourceApplyMode": "Sync", "resources": [configmap(ns, "steady", json!({"value": "ok"}))]}))
         .await?;
-    wait_for_spoke_configmap(
-        &cluster.spoke,
-        ns,
-        "steady",
-        "synced",
-        ENTRY_TIMEOUT,
-        has_value("ok"),
-    )
-    .await?;
+    cluster.entry(&ss, succeeded_at(g)).await?;
+    spoke
+        .wait_configmap_where(ns, "steady", "synced", ENTRY_TIMEOUT, has_value("ok"))
+        .await?;
     // Let the first controller finish its writes (lease, SyncSetFailed) before taking the snapshot.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
-    let configmaps = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), ns);
-    let cds = Api::<ClusterDeployment>::namespaced(hub.clone(), cluster.ns());
+    let configmaps = spoke.api::<ConfigMap>(ns);
     let snapshot = || async {
         let cm = configmaps.get("steady").await?;
-        let cs = cluster_sync(&hub, cluster.ns(), &cluster.name)
-            .await?
-            .context("no ClusterSync")?;
-        let cd = cds.get(&cluster.name).await?;
+        let cs = cluster.cluster_sync().await?.context("no ClusterSync")?;
+        let cd = cluster.cd().await?;
         anyhow::Ok((cm, cs, cd))
     };
     let (cm_before, cs_before, cd_before) = snapshot().await?;
     let entry_before = cs_before
         .status
         .as_ref()
-        .and_then(|s| s.sync_sets.iter().find(|e| e.name == ss).cloned())
+        .and_then(|s| s.sync_sets.iter().find(|e| e.name == ss.name).cloned())
         .context("no entry before the restart")?;
 
     first.kill9()?;
@@ -733,25 +690,12 @@ async fn restart_a_controller_restart_does_not_resend_unchanged_syncsets() -> Re
 
     // Proof that the new controller has reconciled this cluster since: a second SyncSet arrives, and the first one's
     // entry and object are untouched by that reconcile.
-    let other = unique_name("e2e-no-resend-2");
-    let g_other = apply_syncset(
-        &hub,
-        cluster.ns(),
-        &other,
-        &cluster.name,
-        json!({"resources": [configmap(ns, "newcomer", json!({"value": "ok"}))]}),
-    )
-    .await?;
-    cluster
-        .entry_within(
-            &hub,
-            EntryKind::SyncSet,
-            &other,
-            ENTRY_TIMEOUT,
-            succeeded_at(g_other),
-        )
+    let other = cluster.syncset("e2e-no-resend-2");
+    let g_other = other
+        .apply(json!({"resources": [configmap(ns, "newcomer", json!({"value": "ok"}))]}))
         .await?;
-    let (entry_after, status) = cluster.current_entry(&hub, EntryKind::SyncSet, &ss).await?;
+    cluster.entry(&other, succeeded_at(g_other)).await?;
+    let (entry_after, status) = cluster.current_entry(&ss).await?;
     assert_eq!(
         entry_after.as_ref(),
         Some(&entry_before),
@@ -844,27 +788,18 @@ async fn restart_readyz_waits_for_the_hub_caches_and_metrics_show_hive_names_aft
     .await
     .context("/readyz did not turn ready after the hub came back")?;
 
-    let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-metrics", &[], json!({})).await?;
-    let spoke_ns =
-        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-metrics").await?;
-    let ss = unique_name("e2e-metrics");
-    let g = apply_syncset(
-        &hub,
-        cluster.ns(),
-        &ss,
-        &cluster.name,
-        json!({"resources": [configmap(&spoke_ns.name, "measured", json!({"k": "v"}))]}),
-    )
-    .await?;
+    let cluster = Fleet::connect()
+        .await?
+        .cluster("e2e-metrics")
+        .reachable()
+        .await?;
+    let spoke_ns = cluster.spoke().namespace("e2e-metrics").await?;
+    let ss = cluster.syncset("e2e-metrics");
+    let g = ss
+        .apply(json!({"resources": [configmap(&spoke_ns.name, "measured", json!({"k": "v"}))]}))
+        .await?;
     cluster
-        .entry_within(
-            &hub,
-            EntryKind::SyncSet,
-            &ss,
-            Duration::from_secs(60),
-            succeeded_at(g),
-        )
+        .entry_within(&ss, Duration::from_secs(60), succeeded_at(g))
         .await?;
     let (status, metrics) = http_get(port, "/metrics")?;
     ensure!(status == 200);
@@ -935,28 +870,22 @@ async fn restart_a_standby_takes_over_when_the_leader_dies_and_syncs_what_comes_
     let (mut dead, standby) = two_replicas("e2e-leader", "6s").await?;
     ensure!(standby.log_lines("became the leader").is_empty());
 
-    let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-leader", &[], json!({})).await?;
-    let spoke_ns = TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-leader").await?;
+    let cluster = Fleet::connect()
+        .await?
+        .cluster("e2e-leader")
+        .reachable()
+        .await?;
+    let spoke_ns = cluster.spoke().namespace("e2e-leader").await?;
     dead.kill9()?;
     let killed = Instant::now();
-    let ss = unique_name("e2e-leader");
-    let g = apply_syncset(
-        &hub,
-        cluster.ns(),
-        &ss,
-        &cluster.name,
-        json!({"resources": [configmap(&spoke_ns.name, "after-failover", json!({"k": "v"}))]}),
-    )
-    .await?;
-    cluster
-        .entry_within(
-            &hub,
-            EntryKind::SyncSet,
-            &ss,
-            Duration::from_secs(45),
-            succeeded_at(g),
+    let ss = cluster.syncset("e2e-leader");
+    let g = ss
+        .apply(
+            json!({"resources": [configmap(&spoke_ns.name, "after-failover", json!({"k": "v"}))]}),
         )
+        .await?;
+    cluster
+        .entry_within(&ss, Duration::from_secs(45), succeeded_at(g))
         .await
         .context("the standby did not apply a SyncSet created after the leader died")?;
     ensure!(
@@ -1019,23 +948,21 @@ async fn restart_a_syncset_too_deep_to_decode_fails_alone_and_the_controller_sti
 ) -> Result<()> {
     require_own_controller()?;
     let _serial = serial().await;
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     let mut first = Controller::start(&[]).await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-poison", &[], json!({})).await?;
-    let spoke_ns = TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-poison").await?;
+    let cluster = fleet.cluster("e2e-poison").reachable().await?;
+    let spoke_ns = cluster.spoke().namespace("e2e-poison").await?;
     let mut deep = json!("bottom");
     for _ in 0..200 {
         deep = json!({ "d": deep });
     }
-    let (bad, good) = (unique_name("e2e-poison"), unique_name("e2e-healthy"));
+    let (bad, good) = (
+        cluster.syncset("e2e-poison"),
+        cluster.syncset("e2e-healthy"),
+    );
     let mut poisoned = configmap(&spoke_ns.name, "poison", json!({"a": "b"}));
     poisoned["deep"] = deep;
-    let object = syncset(
-        cluster.ns(),
-        &bad,
-        &[&cluster.name],
-        json!({ "resources": [poisoned] }),
-    );
+    let object = bad.object(json!({ "resources": [poisoned] }));
     // kubectl, not kube-rs: a Rust client cannot read the object back either.
     let out = kubectl_with_stdin(&hub_kubeconfig(), ["apply", "-f", "-"], &object.to_string());
     ensure!(
@@ -1043,16 +970,13 @@ async fn restart_a_syncset_too_deep_to_decode_fails_alone_and_the_controller_sti
         "creating the deep SyncSet: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let _bad_guard = DeleteOnDrop::on_hub("syncset.hive.openshift.io", Some(cluster.ns()), &bad);
+    let _bad_guard =
+        DeleteOnDrop::on_hub("syncset.hive.openshift.io", Some(cluster.ns()), &bad.name);
     let spec =
         |v: &str| json!({"resources": [configmap(&spoke_ns.name, "healthy", json!({"v": v}))]});
-    let g1 = apply_syncset(&hub, cluster.ns(), &good, &cluster.name, spec("1")).await?;
-    cluster
-        .entry(&hub, EntryKind::SyncSet, &good, succeeded_at(g1))
-        .await?;
-    let failed = cluster
-        .entry(&hub, EntryKind::SyncSet, &bad, is_failure)
-        .await?;
+    let g1 = good.apply(spec("1")).await?;
+    cluster.entry(&good, succeeded_at(g1)).await?;
+    let failed = cluster.entry(&bad, is_failure).await?;
     let message = failed.failure_message.unwrap_or_default();
     ensure!(
         message.starts_with("could not decode the SyncSet: "),
@@ -1065,13 +989,9 @@ async fn restart_a_syncset_too_deep_to_decode_fails_alone_and_the_controller_sti
         .await
         .context("the controller did not start with the deep SyncSet on the hub")?;
     let ready = restarted.elapsed();
-    let g2 = apply_syncset(&hub, cluster.ns(), &good, &cluster.name, spec("2")).await?;
-    cluster
-        .entry(&hub, EntryKind::SyncSet, &good, succeeded_at(g2))
-        .await?;
-    let (entry, status) = cluster
-        .current_entry(&hub, EntryKind::SyncSet, &bad)
-        .await?;
+    let g2 = good.apply(spec("2")).await?;
+    cluster.entry(&good, succeeded_at(g2)).await?;
+    let (entry, status) = cluster.current_entry(&bad).await?;
     ensure!(
         entry.as_ref().is_some_and(is_failure),
         "the deep SyncSet's entry after the restart:\n{status}"
@@ -1130,38 +1050,35 @@ async fn restart_two_shards_each_write_only_their_own_clusters() -> Result<()> {
         },
     )
     .await?;
-    let hub = hub().await?;
-    let label = unique_name("e2e-shards");
+    let fleet = Fleet::connect().await?;
+    let group = Group::new("hivesync.e2e/shards");
     let mut clusters = Vec::new();
     for i in 0..4 {
         clusters.push(
-            TestCluster::register(
-                &hub,
-                1 + i % 2,
-                "e2e-shards",
-                &[(label.as_str(), "yes")],
-                json!({}),
-            )
-            .await?,
+            fleet
+                .cluster("e2e-shards")
+                .on(1 + i % 2)
+                .in_group(&group)
+                .reachable()
+                .await?,
         );
     }
-    let sss = unique_name("e2e-shards");
-    apply_selector_syncset_for_label(&hub, &sss, &label).await?;
-    let _guard = DeleteOnDrop::on_hub("selectorsyncset", None, &sss);
+    // One ConfigMap (in `default`, named after the SelectorSyncSet) for every cluster in the group.
+    let sss = fleet.selector_syncset("e2e-shards").selecting(&group);
+    sss.apply(json!({
+        "resourceApplyMode": "Sync",
+        "resources": [configmap("default", &sss.name, json!({"k": "v"}))],
+    }))
+    .await?;
     for c in &clusters {
-        let cs = c
-            .entry_within(
-                &hub,
-                EntryKind::SelectorSyncSet,
-                &sss,
-                Duration::from_secs(60),
-                |e| e.result == SyncSetResult::Success,
-            )
-            .await;
-        cs?;
-        let cd: ClusterDeployment = Api::namespaced(hub.clone(), c.ns()).get(&c.name).await?;
+        c.entry_within(&sss, Duration::from_secs(60), |e| {
+            e.result == SyncSetResult::Success
+        })
+        .await?;
+        let cd = c.cd().await?;
         let shard = hivesync::leader::shard_of(cd.metadata.uid.as_deref().unwrap_or_default(), 2);
-        let written = cluster_sync(&hub, c.ns(), &c.name)
+        let written = c
+            .cluster_sync()
             .await?
             .and_then(|cs| cs.status)
             .and_then(|s| s.controlled_by_replica);
@@ -1182,20 +1099,5 @@ async fn restart_two_shards_each_write_only_their_own_clusters() -> Result<()> {
             c.name
         );
     }
-    Ok(())
-}
-
-/// A SelectorSyncSet of one ConfigMap (in `default`, named after the syncset) for every CD labelled `label=yes`.
-async fn apply_selector_syncset_for_label(hub: &Client, name: &str, label: &str) -> Result<()> {
-    apply_selector_syncset(
-        hub,
-        name,
-        (label, "yes"),
-        json!({
-            "resourceApplyMode": "Sync",
-            "resources": [configmap("default", name, json!({"k": "v"}))],
-        }),
-    )
-    .await?;
     Ok(())
 }

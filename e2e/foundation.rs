@@ -1,7 +1,7 @@
 //! The ground the rest of the suite stands on, checked against the real hub and managed clusters: the generated CRDs
 //! install and are served, Hive's own manifests are accepted, ClusterSync and ClusterSyncLease keep what is written
 //! to them, kubectl shows Hive's columns, invalid [Selector]SyncSets are refused with Hive's webhook messages
-//! (HIVE-COMPAT.md §7, enforced by the CRD schema here), and the local clusters can be stopped and started.
+//! (enforced by the CRD schema here; docs/hive-compatibility.md), and the local clusters can be stopped and started.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -63,7 +63,7 @@ fn examples_dir() -> PathBuf {
     let dir = repo_root().join("deploy/examples");
     assert!(
         dir.is_dir(),
-        "the example manifests are missing: {} is not a directory (copies of ../shared/examples kept in the repo)",
+        "the example manifests are missing: {} is not a directory",
         dir.display()
     );
     dir
@@ -91,8 +91,7 @@ fn objects_in(path: &Path) -> Vec<serde_json::Value> {
 
 #[tokio::test]
 async fn every_example_manifest_is_accepted_by_a_server_side_dry_run() -> Result<()> {
-    let client = hub().await?;
-    ensure_crds(&client).await?;
+    let fleet = Fleet::with_crds().await?;
     let dir = examples_dir();
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
         .map(|e| e.map(|e| e.path()))
@@ -108,7 +107,7 @@ async fn every_example_manifest_is_accepted_by_a_server_side_dry_run() -> Result
             // The namespaced examples (the SyncSet, the ClusterDeployment and its Secret) live in the cluster's
             // namespace, which the dry run needs to exist.
             if let Some(ns) = obj["metadata"]["namespace"].as_str() {
-                ensure_namespace(&client, ns).await?;
+                ensure_namespace(&fleet.hub, ns).await?;
             }
             kinds_seen.push(obj["kind"].as_str().unwrap_or_default().to_string());
         }
@@ -224,6 +223,18 @@ fn hive_shaped_status() -> ClusterSyncStatus {
     }
 }
 
+/// A hub namespace of the test's own (the CRDs installed), an Api for kind `K` in it, and a unique object name.
+async fn in_a_hub_namespace<K>(prefix: &str) -> Result<(TestNamespace, Api<K>, String)>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    let fleet = Fleet::with_crds().await?;
+    let ns = fleet.namespace(prefix).await?;
+    let api = fleet.api::<K>(&ns.name);
+    Ok((ns, api, unique_name("cluster")))
+}
+
 /// Creates a ClusterSync named `name` and writes `status` through the status subresource.
 async fn cluster_sync_with_status(
     api: &Api<ClusterSync>,
@@ -240,11 +251,7 @@ async fn cluster_sync_with_status(
 #[tokio::test]
 async fn a_cluster_sync_with_hive_shaped_status_is_written_through_the_status_subresource_and_read_back_equal(
 ) -> Result<()> {
-    let client = hub().await?;
-    ensure_crds(&client).await?;
-    let ns = TestNamespace::on_hub(&client, "e2e-csync-status").await?;
-    let api = Api::<ClusterSync>::namespaced(client.clone(), &ns.name);
-    let name = unique_name("cluster");
+    let (_ns, api, name) = in_a_hub_namespace::<ClusterSync>("e2e-csync-status").await?;
 
     let status = hive_shaped_status();
     let written = cluster_sync_with_status(&api, &name, status.clone()).await?;
@@ -272,11 +279,7 @@ async fn a_cluster_sync_with_hive_shaped_status_is_written_through_the_status_su
 
 #[tokio::test]
 async fn a_cluster_sync_lease_keeps_its_renew_time_to_the_microsecond() -> Result<()> {
-    let client = hub().await?;
-    ensure_crds(&client).await?;
-    let ns = TestNamespace::on_hub(&client, "e2e-csl").await?;
-    let api = Api::<ClusterSyncLease>::namespaced(client.clone(), &ns.name);
-    let name = unique_name("cluster");
+    let (ns, api, name) = in_a_hub_namespace::<ClusterSyncLease>("e2e-csl").await?;
 
     let first = "2026-08-21T10:15:30.123456Z";
     let lease = ClusterSyncLease::new(
@@ -322,11 +325,7 @@ async fn a_cluster_sync_lease_keeps_its_renew_time_to_the_microsecond() -> Resul
 
 #[tokio::test]
 async fn kubectl_get_clustersync_shows_hives_columns_and_wide_adds_the_message() -> Result<()> {
-    let client = hub().await?;
-    ensure_crds(&client).await?;
-    let ns = TestNamespace::on_hub(&client, "e2e-csync-columns").await?;
-    let api = Api::<ClusterSync>::namespaced(client.clone(), &ns.name);
-    let name = unique_name("cluster");
+    let (ns, api, name) = in_a_hub_namespace::<ClusterSync>("e2e-csync-columns").await?;
     let message = "SyncSet addon-reference-addon and SelectorSyncSet cso-test are failing";
     let status = ClusterSyncStatus {
         conditions: vec![ClusterSyncCondition {
@@ -434,9 +433,7 @@ fn dry_run(obj: &serde_json::Value) -> std::process::Output {
 /// For both SyncSet and SelectorSyncSet: the valid object is accepted, and the one with `changes` is refused as
 /// invalid with every one of `expected` in the API server's message.
 async fn assert_refused(case: &str, changes: serde_json::Value, expected: &[&str]) -> Result<()> {
-    let client = hub().await?;
-    ensure_crds(&client).await?;
-    let ns = TestNamespace::on_hub(&client, "e2e-invalid").await?;
+    let ns = Fleet::with_crds().await?.namespace("e2e-invalid").await?;
     for kind in ["SyncSet", "SelectorSyncSet"] {
         let name = unique_name("e2e-invalid");
         let valid = syncset(kind, &ns.name, &name, json!({}));
@@ -546,11 +543,10 @@ async fn an_openshift_authorization_cluster_role_binding_is_refused_in_favour_of
 async fn a_stopped_managed_cluster_refuses_connections_and_a_restarted_one_still_has_its_objects(
 ) -> Result<()> {
     let _serial = serial().await;
-    let kubeconfig = managed_kubeconfig(DISRUPTABLE);
-    let cluster = local_cluster_name(&kubeconfig);
-    let client = reachable_client(&kubeconfig).await?;
-    let ns = TestNamespace::create(&client, &kubeconfig, "e2e-restart").await?;
-    let configmaps = Api::<ConfigMap>::namespaced(client, &ns.name);
+    let spoke = Spoke::connect(DISRUPTABLE).await?;
+    let cluster = spoke.local_name();
+    let ns = spoke.namespace("e2e-restart").await?;
+    let configmaps = spoke.api::<ConfigMap>(&ns.name);
     let data = [("kept".to_string(), "across a restart".to_string())]
         .into_iter()
         .collect();
@@ -565,8 +561,8 @@ async fn a_stopped_managed_cluster_refuses_connections_and_a_restarted_one_still
     create(&configmaps, &cm).await?;
 
     // Dropping the guard (a failed assertion below) starts the cluster again.
-    let stopped = stop_local_cluster(&cluster)?;
-    let fresh = Api::<ConfigMap>::namespaced(client_for(&kubeconfig).await?, &ns.name);
+    let stopped = spoke.stop()?;
+    let fresh = Api::<ConfigMap>::namespaced(client_for(&spoke.kubeconfig).await?, &ns.name);
     let result = tokio::time::timeout(Duration::from_secs(30), fresh.get("survivor"))
         .await
         .context("a request to the stopped cluster hung instead of failing")?;
@@ -580,7 +576,9 @@ async fn a_stopped_managed_cluster_refuses_connections_and_a_restarted_one_still
     }
     stopped.start()?;
 
-    let configmaps = Api::<ConfigMap>::namespaced(reachable_client(&kubeconfig).await?, &ns.name);
+    let configmaps = Spoke::connect(DISRUPTABLE)
+        .await?
+        .api::<ConfigMap>(&ns.name);
     let after = wait_for(Duration::from_secs(30), Duration::from_millis(500), || {
         let configmaps = configmaps.clone();
         async move {
@@ -602,9 +600,10 @@ async fn a_stopped_managed_cluster_refuses_connections_and_a_restarted_one_still
 /// a SyncSet and a SelectorSyncSet without a `spec`, ClusterDeployment references without a name.
 #[tokio::test]
 async fn manifests_hive_s_crds_accept_are_accepted_here_too() -> Result<()> {
-    let client = hub().await?;
-    ensure_crds(&client).await?;
-    let ns = TestNamespace::on_hub(&client, "e2e-lenient-crds").await?;
+    let ns = Fleet::with_crds()
+        .await?
+        .namespace("e2e-lenient-crds")
+        .await?;
     let manifests = [
         json!({"apiVersion": "hive.openshift.io/v1", "kind": "SyncSet",
                "metadata": {"name": "refs-without-name", "namespace": ns.name},

@@ -4,16 +4,14 @@
 //! deleted ClusterSync re-created at once and selectors with invalid keys or values matching nothing.
 //!
 //! The ClusterDeployments here are made by hand, as a user brings their own (a Secret and a ClusterDeployment, no
-//! status), unless the test needs nothing of that.
+//! status: [`ClusterBuilder::hand_made`]), unless the test needs nothing of that.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context as _, Result};
 use hivesync::api::{ClusterDeployment, ClusterSyncLease};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use k8s_openapi::ByteString;
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams};
-use kube::Client;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DeleteParams};
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -22,62 +20,6 @@ use crate::support::*;
 
 /// How long the controller may take to write a ClusterDeployment's status (the probe runs every 2 s in the suite).
 const STATUS_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Creates a ClusterDeployment by hand: the Secret `<name>-admin-kubeconfig` with `kubeconfig`, then an installed
-/// ClusterDeployment naming it, with `metadata` (labels, annotations) and `spec` merged in, and no status at all.
-async fn hand_made_cd(
-    hub: &Client,
-    namespace: &str,
-    name: &str,
-    kubeconfig: &[u8],
-    metadata: Value,
-    spec: Value,
-) -> Result<ClusterDeployment> {
-    let secret_name = kubeconfig_secret_name(name);
-    let secret = Secret {
-        metadata: ObjectMeta {
-            name: Some(secret_name.clone()),
-            namespace: Some(namespace.to_string()),
-            ..Default::default()
-        },
-        type_: Some("Opaque".into()),
-        data: Some([("kubeconfig".to_string(), ByteString(kubeconfig.to_vec()))].into()),
-        ..Default::default()
-    };
-    Api::<Secret>::namespaced(hub.clone(), namespace)
-        .patch(
-            &secret_name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&secret),
-        )
-        .await
-        .with_context(|| format!("creating Secret {namespace}/{secret_name}"))?;
-    let mut cd = json!({
-        "apiVersion": "hive.openshift.io/v1",
-        "kind": "ClusterDeployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": {E2E_CLUSTER_LABEL: "hive-status"}},
-        "spec": {
-            "clusterName": name,
-            "baseDomain": "e2e.hivesync.local",
-            "installed": true,
-            "platform": {},
-            "clusterMetadata": {
-                "clusterID": name,
-                "infraID": name,
-                "adminKubeconfigSecretRef": {"name": secret_name},
-            },
-        },
-    });
-    json_patch::merge(&mut cd, &json!({"metadata": metadata, "spec": spec}));
-    Api::<ClusterDeployment>::namespaced(hub.clone(), namespace)
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&cd),
-        )
-        .await
-        .with_context(|| format!("creating ClusterDeployment {namespace}/{name}"))
-}
 
 /// Managed cluster `n`'s kubeconfig with its server moved to `server`.
 fn kubeconfig_with_server(n: usize, server: &str) -> Result<Vec<u8>> {
@@ -93,13 +35,6 @@ fn kubeconfig_with_server(n: usize, server: &str) -> Result<Vec<u8>> {
     Ok(serde_yaml::to_string(&kc)?.into_bytes())
 }
 
-async fn get_cd(hub: &Client, namespace: &str, name: &str) -> Result<ClusterDeployment> {
-    Api::<ClusterDeployment>::namespaced(hub.clone(), namespace)
-        .get(name)
-        .await
-        .with_context(|| format!("reading ClusterDeployment {namespace}/{name}"))
-}
-
 /// The ClusterDeployment's conditions as `Type=Status`, in their order.
 fn condition_order(cd: &ClusterDeployment) -> Vec<String> {
     cd.status
@@ -111,17 +46,17 @@ fn condition_order(cd: &ClusterDeployment) -> Vec<String> {
 
 /// Waits until the ClusterDeployment's conditions are exactly `expected` (`Type=Status`), in that order.
 async fn wait_for_condition_order(
-    hub: &Client,
-    namespace: &str,
-    name: &str,
+    cluster: &Cluster,
     expected: &[&str],
 ) -> Result<ClusterDeployment> {
     wait_for(STATUS_TIMEOUT, Duration::from_millis(250), || async move {
-        let cd = get_cd(hub, namespace, name).await?;
+        let cd = cluster.cd().await?;
         let order = condition_order(&cd);
         ensure!(
             order == expected,
-            "{namespace}/{name}: conditions {order:?}, expected {expected:?} in Hive's order"
+            "{}/{}: conditions {order:?}, expected {expected:?} in Hive's order",
+            cluster.ns(),
+            cluster.name
         );
         Ok(cd)
     })
@@ -143,11 +78,13 @@ fn initialized() -> (String, String, String) {
 #[tokio::test]
 async fn a_hand_made_cluster_gets_its_creation_time_as_installed_timestamp_and_a_first_success(
 ) -> Result<()> {
-    let hub = hub().await?;
-    let ns = TestNamespace::on_hub(&hub, "e2e-installed-ts").await?;
-    let name = unique_name("e2e-installed-ts");
-    let kubeconfig = std::fs::read(managed_kubeconfig(1))?;
-    let created = hand_made_cd(&hub, &ns.name, &name, &kubeconfig, json!({}), json!({})).await?;
+    let fleet = Fleet::connect().await?;
+    let cluster = fleet
+        .cluster("e2e-installed-ts")
+        .hand_made()
+        .register()
+        .await?;
+    let created = &cluster.created;
     let creation = created
         .metadata
         .creation_timestamp
@@ -163,12 +100,12 @@ async fn a_hand_made_cluster_gets_its_creation_time_as_installed_timestamp_and_a
     );
 
     let installed = wait_for(STATUS_TIMEOUT, Duration::from_millis(250), || async {
-        let cd = get_cd(&hub, &ns.name, &name).await?;
+        let cd = cluster.cd().await?;
         match cd.status.and_then(|s| s.installed_timestamp) {
             Some(t) => Ok(t),
             None => bail!(
                 "no installedTimestamp yet{}",
-                controller_log_tail(&name, 10)
+                controller_log_tail(&cluster.name, 10)
             ),
         }
     })
@@ -178,9 +115,9 @@ async fn a_hand_made_cluster_gets_its_creation_time_as_installed_timestamp_and_a
         "installedTimestamp should be the creation time, as Hive's clusterdeployment controller writes it"
     );
 
-    wait_until_reachable(&hub, &ns.name, &name).await?;
+    cluster.wait_until_reachable().await?;
     let cs = wait_for(STATUS_TIMEOUT, Duration::from_millis(250), || async {
-        let cs = cluster_sync(&hub, &ns.name, &name).await?;
+        let cs = cluster.cluster_sync().await?;
         match cs
             .as_ref()
             .and_then(|c| c.status.as_ref())
@@ -198,22 +135,19 @@ async fn a_hand_made_cluster_gets_its_creation_time_as_installed_timestamp_and_a
         cs.0 >= installed.0,
         "firstSuccessTime {cs:?} before installedTimestamp {installed:?}"
     );
-    let (_, reason, message) = wait_for_cd_condition(
-        &hub,
-        &ns.name,
-        &name,
-        "SyncSetFailed",
-        "False",
-        STATUS_TIMEOUT,
-    )
-    .await?;
+    cluster
+        .expect_condition(
+            "SyncSetFailed",
+            "False",
+            SYNCSET_APPLY_SUCCESS,
+            STATUS_TIMEOUT,
+        )
+        .await?;
+    // A cluster with no syncsets has succeeded, as in Hive (docs/hive-compatibility.md); installedTimestamp is
+    // written once.
     assert_eq!(
-        (reason.as_str(), message.as_str()),
-        ("SyncSetApplySuccess", "SyncSet apply is successful")
-    );
-    // A cluster with no syncsets has succeeded (§4.11); installedTimestamp is written once.
-    assert_eq!(
-        get_cd(&hub, &ns.name, &name)
+        cluster
+            .cd()
             .await?
             .status
             .and_then(|s| s.installed_timestamp),
@@ -226,34 +160,34 @@ async fn a_hand_made_cluster_gets_its_creation_time_as_installed_timestamp_and_a
 /// and says so as Hive's clusterdeployment controller does: `SyncSetFailed=True/MissingClusterSync`. Its conditions are
 /// in Hive's order. Once its kubeconfig is fixed, the ClusterSync is created and the condition turns False.
 #[tokio::test]
-async fn an_installed_cluster_behind_a_closed_port_shows_missing_cluster_sync() -> Result<()> {
-    let hub = hub().await?;
-    let ns = TestNamespace::on_hub(&hub, "e2e-missing-cs").await?;
-    let name = unique_name("e2e-missing-cs");
-    let closed = kubeconfig_with_server(1, "https://127.0.0.1:1")?;
-    hand_made_cd(&hub, &ns.name, &name, &closed, json!({}), json!({})).await?;
+async fn an_installed_cluster_behind_a_closed_port_is_missing_its_cluster_sync_until_its_kubeconfig_is_fixed(
+) -> Result<()> {
+    let fleet = Fleet::connect().await?;
+    let cluster = fleet
+        .cluster("e2e-missing-cs")
+        .hand_made()
+        .kubeconfig(KubeconfigSecret::Data(kubeconfig_with_server(
+            1,
+            "https://127.0.0.1:1",
+        )?))
+        .register()
+        .await?;
 
-    let (_, reason, message) = wait_for_cd_condition(
-        &hub,
-        &ns.name,
-        &name,
-        "SyncSetFailed",
-        "True",
-        STATUS_TIMEOUT,
-    )
-    .await?;
-    assert_eq!(
-        (reason.as_str(), message.as_str()),
-        ("MissingClusterSync", "ClusterSync has not yet been created")
-    );
-    let (_, reason, message) =
-        wait_for_cd_condition(&hub, &ns.name, &name, "Unreachable", "True", STATUS_TIMEOUT).await?;
+    cluster
+        .expect_condition(
+            "SyncSetFailed",
+            "True",
+            ("MissingClusterSync", "ClusterSync has not yet been created"),
+            STATUS_TIMEOUT,
+        )
+        .await?;
+    let (_, reason, message) = cluster
+        .wait_condition("Unreachable", "True", STATUS_TIMEOUT)
+        .await?;
     assert_eq!(reason, "ErrorConnectingToCluster", "{message}");
     // Both undesired (True, negative polarity), by type; the Unknown override condition last.
     let cd = wait_for_condition_order(
-        &hub,
-        &ns.name,
-        &name,
+        &cluster,
         &[
             "SyncSetFailed=True",
             "Unreachable=True",
@@ -270,40 +204,26 @@ async fn an_installed_cluster_behind_a_closed_port_shows_missing_cluster_sync() 
         Some(initialized())
     );
     ensure!(
-        cluster_sync(&hub, &ns.name, &name).await?.is_none(),
+        cluster.cluster_sync().await?.is_none(),
         "a cluster that was never reachable should have no ClusterSync"
     );
 
     // The kubeconfig fixed: reachable, the ClusterSync created, SyncSetFailed False.
-    hand_made_cd(
-        &hub,
-        &ns.name,
-        &name,
-        &std::fs::read(managed_kubeconfig(1))?,
-        json!({}),
-        json!({}),
-    )
-    .await?;
-    wait_until_reachable(&hub, &ns.name, &name).await?;
-    let (_, reason, _) = wait_for_cd_condition(
-        &hub,
-        &ns.name,
-        &name,
-        "SyncSetFailed",
-        "False",
-        STATUS_TIMEOUT,
-    )
-    .await?;
+    cluster
+        .set_kubeconfig(&std::fs::read(managed_kubeconfig(1))?)
+        .await?;
+    cluster.wait_until_reachable().await?;
+    let (_, reason, _) = cluster
+        .wait_condition("SyncSetFailed", "False", STATUS_TIMEOUT)
+        .await?;
     assert_eq!(reason, "SyncSetApplySuccess");
     ensure!(
-        cluster_sync(&hub, &ns.name, &name).await?.is_some(),
+        cluster.cluster_sync().await?.is_some(),
         "no ClusterSync once reachable"
     );
     // All desired now, by type; Unknown last.
     wait_for_condition_order(
-        &hub,
-        &ns.name,
-        &name,
+        &cluster,
         &[
             "SyncSetFailed=False",
             "Unreachable=False",
@@ -318,70 +238,47 @@ async fn an_installed_cluster_behind_a_closed_port_shows_missing_cluster_sync() 
 /// cluster; a cluster not installed gets only the two reachability conditions (Unknown), and a `reconcile-pause`d one
 /// nothing at all (Hive's controllers all skip it).
 #[tokio::test]
-async fn pauses_and_uninstalled_clusters_get_the_conditions_hive_gives_them() -> Result<()> {
-    let hub = hub().await?;
-    let ns = TestNamespace::on_hub(&hub, "e2e-paused").await?;
-    let kubeconfig = std::fs::read(managed_kubeconfig(1))?;
-    let pause = |k: &str| json!({"annotations": {k: "true"}});
-    let (paused, uninstalled, reconcile_paused) = (
-        unique_name("e2e-ss-paused"),
-        unique_name("e2e-uninstalled"),
-        unique_name("e2e-rc-paused"),
-    );
-    hand_made_cd(
-        &hub,
-        &ns.name,
-        &paused,
-        &kubeconfig,
-        pause("hive.openshift.io/syncset-pause"),
-        json!({}),
-    )
-    .await?;
-    hand_made_cd(
-        &hub,
-        &ns.name,
-        &uninstalled,
-        &kubeconfig,
-        pause("hive.openshift.io/syncset-pause"),
-        json!({"installed": false}),
-    )
-    .await?;
-    hand_made_cd(
-        &hub,
-        &ns.name,
-        &reconcile_paused,
-        &kubeconfig,
-        pause("hive.openshift.io/reconcile-pause"),
-        json!({}),
-    )
-    .await?;
+async fn syncset_paused_reconcile_paused_and_uninstalled_clusters_get_the_conditions_hive_gives_them(
+) -> Result<()> {
+    let fleet = Fleet::connect().await?;
+    let ns = fleet.namespace("e2e-paused").await?;
+    let paused_by = |prefix: &str, annotation: &str| {
+        fleet
+            .cluster(prefix)
+            .in_namespace(&ns.name)
+            .hand_made()
+            .metadata(json!({"annotations": {annotation: "true"}}))
+    };
+    let paused = paused_by("e2e-ss-paused", "hive.openshift.io/syncset-pause")
+        .register()
+        .await?;
+    let uninstalled = paused_by("e2e-uninstalled", "hive.openshift.io/syncset-pause")
+        .spec(json!({"installed": false}))
+        .register()
+        .await?;
+    let reconcile_paused = paused_by("e2e-rc-paused", "hive.openshift.io/reconcile-pause")
+        .register()
+        .await?;
 
-    let (_, reason, message) = wait_for_cd_condition(
-        &hub,
-        &ns.name,
-        &paused,
-        "SyncSetFailed",
-        "True",
-        STATUS_TIMEOUT,
-    )
-    .await?;
-    assert_eq!(
-        (reason.as_str(), message.as_str()),
-        (
-            "SyncSetPaused",
-            "SyncSet is paused. ClusterSync will not be created"
+    paused
+        .expect_condition(
+            "SyncSetFailed",
+            "True",
+            (
+                "SyncSetPaused",
+                "SyncSet is paused. ClusterSync will not be created",
+            ),
+            STATUS_TIMEOUT,
         )
-    );
+        .await?;
     // syncset-pause does not stop the probe.
-    wait_until_reachable(&hub, &ns.name, &paused).await?;
+    paused.wait_until_reachable().await?;
     ensure!(
-        cluster_sync(&hub, &ns.name, &paused).await?.is_none(),
+        paused.cluster_sync().await?.is_none(),
         "a syncset-paused cluster should get no ClusterSync"
     );
 
     let cd = wait_for_condition_order(
-        &hub,
-        &ns.name,
         &uninstalled,
         &["ActiveAPIURLOverride=Unknown", "Unreachable=Unknown"],
     )
@@ -408,17 +305,15 @@ async fn pauses_and_uninstalled_clusters_get_the_conditions_hive_gives_them() ->
 
     // The reconcile-paused one: a few probe intervals later, still nothing.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let cd = get_cd(&hub, &ns.name, &reconcile_paused).await?;
+    let cd = reconcile_paused.cd().await?;
     ensure!(
         cd.status
             .is_none_or(|s| s.conditions.is_empty() && s.installed_timestamp.is_none()),
         "a reconcile-paused cluster should get no status: {:?}",
-        get_cd(&hub, &ns.name, &reconcile_paused).await?.status
+        reconcile_paused.cd().await?.status
     );
     ensure!(
-        cluster_sync(&hub, &ns.name, &reconcile_paused)
-            .await?
-            .is_none(),
+        reconcile_paused.cluster_sync().await?.is_none(),
         "a reconcile-paused cluster should get no ClusterSync"
     );
     Ok(())
@@ -427,11 +322,11 @@ async fn pauses_and_uninstalled_clusters_get_the_conditions_hive_gives_them() ->
 /// Deleting a ClusterSync (here without cascading, so its lease stays and no garbage collection wakes anything)
 /// re-creates it within seconds, as Hive does: "delete the ClusterSync to force a resync".
 #[tokio::test]
-async fn deleting_a_cluster_sync_re_creates_it_within_seconds() -> Result<()> {
-    let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-cs-deleted", &[], json!({})).await?;
+async fn a_deleted_cluster_sync_is_re_created_within_seconds() -> Result<()> {
+    let fleet = Fleet::connect().await?;
+    let cluster = fleet.cluster("e2e-cs-deleted").reachable().await?;
     let first = wait_for(STATUS_TIMEOUT, Duration::from_millis(250), || async {
-        let cs = cluster.cluster_sync(&hub).await?;
+        let cs = cluster.cluster_sync().await?;
         match cs {
             Some(cs) if cs.status.as_ref().is_some_and(|s| !s.conditions.is_empty()) => Ok(cs),
             other => bail!(
@@ -442,7 +337,7 @@ async fn deleting_a_cluster_sync_re_creates_it_within_seconds() -> Result<()> {
     })
     .await?;
     let uid = first.metadata.uid.clone().context("no uid")?;
-    let leases = Api::<ClusterSyncLease>::namespaced(hub.clone(), cluster.ns());
+    let leases = Api::<ClusterSyncLease>::namespaced(fleet.hub.clone(), cluster.ns());
     wait_for(STATUS_TIMEOUT, Duration::from_millis(250), || async {
         leases
             .get_opt(&cluster.name)
@@ -452,7 +347,7 @@ async fn deleting_a_cluster_sync_re_creates_it_within_seconds() -> Result<()> {
     })
     .await?;
 
-    Api::<hivesync::api::ClusterSync>::namespaced(hub.clone(), cluster.ns())
+    Api::<hivesync::api::ClusterSync>::namespaced(fleet.hub.clone(), cluster.ns())
         .delete(&cluster.name, &DeleteParams::orphan())
         .await
         .context("deleting the ClusterSync")?;
@@ -461,7 +356,7 @@ async fn deleting_a_cluster_sync_re_creates_it_within_seconds() -> Result<()> {
         Duration::from_secs(10),
         Duration::from_millis(100),
         || async {
-            match cluster.cluster_sync(&hub).await? {
+            match cluster.cluster_sync().await? {
                 Some(cs) if cs.metadata.uid.as_deref() != Some(uid.as_str()) => Ok(cs),
                 _ => bail!("the ClusterSync is not re-created yet"),
             }
@@ -478,7 +373,7 @@ async fn deleting_a_cluster_sync_re_creates_it_within_seconds() -> Result<()> {
     );
     // It fills in again: the ClusterSync has its Failed condition, and controlledByReplica (always written).
     let filled = wait_for(STATUS_TIMEOUT, Duration::from_millis(250), || async {
-        let cs = cluster.cluster_sync(&hub).await?;
+        let cs = cluster.cluster_sync().await?;
         match cs.as_ref().and_then(|c| c.status.clone()) {
             Some(s) if !s.conditions.is_empty() => Ok(s),
             _ => bail!("the re-created ClusterSync has no status yet"),
@@ -504,107 +399,92 @@ async fn deleting_a_cluster_sync_re_creates_it_within_seconds() -> Result<()> {
 /// selector also requires this test's own label, so that even the old behaviour reached no other test's cluster.
 #[tokio::test]
 async fn a_selector_syncset_with_an_invalid_key_or_value_matches_no_cluster() -> Result<()> {
-    let hub = hub().await?;
-    let group = unique_name("e2e-badvalue");
-    let cluster = TestCluster::register(
-        &hub,
-        2,
-        "e2e-badvalue",
-        &[("e2e-badvalue", &group)],
-        json!({}),
-    )
-    .await?;
-    let spoke_ns = cluster.spoke_namespace("e2e-badvalue").await?;
-    let sss_for = |name: &str, expression: Value| {
-        selector_syncset(
-            name,
-            json!({
-                "clusterDeploymentSelector": {
-                    "matchLabels": {"e2e-badvalue": group},
-                    "matchExpressions": [expression],
-                },
-                "resourceApplyMode": "Sync",
-                "resources": [configmap(&spoke_ns.name, name, json!({"k": "v"}))],
-            }),
-        )
+    let fleet = Fleet::connect().await?;
+    let group = Group::new("e2e-badvalue");
+    let cluster = fleet
+        .cluster("e2e-badvalue")
+        .on(2)
+        .in_group(&group)
+        .reachable()
+        .await?;
+    let spoke = cluster.spoke();
+    let spoke_ns = spoke.namespace("e2e-badvalue").await?;
+    // The SelectorSyncSet's spec with `expression` next to this test's label; its ConfigMap is named after it.
+    let spec = |sss: &SelectorSyncSet, expression: Value| {
+        let mut selector = group.selector();
+        selector["matchExpressions"] = json!([expression]);
+        json!({
+            "clusterDeploymentSelector": selector,
+            "resourceApplyMode": "Sync",
+            "resources": [configmap(&spoke_ns.name, &sss.name, json!({"k": "v"}))],
+        })
     };
     let (bad_value, bad_key, valid) = (
-        unique_name("e2e-badvalue"),
-        unique_name("e2e-badkey"),
-        unique_name("e2e-goodvalue"),
+        fleet.selector_syncset("e2e-badvalue"),
+        fleet.selector_syncset("e2e-badkey"),
+        fleet.selector_syncset("e2e-goodvalue"),
     );
-    let _guards = [
-        sss_guard(&bad_value),
-        sss_guard(&bad_key),
-        sss_guard(&valid),
-    ];
-    apply_selector_syncset_object(
-        &hub,
-        &sss_for(
+    bad_value
+        .apply(spec(
             &bad_value,
             json!({"key": "env", "operator": "NotIn", "values": ["prod cluster"]}),
-        ),
-    )
-    .await
-    .context("the API server should accept a NotIn value with a space")?;
-    apply_selector_syncset_object(
-        &hub,
-        &sss_for(
+        ))
+        .await
+        .context("the API server should accept a NotIn value with a space")?;
+    bad_key
+        .apply(spec(
             &bad_key,
             json!({"key": "foo bar", "operator": "DoesNotExist"}),
-        ),
-    )
-    .await?;
+        ))
+        .await?;
     // The same selector with a valid value: applied, and applied after the invalid ones were seen.
-    let generation = apply_selector_syncset_object(
-        &hub,
-        &sss_for(
+    let generation = valid
+        .apply(spec(
             &valid,
             json!({"key": "env", "operator": "NotIn", "values": ["prod-cluster"]}),
-        ),
-    )
-    .await?;
-    cluster
-        .entry(
-            &hub,
-            EntryKind::SelectorSyncSet,
-            &valid,
-            succeeded_at(generation),
+        ))
+        .await?;
+    cluster.entry(&valid, succeeded_at(generation)).await?;
+    spoke
+        .wait_configmap_where(
+            &spoke_ns.name,
+            &valid.name,
+            "synced by the valid selector",
+            ENTRY_TIMEOUT,
+            |_| true,
         )
         .await?;
-    wait_for_spoke_configmap(
-        &cluster.spoke,
-        &spoke_ns.name,
-        &valid,
-        "synced by the valid selector",
-        ENTRY_TIMEOUT,
-        |_| true,
-    )
-    .await?;
 
     for sss in [&bad_value, &bad_key] {
-        let (entry, status) = cluster
-            .current_entry(&hub, EntryKind::SelectorSyncSet, sss)
-            .await?;
+        let (entry, status) = cluster.current_entry(sss).await?;
         ensure!(
             entry.is_none(),
-            "SelectorSyncSet {sss} has an invalid selector and should match nothing:\n{status}"
+            "SelectorSyncSet {} has an invalid selector and should match nothing:\n{status}",
+            sss.name
         );
-        let configmaps = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), &spoke_ns.name);
         ensure!(
-            configmaps.get_opt(sss).await?.is_none(),
-            "SelectorSyncSet {sss} was applied to the spoke"
+            spoke
+                .api::<ConfigMap>(&spoke_ns.name)
+                .get_opt(&sss.name)
+                .await?
+                .is_none(),
+            "SelectorSyncSet {} was applied to the spoke",
+            sss.name
         );
     }
     // The controller says why.
     let lines = wait_for_controller_log_line(
-        &[bad_value.as_str(), "matches no cluster", "prod cluster"],
+        &[
+            bad_value.name.as_str(),
+            "matches no cluster",
+            "prod cluster",
+        ],
         Duration::from_secs(10),
     )
     .await?;
     eprintln!("{}", lines[0]);
     wait_for_controller_log_line(
-        &[bad_key.as_str(), "matches no cluster", "foo bar"],
+        &[bad_key.name.as_str(), "matches no cluster", "foo bar"],
         Duration::from_secs(10),
     )
     .await?;
@@ -617,30 +497,25 @@ async fn a_selector_syncset_with_an_invalid_key_or_value_matches_no_cluster() ->
 /// positive) comes first; with a working one, `True` (desired) sorts with the others by type.
 #[tokio::test]
 async fn reachability_conditions_are_initialised_and_kept_in_hive_s_order() -> Result<()> {
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     let n = 2;
-    let plain = TestCluster::register(&hub, n, "e2e-order-plain", &[], json!({})).await?;
-    let closed = TestCluster::register(
-        &hub,
-        n,
-        "e2e-order-closed",
-        &[],
-        json!({"controlPlaneConfig": {"apiURLOverride": "https://127.0.0.1:1"}}),
-    )
-    .await?;
-    let working = TestCluster::register(
-        &hub,
-        n,
-        "e2e-order-open",
-        &[],
-        json!({"controlPlaneConfig": {"apiURLOverride": kubeconfig_server(&managed_kubeconfig(n))}}),
-    )
-    .await?;
+    let override_at = |url: String| json!({"controlPlaneConfig": {"apiURLOverride": url}});
+    let plain = fleet.cluster("e2e-order-plain").on(n).reachable().await?;
+    let closed = fleet
+        .cluster("e2e-order-closed")
+        .on(n)
+        .spec(override_at("https://127.0.0.1:1".into()))
+        .reachable()
+        .await?;
+    let working = fleet
+        .cluster("e2e-order-open")
+        .on(n)
+        .spec(override_at(kubeconfig_server(&managed_kubeconfig(n))))
+        .reachable()
+        .await?;
 
     wait_for_condition_order(
-        &hub,
-        plain.ns(),
-        &plain.name,
+        &plain,
         &[
             "SyncSetFailed=False",
             "Unreachable=False",
@@ -651,14 +526,12 @@ async fn reachability_conditions_are_initialised_and_kept_in_hive_s_order() -> R
     // Still Unknown after more probes.
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
-        plain.condition(&hub, "ActiveAPIURLOverride").await?,
+        plain.condition("ActiveAPIURLOverride").await?,
         Some(initialized()),
         "ActiveAPIURLOverride without an override"
     );
     wait_for_condition_order(
-        &hub,
-        closed.ns(),
-        &closed.name,
+        &closed,
         &[
             "ActiveAPIURLOverride=False",
             "SyncSetFailed=False",
@@ -667,9 +540,7 @@ async fn reachability_conditions_are_initialised_and_kept_in_hive_s_order() -> R
     )
     .await?;
     wait_for_condition_order(
-        &hub,
-        working.ns(),
-        &working.name,
+        &working,
         &[
             "ActiveAPIURLOverride=True",
             "SyncSetFailed=False",
@@ -679,23 +550,13 @@ async fn reachability_conditions_are_initialised_and_kept_in_hive_s_order() -> R
     .await?;
 
     // A failing syncset: SyncSetFailed=True (undesired) first.
-    let ss = unique_name("e2e-order");
+    let ss = working.syncset("e2e-order");
     let missing_ns = unique_name("e2e-order-missing");
-    apply_syncset(
-        &hub,
-        working.ns(),
-        &ss,
-        &working.name,
-        json!({"resources": [configmap(&missing_ns, "nowhere", json!({"a": "b"}))]}),
-    )
-    .await?;
-    working
-        .entry(&hub, EntryKind::SyncSet, &ss, is_failure)
+    ss.apply(json!({"resources": [configmap(&missing_ns, "nowhere", json!({"a": "b"}))]}))
         .await?;
+    working.entry(&ss, is_failure).await?;
     wait_for_condition_order(
-        &hub,
-        working.ns(),
-        &working.name,
+        &working,
         &[
             "SyncSetFailed=True",
             "ActiveAPIURLOverride=True",

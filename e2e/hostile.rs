@@ -40,7 +40,7 @@ async fn recording_api_server() -> Result<Listener> {
 #[tokio::test]
 async fn kubeconfigs_that_would_run_a_program_or_read_a_local_file_are_refused_and_nothing_runs_or_leaks(
 ) -> Result<()> {
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     let attacker = recording_api_server().await?;
     let files = tempfile::tempdir()?;
     let marker = files.path().join("ran");
@@ -63,72 +63,49 @@ async fn kubeconfigs_that_would_run_a_program_or_read_a_local_file_are_refused_a
             "insecure client-key in AuthInfos[attacker]",
         ),
     ];
-    let mut registered = Vec::new();
-    for (user, expected) in &cases {
-        let ns = TestNamespace::on_hub(&hub, "e2e-hostile-kc").await?;
-        let name = unique_name("e2e-hostile-kc");
-        let kubeconfig = kubeconfig_with_user(&url, user);
-        register_cluster_with(
-            &hub,
-            &ns.name,
-            &name,
-            KubeconfigSecret::Data(kubeconfig.as_bytes()),
-            &[],
-            json!({}),
-        )
-        .await?;
-        registered.push((ns, name, expected.to_string()));
-    }
+    let mut kubeconfigs: Vec<(String, String)> = cases
+        .iter()
+        .map(|(user, expected)| (kubeconfig_with_user(&url, user), expected.to_string()))
+        .collect();
     // A certificate-authority path, on the cluster rather than the user.
     let ca = kubeconfig_with_user(&url, "{token: abc}").replace(
         "insecure-skip-tls-verify: true",
         &format!("certificate-authority: {planted_path}"),
     );
-    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-kc").await?;
-    let name = unique_name("e2e-hostile-kc");
-    register_cluster_with(
-        &hub,
-        &ns.name,
-        &name,
-        KubeconfigSecret::Data(ca.as_bytes()),
-        &[],
-        json!({}),
-    )
-    .await?;
-    registered.push((
-        ns,
-        name,
+    kubeconfigs.push((
+        ca,
         "insecure certificate-authority in Clusters[attacker]".into(),
     ));
+    let mut registered = Vec::new();
+    for (kubeconfig, expected) in kubeconfigs {
+        let cluster = fleet
+            .cluster("e2e-hostile-kc")
+            .kubeconfig(KubeconfigSecret::Data(kubeconfig.into_bytes()))
+            .register()
+            .await?;
+        registered.push((cluster, expected));
+    }
 
     let ss = unique_name("e2e-hostile-kc");
-    for (ns, name, _) in &registered {
-        apply_syncset(
-            &hub,
-            &ns.name,
-            &ss,
-            name,
-            json!({"resources": [configmap("default", &ss, json!({"a": "b"}))]}),
-        )
-        .await?;
+    for (cluster, _) in &registered {
+        cluster
+            .syncset_named(&ss)
+            .apply(json!({"resources": [configmap("default", &ss, json!({"a": "b"}))]}))
+            .await?;
     }
-    for (ns, name, expected) in &registered {
-        let entry =
-            wait_for_entry(&hub, &ns.name, name, EntryKind::SyncSet, &ss, is_failure).await?;
+    for (cluster, expected) in &registered {
+        let name = &cluster.name;
+        let entry = cluster
+            .entry(&cluster.syncset_named(&ss), is_failure)
+            .await?;
         let message = entry.failure_message.unwrap_or_default();
         ensure!(
             message.starts_with(expected.as_str()),
             "{name}: expected {expected:?}..., got {message:?}"
         );
-        let (_, reason, condition) = wait_for_cd_condition(
-            &hub,
-            &ns.name,
-            name,
-            "Unreachable",
-            "True",
-            Duration::from_secs(30),
-        )
-        .await?;
+        let (_, reason, condition) = cluster
+            .wait_condition("Unreachable", "True", Duration::from_secs(30))
+            .await?;
         ensure!(
             condition.contains(expected.as_str()),
             "{name}: the Unreachable condition ({reason}) should say {expected:?}, got {condition:?}"
@@ -139,11 +116,8 @@ async fn kubeconfigs_that_would_run_a_program_or_read_a_local_file_are_refused_a
         );
     }
     // `hivesync diff` on a workstation refuses the same way, and runs nothing there either.
-    let (ns, name, expected) = &registered[0];
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hivesync"))
-        .args(["diff", name, "-n", &ns.name, "--kubeconfig"])
-        .arg(hub_kubeconfig())
-        .output()?;
+    let (cluster, expected) = &registered[0];
+    let out = hivesync_command(&["diff", &cluster.name, "-n", cluster.ns()]).output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure!(
         !out.status.success() && stderr.contains(expected.as_str()),
@@ -172,7 +146,7 @@ async fn kubeconfigs_that_would_run_a_program_or_read_a_local_file_are_refused_a
 #[tokio::test]
 async fn a_spoke_that_answers_with_an_endless_body_is_cut_off_and_marked_unreachable() -> Result<()>
 {
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = served.clone();
     let endless = Listener::start(Arc::new(move |_seen: Seen| {
@@ -195,27 +169,17 @@ async fn a_spoke_that_answers_with_an_endless_body_is_cut_off_and_marked_unreach
         .boxed()
     }))
     .await?;
-    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-body").await?;
-    let name = unique_name("e2e-hostile-body");
+    let ns = fleet.namespace("e2e-hostile-body").await?;
     let kubeconfig = kubeconfig_with_user(&endless.url(), "{token: abc}");
-    register_cluster_with(
-        &hub,
-        &ns.name,
-        &name,
-        KubeconfigSecret::Data(kubeconfig.as_bytes()),
-        &[],
-        json!({}),
-    )
-    .await?;
-    let (_, _, message) = wait_for_cd_condition(
-        &hub,
-        &ns.name,
-        &name,
-        "Unreachable",
-        "True",
-        Duration::from_secs(60),
-    )
-    .await?;
+    let cluster = fleet
+        .cluster("e2e-hostile-body")
+        .in_namespace(&ns.name)
+        .kubeconfig(KubeconfigSecret::Data(kubeconfig.into_bytes()))
+        .register()
+        .await?;
+    let (_, _, message) = cluster
+        .wait_condition("Unreachable", "True", Duration::from_secs(60))
+        .await?;
     let limit = hivesync::consts::MAX_SPOKE_RESPONSE_BYTES;
     ensure!(
         message.contains(&format!("larger than {limit} bytes")),
@@ -238,32 +202,16 @@ async fn a_spoke_that_answers_with_an_endless_body_is_cut_off_and_marked_unreach
         "{chunks} MiB were produced for {requests} requests"
     );
     // And the controller still serves everyone else.
-    let healthy =
-        register_reachable(&hub, &ns.name, 1, "e2e-hostile-body-ok", &[], json!({})).await?;
-    let ss = unique_name("e2e-hostile-body");
-    let spoke_ns = TestNamespace::create(
-        &managed(1).await?,
-        &managed_kubeconfig(1),
-        "e2e-hostile-body",
-    )
-    .await?;
-    apply_syncset(
-        &hub,
-        &ns.name,
-        &ss,
-        &healthy,
-        json!({"resources": [configmap(&spoke_ns.name, "ok", json!({"a": "b"}))]}),
-    )
-    .await?;
-    wait_for_entry(
-        &hub,
-        &ns.name,
-        &healthy,
-        EntryKind::SyncSet,
-        &ss,
-        is_success,
-    )
-    .await?;
+    let healthy = fleet
+        .cluster("e2e-hostile-body-ok")
+        .in_namespace(&ns.name)
+        .reachable()
+        .await?;
+    let ss = healthy.syncset("e2e-hostile-body");
+    let spoke_ns = healthy.spoke().namespace("e2e-hostile-body").await?;
+    ss.apply(json!({"resources": [configmap(&spoke_ns.name, "ok", json!({"a": "b"}))]}))
+        .await?;
+    healthy.entry(&ss, is_success).await?;
     Ok(())
 }
 
@@ -324,44 +272,28 @@ async fn slow_webhook(value: &str, delay: Duration) -> Result<(Listener, DeleteO
 #[tokio::test]
 async fn an_object_slower_than_the_request_timeout_fails_its_syncset_and_the_rest_goes_on(
 ) -> Result<()> {
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     let value = unique_name("slow");
     // The suite's controller runs with --remote-timeout 5s; the webhook takes 8 s (the API server waits up to 15).
     let (webhook, _webhook_guard) = slow_webhook(&value, Duration::from_secs(8)).await?;
-    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-slow").await?;
-    let cd = register_reachable(&hub, &ns.name, 1, "e2e-hostile-slow", &[], json!({})).await?;
-    let spoke_ns = TestNamespace::create(
-        &managed(1).await?,
-        &managed_kubeconfig(1),
-        "e2e-hostile-slow",
-    )
-    .await?;
-    let (slow, fast) = (unique_name("e2e-slow"), unique_name("e2e-fast"));
+    let cluster = fleet.cluster("e2e-hostile-slow").reachable().await?;
+    let spoke_ns = cluster.spoke().namespace("e2e-hostile-slow").await?;
+    let (slow, fast) = (cluster.syncset("e2e-slow"), cluster.syncset("e2e-fast"));
     let mut slow_cm = configmap(&spoke_ns.name, "slow", json!({"a": "b"}));
     slow_cm["metadata"]["labels"] = json!({"hivesync.e2e/slow": value});
-    apply_syncset(&hub, &ns.name, &slow, &cd, json!({"resources": [slow_cm]})).await?;
+    slow.apply(json!({"resources": [slow_cm]})).await?;
     let started = Instant::now();
-    apply_syncset(
-        &hub,
-        &ns.name,
-        &fast,
-        &cd,
-        json!({"resources": [configmap(&spoke_ns.name, "fast", json!({"a": "b"}))]}),
-    )
-    .await?;
-    let fast_entry =
-        wait_for_entry(&hub, &ns.name, &cd, EntryKind::SyncSet, &fast, is_success).await?;
+    fast.apply(json!({"resources": [configmap(&spoke_ns.name, "fast", json!({"a": "b"}))]}))
+        .await?;
+    let fast_entry = cluster.entry(&fast, is_success).await?;
     let fast_took = started.elapsed();
-    let slow_entry =
-        wait_for_entry(&hub, &ns.name, &cd, EntryKind::SyncSet, &slow, is_failure).await?;
+    let slow_entry = cluster.entry(&slow, is_failure).await?;
     let message = slow_entry.failure_message.unwrap_or_default();
     ensure!(
         message.starts_with("failed to apply resource 0: request timed out after 5s"),
         "the slow syncset should fail with the timeout, got {message:?}"
     );
-    let (status, _, _) = cd_condition(&hub, &ns.name, &cd, "Unreachable")
-        .await?
-        .unwrap_or_default();
+    let (status, _, _) = cluster.condition("Unreachable").await?.unwrap_or_default();
     ensure!(
         status == "False",
         "a slow object must not make the cluster Unreachable (Unreachable={status})"
@@ -381,9 +313,8 @@ async fn an_object_slower_than_the_request_timeout_fails_its_syncset_and_the_res
 async fn a_delete_whose_discovery_fails_stays_tracked_until_the_cluster_answers_definitely(
 ) -> Result<()> {
     use kube::api::{Api, Patch, PatchParams};
-    let hub = hub().await?;
-    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-disc").await?;
-    let cd = register_reachable(&hub, &ns.name, 2, "e2e-hostile-disc", &[], json!({})).await?;
+    let fleet = Fleet::connect().await?;
+    let cluster = fleet.cluster("e2e-hostile-disc").on(2).reachable().await?;
     // An aggregated API whose backing service does not exist: discovery of its group-version answers 503.
     let group = format!("{}.e2e.hivesync.io", unique_name("broken"));
     let apiservice = json!({
@@ -393,48 +324,38 @@ async fn a_delete_whose_discovery_fails_stays_tracked_until_the_cluster_answers_
                  "groupPriorityMinimum": 1000, "versionPriority": 15,
                  "service": {"namespace": "default", "name": "e2e-nowhere", "port": 443}},
     });
-    let spoke = managed_kubeconfig(2);
-    let out = kubectl_with_stdin(&spoke, ["apply", "-f", "-"], &apiservice.to_string());
+    let spoke = &cluster.spoke().kubeconfig;
+    let out = kubectl_with_stdin(spoke, ["apply", "-f", "-"], &apiservice.to_string());
     ensure!(
         out.status.success(),
         "creating the APIService: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let apiservice_guard = DeleteOnDrop::new(&spoke, "apiservice", None, &format!("v1.{group}"));
+    let apiservice_guard =
+        cluster
+            .spoke()
+            .delete_on_drop("apiservice", None, &format!("v1.{group}"));
 
     // The ClusterSync records an object of that kind from a SelectorSyncSet that no longer exists: its delete is due.
     let gone = unique_name("e2e-gone");
-    let css: Api<hivesync::api::ClusterSync> = Api::namespaced(hub.clone(), &ns.name);
-    wait_for(
-        Duration::from_secs(30),
-        Duration::from_millis(200),
-        || async {
-            ensure!(css.get_opt(&cd).await?.is_some(), "no ClusterSync yet");
-            Ok(())
-        },
-    )
-    .await?;
+    cluster.wait_cluster_sync().await?;
     let entry = json!({
         "name": gone, "observedGeneration": 1, "result": "Success",
         "lastTransitionTime": "2026-01-01T00:00:00Z",
         "resourcesToDelete": [{"apiVersion": format!("{group}/v1"), "kind": "Widget", "namespace": "default", "name": "w"}],
     });
-    css.patch_status(
-        &cd,
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": {"selectorSyncSets": [entry]}})),
-    )
-    .await?;
-    set_cd_labels(&hub, &ns.name, &cd, &[("hivesync.e2e/poke", Some("1"))]).await?;
-    let kept = wait_for_entry(
-        &hub,
-        &ns.name,
-        &cd,
-        EntryKind::SelectorSyncSet,
-        &gone,
-        is_failure,
-    )
-    .await?;
+    Api::<hivesync::api::ClusterSync>::namespaced(fleet.hub.clone(), cluster.ns())
+        .patch_status(
+            &cluster.name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"selectorSyncSets": [entry]}})),
+        )
+        .await?;
+    cluster
+        .set_labels(&[("hivesync.e2e/poke", Some("1"))])
+        .await?;
+    let gone = (EntryKind::SelectorSyncSet, gone.as_str());
+    let kept = cluster.entry(&gone, is_failure).await?;
     let message = kept.failure_message.clone().unwrap_or_default();
     ensure!(
         message.contains("could not get mapping") && kept.resources_to_delete.len() == 1,
@@ -447,7 +368,7 @@ async fn a_delete_whose_discovery_fails_stays_tracked_until_the_cluster_answers_
         Duration::from_millis(200),
         || async {
             let out = kubectl(
-                &spoke,
+                spoke,
                 [
                     "get",
                     "apiservice",
@@ -462,8 +383,10 @@ async fn a_delete_whose_discovery_fails_stays_tracked_until_the_cluster_answers_
         },
     )
     .await?;
-    set_cd_labels(&hub, &ns.name, &cd, &[("hivesync.e2e/poke", Some("2"))]).await?;
-    wait_for_no_entry(&hub, &ns.name, &cd, EntryKind::SelectorSyncSet, &gone).await?;
+    cluster
+        .set_labels(&[("hivesync.e2e/poke", Some("2"))])
+        .await?;
+    cluster.no_entry(&gone).await?;
     eprintln!("discovery failure kept the delete: {message:?}; dropped once the API was gone");
     Ok(())
 }
@@ -474,16 +397,17 @@ async fn a_delete_whose_discovery_fails_stays_tracked_until_the_cluster_answers_
 async fn secret_values_never_reach_logs_events_status_or_render_and_diff_output() -> Result<()> {
     use k8s_openapi::api::core::v1::Secret;
     use kube::api::{Api, PostParams};
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     let planted = format!("PLANTED-{}", unique_name("secret").to_uppercase());
-    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-secret").await?;
-    let cd = register_reachable(&hub, &ns.name, 1, "e2e-hostile-secret", &[], json!({})).await?;
-    let spoke_ns = TestNamespace::create(
-        &managed(1).await?,
-        &managed_kubeconfig(1),
-        "e2e-hostile-secret",
-    )
-    .await?;
+    // One hub namespace for everything, so that its Events and status are all looked through.
+    let ns = fleet.namespace("e2e-hostile-secret").await?;
+    let cluster = fleet
+        .cluster("e2e-hostile-secret")
+        .in_namespace(&ns.name)
+        .reachable()
+        .await?;
+    let cd = cluster.name.as_str();
+    let spoke_ns = cluster.spoke().namespace("e2e-hostile-secret").await?;
 
     // A secretMappings source on the hub, with the value in its data and, as `kubectl apply` leaves it, in an
     // annotation.
@@ -492,96 +416,58 @@ async fn secret_values_never_reach_logs_events_status_or_render_and_diff_output(
             "kubectl.kubernetes.io/last-applied-configuration": format!("{{\"stringData\":{{\"k\":\"{planted}\"}}}}")}},
         "stringData": {"k": planted},
     }))?;
-    Api::<Secret>::namespaced(hub.clone(), &ns.name)
+    Api::<Secret>::namespaced(fleet.hub.clone(), &ns.name)
         .create(&PostParams::default(), &source)
         .await?;
-    let copy = unique_name("e2e-copy");
-    apply_syncset(&hub, &ns.name, &copy, &cd, json!({
+    let copy = cluster.syncset("e2e-copy");
+    copy.apply(json!({
         "secretMappings": [{"sourceRef": {"name": "source"}, "targetRef": {"name": "copied", "namespace": spoke_ns.name}}],
         "patches": [{"apiVersion": "v1", "kind": "Secret", "name": "copied", "namespace": spoke_ns.name,
                      "patchType": "merge", "patch": format!("{{\"stringData\":{{\"extra\":\"{planted}\"}}}}")}],
     }))
     .await?;
     // A templated Secret whose other key fails to render, and one whose templated apiVersion renders empty.
-    let (bad_template, bad_kind) = (unique_name("e2e-badtpl"), unique_name("e2e-badkind"));
-    apply_syncset(
-        &hub,
-        &ns.name,
-        &bad_template,
-        &cd,
-        json!({
+    let (bad_template, bad_kind) = (
+        cluster.syncset("e2e-badtpl"),
+        cluster.syncset("e2e-badkind"),
+    );
+    bad_template
+        .apply(json!({
             "enableResourceTemplates": true,
             "resources": [{"apiVersion": "v1", "kind": "Secret",
                            "metadata": {"name": "templated", "namespace": spoke_ns.name},
                            "stringData": {"a": planted, "b": "{{ fromCDLabel }}"}}],
-        }),
-    )
-    .await?;
-    apply_syncset(
-        &hub,
-        &ns.name,
-        &bad_kind,
-        &cd,
-        json!({
+        }))
+        .await?;
+    bad_kind
+        .apply(json!({
             "enableResourceTemplates": true,
             "resources": [{"apiVersion": "{{ fromCDLabel \"no-such-label\" }}", "kind": "Secret",
                            "metadata": {"name": "kindless", "namespace": spoke_ns.name},
                            "stringData": {"a": planted}}],
-        }),
-    )
-    .await?;
+        }))
+        .await?;
     // A kubeconfig Secret that does not parse, with the value where the parser would quote it.
-    let broken = unique_name("e2e-hostile-secret-kc");
     let kubeconfig =
         format!("apiVersion: v1\nkind: Config\npreferences: \"{planted}\"\nclusters: []\n");
-    register_cluster_with(
-        &hub,
-        &ns.name,
-        &broken,
-        KubeconfigSecret::Data(kubeconfig.as_bytes()),
-        &[],
-        json!({}),
-    )
-    .await?;
+    let broken = fleet
+        .cluster("e2e-hostile-secret-kc")
+        .in_namespace(&ns.name)
+        .kubeconfig(KubeconfigSecret::Data(kubeconfig.into_bytes()))
+        .register()
+        .await?;
     // A syncset of its own (re-using `copy` would move that SyncSet off the working cluster).
-    let for_broken = unique_name("e2e-broken");
-    apply_syncset(
-        &hub,
-        &ns.name,
-        &for_broken,
-        &broken,
-        json!({"resources": [configmap("default", "x", json!({}))]}),
-    )
-    .await?;
+    broken
+        .syncset("e2e-broken")
+        .apply(json!({"resources": [configmap("default", "x", json!({}))]}))
+        .await?;
 
-    wait_for_entry(&hub, &ns.name, &cd, EntryKind::SyncSet, &copy, is_success).await?;
-    let failed_template = wait_for_entry(
-        &hub,
-        &ns.name,
-        &cd,
-        EntryKind::SyncSet,
-        &bad_template,
-        is_failure,
-    )
-    .await?;
-    let failed_kind = wait_for_entry(
-        &hub,
-        &ns.name,
-        &cd,
-        EntryKind::SyncSet,
-        &bad_kind,
-        is_failure,
-    )
-    .await?;
-    wait_for_cd_condition(
-        &hub,
-        &ns.name,
-        &broken,
-        "Unreachable",
-        "True",
-        Duration::from_secs(30),
-    )
-    .await?;
+    cluster.entry(&copy, is_success).await?;
+    let failed_template = cluster.entry(&bad_template, is_failure).await?;
+    let failed_kind = cluster.entry(&bad_kind, is_failure).await?;
+    broken
+        .wait_condition("Unreachable", "True", Duration::from_secs(30))
+        .await?;
     eprintln!(
         "messages: {:?} / {:?}",
         failed_template.failure_message, failed_kind.failure_message
@@ -594,55 +480,30 @@ async fn secret_values_never_reach_logs_events_status_or_render_and_diff_output(
         let out = kubectl(&hub_kubeconfig(), args);
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     };
-    places.push((
-        "ClusterSyncs".into(),
-        json_of(&[
-            "get",
-            "clustersyncs.hiveinternal.openshift.io",
-            "-n",
-            &ns.name,
-            "-o",
-            "json",
-        ]),
-    ));
-    places.push((
-        "ClusterDeployments".into(),
-        json_of(&[
-            "get",
-            "clusterdeployments.hive.openshift.io",
-            "-n",
-            &ns.name,
-            "-o",
-            "json",
-        ]),
-    ));
-    places.push((
-        "Events".into(),
-        json_of(&["get", "events", "-n", &ns.name, "-o", "json"]),
-    ));
-    places.push((
-        "Events (events.k8s.io)".into(),
-        json_of(&["get", "events.events.k8s.io", "-n", &ns.name, "-o", "json"]),
-    ));
+    for (place, resource) in [
+        ("ClusterSyncs", "clustersyncs.hiveinternal.openshift.io"),
+        ("ClusterDeployments", "clusterdeployments.hive.openshift.io"),
+        ("Events", "events"),
+        ("Events (events.k8s.io)", "events.events.k8s.io"),
+    ] {
+        places.push((
+            place.into(),
+            json_of(&["get", resource, "-n", &ns.name, "-o", "json"]),
+        ));
+    }
     let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hivesync"))
-            .args(args)
-            .arg("--kubeconfig")
-            .arg(hub_kubeconfig())
+        let out = hivesync_command(args)
             .env("RUST_LOG", "debug")
             .output()
             .expect("running hivesync");
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
     };
-    places.push((
-        "hivesync render".into(),
-        cli(&["render", &cd, "-n", &ns.name]),
-    ));
-    places.push(("hivesync diff".into(), cli(&["diff", &cd, "-n", &ns.name])));
-    places.push((
-        "hivesync status".into(),
-        cli(&["status", &cd, "-n", &ns.name]),
-    ));
+    for command in ["render", "diff", "status"] {
+        places.push((
+            format!("hivesync {command}"),
+            cli(&[command, cd, "-n", &ns.name]),
+        ));
+    }
     if let Some(log) = controller_log() {
         places.push(("the controller's log".into(), std::fs::read_to_string(log)?));
     }
@@ -669,22 +530,27 @@ async fn secret_values_never_reach_logs_events_status_or_render_and_diff_output(
 /// on at their pace while the bombs are rendered for each cluster.
 #[tokio::test]
 async fn template_bombs_fail_their_syncset_and_the_other_clusters_keep_their_pace() -> Result<()> {
-    let hub = hub().await?;
-    let selector = unique_name("e2e-bomb");
-    let labels = [("hivesync.e2e/bomb", selector.as_str())];
-    let ns = TestNamespace::on_hub(&hub, "e2e-hostile-bomb").await?;
+    let fleet = Fleet::connect().await?;
+    let group = Group::new("hivesync.e2e/bomb");
+    let ns = fleet.namespace("e2e-hostile-bomb").await?;
     let mut bombed = Vec::new();
     for n in [1, 2] {
-        bombed.push(register_reachable(&hub, &ns.name, n, "e2e-bomb", &labels, json!({})).await?);
+        bombed.push(
+            fleet
+                .cluster("e2e-bomb")
+                .on(n)
+                .in_namespace(&ns.name)
+                .in_group(&group)
+                .reachable()
+                .await?,
+        );
     }
-    let bystander =
-        register_reachable(&hub, &ns.name, 1, "e2e-bomb-bystander", &[], json!({})).await?;
-    let spoke_ns = TestNamespace::create(
-        &managed(1).await?,
-        &managed_kubeconfig(1),
-        "e2e-hostile-bomb",
-    )
-    .await?;
+    let bystander = fleet
+        .cluster("e2e-bomb-bystander")
+        .in_namespace(&ns.name)
+        .reachable()
+        .await?;
+    let spoke_ns = bystander.spoke().namespace("e2e-hostile-bomb").await?;
     // Many strings, each under the per-string limit (4 MiB), together over the syncset's budget (16 MiB).
     let wide: serde_json::Map<String, serde_json::Value> = (0..10)
         .map(|i| (format!("k{i}"), json!("{{ printf \"%3000000s\" \"\" }}")))
@@ -706,58 +572,32 @@ async fn template_bombs_fail_their_syncset_and_the_other_clusters_keep_their_pac
             "exceed the render budget of 16777216 output bytes for one cluster",
         ),
     ];
-    let mut guards = Vec::new();
-    let mut names = Vec::new();
+    let mut selector_syncsets = Vec::new();
     let started = Instant::now();
     for (what, data, _) in &bombs {
-        let name = unique_name(&format!("e2e-bomb-{what}"));
-        guards.push(sss_guard(&name));
-        names.push(name.clone());
-        apply_selector_syncset(
-            &hub,
-            &name,
-            ("hivesync.e2e/bomb", &selector),
-            json!({"enableResourceTemplates": true, "resources": [configmap(&spoke_ns.name, what, data.clone())]}),
-        )
-        .await?;
+        let sss = fleet
+            .selector_syncset(&format!("e2e-bomb-{what}"))
+            .selecting(&group);
+        sss.apply(json!({"enableResourceTemplates": true, "resources": [configmap(&spoke_ns.name, what, data.clone())]}))
+            .await?;
+        selector_syncsets.push(sss);
     }
     // Meanwhile, an ordinary change for a cluster no bomb targets.
-    let ss = unique_name("e2e-bomb-bystander");
+    let ss = bystander.syncset("e2e-bomb-bystander");
     let edited = Instant::now();
-    apply_syncset(
-        &hub,
-        &ns.name,
-        &ss,
-        &bystander,
-        json!({"resources": [configmap(&spoke_ns.name, "bystander", json!({"a": "b"}))]}),
-    )
-    .await?;
-    wait_for_entry(
-        &hub,
-        &ns.name,
-        &bystander,
-        EntryKind::SyncSet,
-        &ss,
-        is_success,
-    )
-    .await?;
+    ss.apply(json!({"resources": [configmap(&spoke_ns.name, "bystander", json!({"a": "b"}))]}))
+        .await?;
+    bystander.entry(&ss, is_success).await?;
     let bystander_took = edited.elapsed();
-    for ((what, _, expected), name) in bombs.iter().zip(&names) {
-        for cd in &bombed {
-            let entry = wait_for_entry(
-                &hub,
-                &ns.name,
-                cd,
-                EntryKind::SelectorSyncSet,
-                name,
-                is_failure,
-            )
-            .await?;
+    for ((what, _, expected), sss) in bombs.iter().zip(&selector_syncsets) {
+        for cluster in &bombed {
+            let entry = cluster.entry(sss, is_failure).await?;
             let message = entry.failure_message.unwrap_or_default();
             ensure!(
                 message.starts_with("failed to parameterize resource 0: ")
                     && message.contains(expected),
-                "{what} on {cd}: expected ...{expected}..., got {message:?}"
+                "{what} on {}: expected ...{expected}..., got {message:?}",
+                cluster.name
             );
             ensure!(
                 message.len() <= hivesync::consts::MAX_MESSAGE_BYTES + 100,
@@ -767,13 +607,12 @@ async fn template_bombs_fail_their_syncset_and_the_other_clusters_keep_their_pac
         }
     }
     let bombs_failed = started.elapsed();
-    for cd in bombed.iter().chain([&bystander]) {
-        let (status, _, _) = cd_condition(&hub, &ns.name, cd, "Unreachable")
-            .await?
-            .unwrap_or_default();
+    for cluster in bombed.iter().chain([&bystander]) {
+        let (status, _, _) = cluster.condition("Unreachable").await?.unwrap_or_default();
         ensure!(
             status == "False",
-            "{cd} turned Unreachable={status} while the bombs were rendered"
+            "{} turned Unreachable={status} while the bombs were rendered",
+            cluster.name
         );
     }
     eprintln!(
@@ -790,83 +629,48 @@ async fn template_bombs_fail_their_syncset_and_the_other_clusters_keep_their_pac
 /// cannot be reached.
 #[tokio::test]
 async fn an_api_server_ip_override_dials_that_ip_and_verifies_the_url_s_host_name() -> Result<()> {
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     ensure!(
         tokio::net::lookup_host("api.hivesync.invalid:443")
             .await
             .is_err(),
         "api.hivesync.invalid resolves on this machine; the test needs a name that does not"
     );
-    let managed_path = managed_kubeconfig(1);
-    let server = kubeconfig_server(&managed_path);
+    let spoke = Spoke::connect(1).await?;
+    let server = kubeconfig_server(&spoke.kubeconfig);
     let port = server
         .rsplit(':')
         .next()
         .unwrap_or_default()
         .trim_end_matches('/')
         .to_string();
-    let text = std::fs::read_to_string(&managed_path)?
+    let text = std::fs::read_to_string(&spoke.kubeconfig)?
         .replace(&server, &format!("https://api.hivesync.invalid:{port}"));
-    let ns = TestNamespace::on_hub(&hub, "e2e-ipoverride").await?;
-    let (with, without) = (
-        unique_name("e2e-ipoverride"),
-        unique_name("e2e-no-ipoverride"),
-    );
-    let override_spec = json!({"controlPlaneConfig": {"apiServerIPOverride": "127.0.0.1"}});
-    register_cluster_with(
-        &hub,
-        &ns.name,
-        &with,
-        KubeconfigSecret::Data(text.as_bytes()),
-        &[],
-        override_spec,
-    )
-    .await?;
-    register_cluster_with(
-        &hub,
-        &ns.name,
-        &without,
-        KubeconfigSecret::Data(text.as_bytes()),
-        &[],
-        json!({}),
-    )
-    .await?;
-    wait_for_cd_condition(
-        &hub,
-        &ns.name,
-        &with,
-        "Unreachable",
-        "False",
-        Duration::from_secs(30),
-    )
-    .await?;
-    let (_, _, why) = wait_for_cd_condition(
-        &hub,
-        &ns.name,
-        &without,
-        "Unreachable",
-        "True",
-        Duration::from_secs(30),
-    )
-    .await?;
+    let ns = fleet.namespace("e2e-ipoverride").await?;
+    let by_name = |prefix: &str| {
+        fleet
+            .cluster(prefix)
+            .in_namespace(&ns.name)
+            .kubeconfig(KubeconfigSecret::Data(text.clone().into_bytes()))
+    };
+    let with = by_name("e2e-ipoverride")
+        .spec(json!({"controlPlaneConfig": {"apiServerIPOverride": "127.0.0.1"}}))
+        .register()
+        .await?;
+    let without = by_name("e2e-no-ipoverride").register().await?;
+    with.wait_condition("Unreachable", "False", Duration::from_secs(30))
+        .await?;
+    let (_, _, why) = without
+        .wait_condition("Unreachable", "True", Duration::from_secs(30))
+        .await?;
     // The sync goes through the override too.
-    let spoke_ns =
-        TestNamespace::create(&managed(1).await?, &managed_path, "e2e-ipoverride").await?;
-    let ss = unique_name("e2e-ipoverride");
-    apply_syncset(
-        &hub,
-        &ns.name,
-        &ss,
-        &with,
-        json!({"resources": [configmap(&spoke_ns.name, "dialed", json!({"a": "b"}))]}),
-    )
-    .await?;
-    wait_for_entry(&hub, &ns.name, &with, EntryKind::SyncSet, &ss, is_success).await?;
+    let spoke_ns = spoke.namespace("e2e-ipoverride").await?;
+    let ss = with.syncset("e2e-ipoverride");
+    ss.apply(json!({"resources": [configmap(&spoke_ns.name, "dialed", json!({"a": "b"}))]}))
+        .await?;
+    with.entry(&ss, is_success).await?;
     // And so does `hivesync diff`.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hivesync"))
-        .args(["diff", &with, "-n", &ns.name, "--kubeconfig"])
-        .arg(hub_kubeconfig())
-        .output()?;
+    let out = hivesync_command(&["diff", &with.name, "-n", with.ns()]).output()?;
     ensure!(
         out.status.success(),
         "hivesync diff through the override: {}",

@@ -14,12 +14,14 @@ use crate::support::*;
 #[tokio::test]
 async fn objects_and_status_hive_wrote_are_taken_over_without_a_reapply_and_later_removals_reach_them(
 ) -> Result<()> {
-    let hub = hub().await?;
-    let ns = TestNamespace::on_hub(&hub, "e2e-migrate").await?;
+    let fleet = Fleet::connect().await?;
+    let hub = &fleet.hub;
+    // Everything Hive left is in place before hivesync meets the cluster, so the ClusterDeployment comes last, under
+    // a name chosen now.
+    let ns = fleet.namespace("e2e-migrate").await?;
     let cd = unique_name("e2e-migrate");
-    let spoke = managed(1).await?;
-    let spoke_kc = managed_kubeconfig(1);
-    let spoke_ns = TestNamespace::create(&spoke, &spoke_kc, "e2e-migrate").await?;
+    let spoke = Spoke::connect(1).await?;
+    let spoke_ns = spoke.namespace("e2e-migrate").await?;
 
     // The spoke object as Hive's Apply leaves it: kubectl client-side apply, field manager hive6-clustersync.
     let declared = |data: serde_json::Value| {
@@ -28,7 +30,7 @@ async fn objects_and_status_hive_wrote_are_taken_over_without_a_reapply_and_late
         cm
     };
     let out = kubectl_with_stdin(
-        &spoke_kc,
+        &spoke.kubeconfig,
         ["apply", "--field-manager=hive6-clustersync", "-f", "-"],
         &declared(json!({"keep": "a", "drop": "b"})).to_string(),
     );
@@ -37,7 +39,7 @@ async fn objects_and_status_hive_wrote_are_taken_over_without_a_reapply_and_late
         "kubectl apply: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let cms: Api<ConfigMap> = Api::namespaced(spoke.clone(), &spoke_ns.name);
+    let cms = spoke.api::<ConfigMap>(&spoke_ns.name);
     let before = cms.get("from-hive").await?;
     ensure!(
         before
@@ -49,16 +51,12 @@ async fn objects_and_status_hive_wrote_are_taken_over_without_a_reapply_and_late
     );
 
     // The hub as Hive left it: the SyncSet, and a ClusterSync and lease that record it applied and fresh.
-    let ss = unique_name("e2e-migrate");
+    let syncset = fleet.syncset(&ns.name, &unique_name("e2e-migrate"), &[&cd]);
+    let ss = &syncset.name;
     let spec = |data| json!({"resourceApplyMode": "Sync", "resources": [declared(data)]});
-    let g1 = apply_syncset(
-        &hub,
-        &ns.name,
-        &ss,
-        &cd,
-        spec(json!({"keep": "a", "drop": "b"})),
-    )
-    .await?;
+    let g1 = syncset
+        .apply(spec(json!({"keep": "a", "drop": "b"})))
+        .await?;
     let applied_at = "2026-01-01T00:00:00Z";
     let css: Api<hivesync::api::ClusterSync> = Api::namespaced(hub.clone(), &ns.name);
     css.create(
@@ -93,8 +91,12 @@ async fn objects_and_status_hive_wrote_are_taken_over_without_a_reapply_and_late
         .await?;
 
     // hivesync meets the cluster: nothing is re-applied, nothing is deleted, the status stays as Hive wrote it.
-    register_cluster(&hub, &ns.name, &cd, &spoke_kc, &[], json!({})).await?;
-    wait_until_reachable(&hub, &ns.name, &cd).await?;
+    let cluster = fleet
+        .cluster("e2e-migrate")
+        .in_namespace(&ns.name)
+        .named(&cd)
+        .reachable()
+        .await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after = cms.get("from-hive").await?;
     ensure!(
@@ -105,7 +107,7 @@ async fn objects_and_status_hive_wrote_are_taken_over_without_a_reapply_and_late
     let kept = cs
         .status
         .as_ref()
-        .and_then(|s| s.sync_sets.iter().find(|e| e.name == ss))
+        .and_then(|s| s.sync_sets.iter().find(|e| &e.name == ss))
         .cloned();
     ensure!(
         kept.as_ref()
@@ -116,16 +118,8 @@ async fn objects_and_status_hive_wrote_are_taken_over_without_a_reapply_and_late
     );
 
     // A key dropped from the syncset disappears from the object Hive created, and the annotation goes with it.
-    let g2 = apply_syncset(&hub, &ns.name, &ss, &cd, spec(json!({"keep": "a"}))).await?;
-    wait_for_entry(
-        &hub,
-        &ns.name,
-        &cd,
-        EntryKind::SyncSet,
-        &ss,
-        succeeded_at(g2),
-    )
-    .await?;
+    let g2 = syncset.apply(spec(json!({"keep": "a"}))).await?;
+    cluster.entry(&syncset, succeeded_at(g2)).await?;
     let taken = wait_for(
         Duration::from_secs(30),
         Duration::from_millis(250),
@@ -175,13 +169,14 @@ async fn objects_and_status_hive_wrote_are_taken_over_without_a_reapply_and_late
 /// `hivesync adopt` writes what `hiveutil create-cluster --adopt` writes: the Secret `<name>-adopted-admin-kubeconfig`
 /// with `kubeconfig` and `raw-kubeconfig`, and a ClusterDeployment installed since its creation, which then syncs.
 #[tokio::test]
-async fn adopt_writes_what_hiveutil_writes_and_the_cluster_syncs() -> Result<()> {
+async fn adopt_writes_what_hiveutil_writes_and_the_controller_reaches_the_adopted_cluster(
+) -> Result<()> {
     use k8s_openapi::api::core::v1::Secret;
     let hub = hub().await?;
     let ns = unique_name("e2e-adopt");
     let _ns_guard = DeleteOnDrop::on_hub("namespace", None, &ns);
     let name = unique_name("e2e-adopt");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hivesync"))
+    let out = std::process::Command::new(hivesync_bin())
         .args([
             "adopt",
             &name,

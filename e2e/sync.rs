@@ -1,16 +1,17 @@
 //! The sync engine end to end: the controller started by `hack/e2e.sh` against the real hub and managed clusters.
 //! Each test registers its own ClusterDeployments (unique hub namespaces and names), creates [Selector]SyncSets with
 //! unique names and selector labels, and asserts on what the spokes hold and on the ClusterSync and
-//! ClusterDeployment status on the hub, with Hive's strings (HIVE-COMPAT.md §3–§4, §10.4; DESIGN.md differences).
+//! ClusterDeployment status on the hub, with Hive's strings and where hivesync deliberately differs
+//! (docs/hive-compatibility.md).
 //!
 //! Tests sync to managed-1 and managed-2 only; several ClusterDeployments may point at the same managed cluster
-//! (different hub namespaces), and the objects they sync live in namespaces of their own. Only the test that stops a
-//! cluster touches `DISRUPTABLE` (managed-3), holding [`serial`].
+//! (different hub namespaces), and the objects they sync live in namespaces of their own. A stopped cluster is the
+//! business of `faults`.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context as _, Result};
+use anyhow::{ensure, Context as _, Result};
 use futures::StreamExt as _;
 use hivesync::api::{ClusterSync, SyncStatus};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
@@ -25,28 +26,6 @@ use serde_json::{json, Value};
 use crate::support::*;
 
 // ------------------------------------------------------------------------------------------------------ helpers
-
-/// How long a synced object may take to show on the spoke.
-const SPOKE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Waits until `api` has no object `name` (or only one being deleted).
-async fn wait_for_gone<K>(api: &Api<K>, name: &str, what: &str) -> Result<()>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    wait_for(
-        Duration::from_secs(60),
-        Duration::from_millis(250),
-        || async move {
-            match api.get_opt(name).await? {
-                None => Ok(()),
-                Some(o) if o.meta().deletion_timestamp.is_some() => Ok(()),
-                Some(_) => bail!("{what} still exists"),
-            }
-        },
-    )
-    .await
-}
 
 /// A minimal CRD (any field accepted) for `kind` in `group`/`version`.
 fn minimal_crd(group: &str, version: &str, kind: &str, plural: &str, scope: &str) -> Value {
@@ -134,14 +113,11 @@ struct EntryHistory {
 }
 
 impl EntryHistory {
-    /// Starts watching and returns once the watch has listed the current state, so no later write is missed.
-    async fn start(
-        hub: &Client,
-        namespace: &str,
-        cd: &str,
-        kind: EntryKind,
-        syncset: &str,
-    ) -> Result<Self> {
+    /// Starts watching the entry for `syncset` of `cluster`'s ClusterSync, and returns once the watch has listed the
+    /// current state, so no later write is missed.
+    async fn start(hub: &Client, cluster: &Cluster, syncset: &impl EntryKey) -> Result<Self> {
+        let (namespace, cd) = (cluster.ns(), &cluster.name);
+        let (kind, syncset) = (syncset.entry_kind(), syncset.entry_name());
         let api = Api::<ClusterSync>::namespaced(hub.clone(), namespace);
         let config = watcher::Config::default().fields(&format!("metadata.name={cd}"));
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -188,31 +164,57 @@ impl Drop for EntryHistory {
     }
 }
 
-// ---------------------------------------------------------------------------------- Hive's e2e (§10.4)
+// ------------------------------------------------------------------------ Hive's own e2e scenarios, re-run here
+
+/// One ConfigMap (`name`, data `foo=bar`) synced by a SyncSet in `mode` to a cluster of its own on managed-`n`: the
+/// entry has reached Success and the ConfigMap, which carries the managed label, is on the spoke.
+struct OneConfigMap {
+    cluster: Cluster,
+    spoke_ns: TestNamespace,
+    ss: SyncSet,
+    entry: SyncStatus,
+    cm: ConfigMap,
+}
+
+impl OneConfigMap {
+    async fn sync(mode: &str, n: usize, name: &str) -> Result<Self> {
+        let fleet = Fleet::connect().await?;
+        let prefix = format!("e2e-ss-{}", mode.to_ascii_lowercase());
+        let cluster = fleet.cluster(&prefix).on(n).reachable().await?;
+        let spoke_ns = cluster.spoke().namespace(&prefix).await?;
+        let ss = cluster.syncset(&prefix);
+        ss.apply(json!({
+            "resourceApplyMode": mode,
+            "resources": [configmap(&spoke_ns.name, name, json!({"foo": "bar"}))],
+        }))
+        .await?;
+        let entry = cluster.entry(&ss, is_success).await?;
+        let cm = cluster.spoke().wait_configmap(&spoke_ns.name, name).await?;
+        assert_eq!(
+            label(&cm.metadata, MANAGED_LABEL),
+            Some("true"),
+            "every synced object carries {MANAGED_LABEL}=true"
+        );
+        Ok(Self {
+            cluster,
+            spoke_ns,
+            ss,
+            entry,
+            cm,
+        })
+    }
+}
 
 #[tokio::test]
 async fn a_sync_mode_syncset_creates_its_configmap_on_the_spoke_and_deleting_the_syncset_deletes_it(
 ) -> Result<()> {
-    let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-ss-sync", &[], json!({})).await?;
-    let spoke_ns =
-        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-ss-sync").await?;
-    let ss = unique_name("e2e-sync-cm");
-
-    apply_syncset(
-        &hub,
-        cluster.ns(),
-        &ss,
-        &cluster.name,
-        json!({
-            "resourceApplyMode": "Sync",
-            "resources": [configmap(&spoke_ns.name, "synced", json!({"foo": "bar"}))],
-        }),
-    )
-    .await?;
-    let entry = cluster
-        .entry(&hub, EntryKind::SyncSet, &ss, is_success)
-        .await?;
+    let OneConfigMap {
+        cluster,
+        spoke_ns,
+        ss,
+        entry,
+        cm,
+    } = OneConfigMap::sync("Sync", 1, "synced").await?;
     assert_eq!(
         entry.resources_to_delete,
         vec![reference("v1", "ConfigMap", &spoke_ns.name, "synced")],
@@ -226,34 +228,15 @@ async fn a_sync_mode_syncset_creates_its_configmap_on_the_spoke_and_deleting_the
         entry.first_success_time.is_some(),
         "firstSuccessTime is set on success: {entry:?}"
     );
-
-    let cm = wait_for_spoke_configmap(
-        &cluster.spoke,
-        &spoke_ns.name,
-        "synced",
-        "synced",
-        SPOKE_TIMEOUT,
-        |_| true,
-    )
-    .await?;
     assert_eq!(cm.data, Some(data(&[("foo", "bar")])));
-    assert_eq!(
-        cm.metadata
-            .labels
-            .unwrap_or_default()
-            .get(MANAGED_LABEL)
-            .map(String::as_str),
-        Some("true"),
-        "every synced object carries {MANAGED_LABEL}=true"
-    );
 
-    delete_syncset(&hub, cluster.ns(), &ss).await?;
-    cluster.no_entry(&hub, EntryKind::SyncSet, &ss).await?;
-    let configmaps = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), &spoke_ns.name);
+    ss.delete().await?;
+    cluster.no_entry(&ss).await?;
     wait_for_gone(
-        &configmaps,
+        &cluster.spoke().api::<ConfigMap>(&spoke_ns.name),
         "synced",
         "the ConfigMap of the deleted Sync-mode SyncSet",
+        Duration::from_secs(60),
     )
     .await?;
     Ok(())
@@ -262,54 +245,25 @@ async fn a_sync_mode_syncset_creates_its_configmap_on_the_spoke_and_deleting_the
 #[tokio::test]
 async fn an_upsert_mode_syncset_labels_its_configmap_as_managed_and_deleting_the_syncset_leaves_it(
 ) -> Result<()> {
-    let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 2, "e2e-ss-upsert", &[], json!({})).await?;
-    let spoke_ns =
-        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-ss-upsert").await?;
-    let ss = unique_name("e2e-upsert-cm");
-
-    apply_syncset(
-        &hub,
-        cluster.ns(),
-        &ss,
-        &cluster.name,
-        json!({
-            "resourceApplyMode": "Upsert",
-            "resources": [configmap(&spoke_ns.name, "upserted", json!({"foo": "bar"}))],
-        }),
-    )
-    .await?;
-    let entry = cluster
-        .entry(&hub, EntryKind::SyncSet, &ss, is_success)
-        .await?;
+    let OneConfigMap {
+        cluster,
+        spoke_ns,
+        ss,
+        entry,
+        ..
+    } = OneConfigMap::sync("Upsert", 2, "upserted").await?;
     assert!(
         entry.resources_to_delete.is_empty(),
         "an Upsert-mode SyncSet tracks nothing for deletion: {entry:?}"
     );
-    let cm = wait_for_spoke_configmap(
-        &cluster.spoke,
-        &spoke_ns.name,
-        "upserted",
-        "synced",
-        SPOKE_TIMEOUT,
-        |_| true,
-    )
-    .await?;
-    assert_eq!(
-        cm.metadata
-            .labels
-            .unwrap_or_default()
-            .get(MANAGED_LABEL)
-            .map(String::as_str),
-        Some("true"),
-        "every synced object carries {MANAGED_LABEL}=true"
-    );
 
-    delete_syncset(&hub, cluster.ns(), &ss).await?;
-    cluster.no_entry(&hub, EntryKind::SyncSet, &ss).await?;
+    ss.delete().await?;
+    cluster.no_entry(&ss).await?;
     // The entry is gone, so the controller has finished with the SyncSet; give a wrong delete time to land anyway.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let still = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), &spoke_ns.name)
+    let still = cluster
+        .spoke()
+        .api::<ConfigMap>(&spoke_ns.name)
         .get_opt("upserted")
         .await?;
     let still =
@@ -324,63 +278,43 @@ async fn an_upsert_mode_syncset_labels_its_configmap_as_managed_and_deleting_the
 #[tokio::test]
 async fn a_selector_syncset_follows_a_label_on_and_off_and_never_reaches_an_unlabelled_cluster(
 ) -> Result<()> {
-    let hub = hub().await?;
-    let group = unique_name("hivecluster");
-    let labelled = TestCluster::register(&hub, 1, "e2e-sss-label", &[], json!({})).await?;
-    let unlabelled = TestCluster::register(&hub, 2, "e2e-sss-nolabel", &[], json!({})).await?;
-    let spoke_ns = unique_name("e2e-sss-objects");
-    let _cleanup = [
-        DeleteOnDrop::new(&labelled.kubeconfig, "namespace", None, &spoke_ns),
-        DeleteOnDrop::new(&unlabelled.kubeconfig, "namespace", None, &spoke_ns),
-    ];
-    let sss = unique_name("e2e-sss-label");
-    let _sss_guard = sss_guard(&sss);
-    apply_selector_syncset(
-        &hub,
-        &sss,
-        ("cluster-group", &group),
-        json!({
-            "resourceApplyMode": "Sync",
-            "resources": [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
-                configmap(&spoke_ns, "selected", json!({"hello": "world"})),
-                {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "selected", "namespace": spoke_ns},
-                 "stringData": {"password": "s3cr3t"}},
-            ],
-        }),
-    )
+    let fleet = Fleet::connect().await?;
+    let group = Group::new("cluster-group");
+    let labelled = fleet.cluster("e2e-sss-label").reachable().await?;
+    let unlabelled = fleet.cluster("e2e-sss-nolabel").on(2).reachable().await?;
+    let spoke_ns = PlannedNamespace::on(&[labelled.spoke(), unlabelled.spoke()], "e2e-sss-objects");
+    let spoke_ns = &spoke_ns.name;
+    let sss = fleet.selector_syncset("e2e-sss-label").selecting(&group);
+    sss.apply(json!({
+        "resourceApplyMode": "Sync",
+        "resources": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
+            configmap(spoke_ns, "selected", json!({"hello": "world"})),
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "selected", "namespace": spoke_ns},
+             "stringData": {"password": "s3cr3t"}},
+        ],
+    }))
     .await?;
 
-    set_cd_labels(
-        &hub,
-        labelled.ns(),
-        &labelled.name,
-        &[("cluster-group", Some(&group))],
-    )
-    .await?;
-    let entry = labelled
-        .entry(&hub, EntryKind::SelectorSyncSet, &sss, is_success)
-        .await?;
+    labelled.join(&group).await?;
+    let entry = labelled.entry(&sss, is_success).await?;
     // Sorted as Hive sorts them: apiVersion, kind, namespace, name.
     assert_eq!(
         entry.resources_to_delete,
         vec![
-            reference("v1", "ConfigMap", &spoke_ns, "selected"),
-            reference("v1", "Namespace", "", &spoke_ns),
-            reference("v1", "Secret", &spoke_ns, "selected"),
+            reference("v1", "ConfigMap", spoke_ns, "selected"),
+            reference("v1", "Namespace", "", spoke_ns),
+            reference("v1", "Secret", spoke_ns, "selected"),
         ],
         "the Sync-mode SelectorSyncSet tracks all its objects"
     );
-    wait_for_spoke_configmap(
-        &labelled.spoke,
-        &spoke_ns,
-        "selected",
-        "synced",
-        SPOKE_TIMEOUT,
-        |_| true,
-    )
-    .await?;
-    let secret = Api::<Secret>::namespaced(labelled.spoke.clone(), &spoke_ns)
+    labelled
+        .spoke()
+        .wait_configmap(spoke_ns, "selected")
+        .await?;
+    let secret = labelled
+        .spoke()
+        .api::<Secret>(spoke_ns)
         .get_opt("selected")
         .await?
         .context("the Secret resource of the SelectorSyncSet is not on the labelled cluster")?;
@@ -396,28 +330,21 @@ async fn a_selector_syncset_follows_a_label_on_and_off_and_never_reaches_an_unla
     // The unlabelled cluster: its ClusterSync exists (it is reachable and synced) but has no entry, and its spoke
     // has no trace of the objects.
     let check_unlabelled = || async {
-        let cs = wait_for(
-            Duration::from_secs(30),
-            Duration::from_millis(250),
-            || async {
-                unlabelled
-                    .cluster_sync(&hub)
-                    .await?
-                    .context("no ClusterSync yet for the unlabelled cluster")
-            },
-        )
-        .await?;
+        let cs = unlabelled.wait_cluster_sync().await?;
         let status = cs.status.clone().unwrap_or_default();
         ensure!(
             !EntryKind::SelectorSyncSet
                 .entries(&status)
                 .iter()
-                .any(|e| e.name == sss),
-            "the unlabelled cluster has an entry for {sss}:\n{}",
+                .any(|e| e.name == sss.name),
+            "the unlabelled cluster has an entry for {}:\n{}",
+            sss.name,
             describe_cluster_sync(Some(&cs))
         );
-        let ns = Api::<Namespace>::all(unlabelled.spoke.clone())
-            .get_opt(&spoke_ns)
+        let ns = unlabelled
+            .spoke()
+            .api_all::<Namespace>()
+            .get_opt(spoke_ns)
             .await?;
         ensure!(
             ns.is_none(),
@@ -427,42 +354,36 @@ async fn a_selector_syncset_follows_a_label_on_and_off_and_never_reaches_an_unla
     };
     check_unlabelled().await?;
 
-    set_cd_labels(
-        &hub,
-        labelled.ns(),
-        &labelled.name,
-        &[("cluster-group", None)],
-    )
-    .await?;
-    labelled
-        .no_entry(&hub, EntryKind::SelectorSyncSet, &sss)
-        .await?;
-    let configmaps = Api::<ConfigMap>::namespaced(labelled.spoke.clone(), &spoke_ns);
+    labelled.leave(&group).await?;
+    labelled.no_entry(&sss).await?;
+    let spoke = labelled.spoke();
+    let gone = Duration::from_secs(60);
     wait_for_gone(
-        &configmaps,
+        &spoke.api::<ConfigMap>(spoke_ns),
         "selected",
         "the ConfigMap after the label was removed",
+        gone,
     )
     .await?;
-    let secrets = Api::<Secret>::namespaced(labelled.spoke.clone(), &spoke_ns);
     wait_for_gone(
-        &secrets,
+        &spoke.api::<Secret>(spoke_ns),
         "selected",
         "the Secret after the label was removed",
+        gone,
     )
     .await?;
-    let namespaces = Api::<Namespace>::all(labelled.spoke.clone());
     wait_for_gone(
-        &namespaces,
-        &spoke_ns,
+        &spoke.api_all::<Namespace>(),
+        spoke_ns,
         "the namespace after the label was removed",
+        gone,
     )
     .await?;
 
     check_unlabelled().await
 }
 
-// ------------------------------------------------------------------------ apply semantics (DESIGN.md difference 1)
+// ------------------------------------------------- apply semantics: server-side apply (docs/hive-compatibility.md)
 
 /// Registers a cluster on managed-1, syncs a ConfigMap with `behavior` and data `first`, then edits the SyncSet to
 /// each of `edits` in turn, waiting for each generation to be applied. Returns the spoke ConfigMap after each step.
@@ -471,18 +392,11 @@ async fn configmap_through_edits(
     first: Value,
     edits: &[Value],
 ) -> Result<Vec<ConfigMap>> {
-    let hub = hub().await?;
-    let cluster = TestCluster::register(
-        &hub,
-        1,
-        &format!("e2e-{}", behavior.to_ascii_lowercase()),
-        &[],
-        json!({}),
-    )
-    .await?;
-    let spoke_ns =
-        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-behavior").await?;
-    let ss = unique_name(&format!("e2e-{}", behavior.to_ascii_lowercase()));
+    let fleet = Fleet::connect().await?;
+    let prefix = format!("e2e-{}", behavior.to_ascii_lowercase());
+    let cluster = fleet.cluster(&prefix).reachable().await?;
+    let spoke_ns = cluster.spoke().namespace("e2e-behavior").await?;
+    let ss = cluster.syncset(&prefix);
     let spec = |d: &Value| {
         json!({
             "applyBehavior": behavior,
@@ -491,14 +405,16 @@ async fn configmap_through_edits(
     };
     let mut seen = Vec::new();
     for (step, d) in std::iter::once(&first).chain(edits).enumerate() {
-        let generation = apply_syncset(&hub, cluster.ns(), &ss, &cluster.name, spec(d)).await?;
+        let generation = ss.apply(spec(d)).await?;
         cluster
-            .entry(&hub, EntryKind::SyncSet, &ss, succeeded_at(generation))
+            .entry(&ss, succeeded_at(generation))
             .await
             .with_context(|| {
                 format!("{behavior}: step {step} (generation {generation}) was not applied")
             })?;
-        let cm = Api::<ConfigMap>::namespaced(cluster.spoke.clone(), &spoke_ns.name)
+        let cm = cluster
+            .spoke()
+            .api::<ConfigMap>(&spoke_ns.name)
             .get("behaves")
             .await
             .with_context(|| {
@@ -578,44 +494,34 @@ async fn apply_behavior_create_only_ignores_later_edits_of_the_syncset() -> Resu
     Ok(())
 }
 
-// ----------------------------------------------------------------- ordering inside a syncset (DESIGN.md difference 3)
+// ----------------------------------------------------------- ordering inside a syncset (docs/hive-compatibility.md)
 
 #[tokio::test]
 async fn a_crd_and_its_cr_listed_before_it_succeed_in_one_pass_with_the_namespace_listed_last(
 ) -> Result<()> {
-    let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 2, "e2e-crd-cr", &[], json!({})).await?;
+    let fleet = Fleet::connect().await?;
+    let cluster = fleet.cluster("e2e-crd-cr").on(2).reachable().await?;
+    let spoke = cluster.spoke();
     let group = format!("{}.e2e.hivesync.io", unique_name("g"));
     let crd_name = format!("gadgets.{group}");
-    let spoke_ns = unique_name("e2e-crd-cr");
-    let _cleanup = [
-        DeleteOnDrop::new(&cluster.kubeconfig, "namespace", None, &spoke_ns),
-        DeleteOnDrop::new(&cluster.kubeconfig, "crd", None, &crd_name),
-    ];
-    let ss = unique_name("e2e-crd-cr");
-    let history =
-        EntryHistory::start(&hub, cluster.ns(), &cluster.name, EntryKind::SyncSet, &ss).await?;
+    let spoke_ns = PlannedNamespace::on(&[spoke], "e2e-crd-cr");
+    let spoke_ns = &spoke_ns.name;
+    let _crd_cleanup = spoke.delete_on_drop("crd", None, &crd_name);
+    let ss = cluster.syncset("e2e-crd-cr");
+    let history = EntryHistory::start(&fleet.hub, &cluster, &ss).await?;
 
-    apply_syncset(
-        &hub,
-        cluster.ns(),
-        &ss,
-        &cluster.name,
-        json!({
-            "resourceApplyMode": "Sync",
-            "resources": [
-                {"apiVersion": format!("{group}/v1"), "kind": "Gadget",
-                 "metadata": {"name": "first-gadget", "namespace": spoke_ns},
-                 "spec": {"size": 3}},
-                minimal_crd(&group, "v1", "Gadget", "gadgets", "Namespaced"),
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
-            ],
-        }),
-    )
+    ss.apply(json!({
+        "resourceApplyMode": "Sync",
+        "resources": [
+            {"apiVersion": format!("{group}/v1"), "kind": "Gadget",
+             "metadata": {"name": "first-gadget", "namespace": spoke_ns},
+             "spec": {"size": 3}},
+            minimal_crd(&group, "v1", "Gadget", "gadgets", "Namespaced"),
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
+        ],
+    }))
     .await?;
-    let entry = cluster
-        .entry(&hub, EntryKind::SyncSet, &ss, is_success)
-        .await;
+    let entry = cluster.entry(&ss, is_success).await;
     // Let the watch deliver what it has seen.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let states = history.states();
@@ -639,17 +545,17 @@ async fn a_crd_and_its_cr_listed_before_it_succeed_in_one_pass_with_the_namespac
                 "",
                 &crd_name
             ),
-            reference(&format!("{group}/v1"), "Gadget", &spoke_ns, "first-gadget"),
-            reference("v1", "Namespace", "", &spoke_ns),
+            reference(&format!("{group}/v1"), "Gadget", spoke_ns, "first-gadget"),
+            reference("v1", "Namespace", "", spoke_ns),
         ]
     );
     let gadget = custom_api(
-        &cluster.spoke,
+        &spoke.client,
         &group,
         "v1",
         "Gadget",
         "gadgets",
-        Some(&spoke_ns),
+        Some(spoke_ns),
     )
     .get("first-gadget")
     .await
@@ -657,54 +563,45 @@ async fn a_crd_and_its_cr_listed_before_it_succeed_in_one_pass_with_the_namespac
     assert_eq!(gadget.data["spec"]["size"], json!(3));
 
     // Sync mode cleans all three up again when the SyncSet goes.
-    delete_syncset(&hub, cluster.ns(), &ss).await?;
-    cluster.no_entry(&hub, EntryKind::SyncSet, &ss).await?;
-    let crds = Api::<CustomResourceDefinition>::all(cluster.spoke.clone());
-    wait_for_gone(&crds, &crd_name, "the CRD of the deleted SyncSet").await?;
+    ss.delete().await?;
+    cluster.no_entry(&ss).await?;
+    wait_for_gone(
+        &spoke.api_all::<CustomResourceDefinition>(),
+        &crd_name,
+        "the CRD of the deleted SyncSet",
+        Duration::from_secs(60),
+    )
+    .await?;
     Ok(())
 }
 
-// ------------------------------------------------------------------------------------------ failures (§4.9, §4.10)
+// ------------------------------------------------------------------------------ failures, with Hive's messages
 
 #[tokio::test]
 async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other_syncsets_still_apply(
 ) -> Result<()> {
-    let hub = hub().await?;
-    let cluster = TestCluster::register(&hub, 1, "e2e-missing-ns", &[], json!({})).await?;
-    let good_ns =
-        TestNamespace::create(&cluster.spoke, &cluster.kubeconfig, "e2e-missing-ns-good").await?;
-    let missing_ns = unique_name("e2e-missing-ns-absent");
-    let _cleanup = DeleteOnDrop::new(&cluster.kubeconfig, "namespace", None, &missing_ns);
-    let bad = unique_name("e2e-bad-ns");
-    let good = unique_name("e2e-good-ns");
+    let fleet = Fleet::connect().await?;
+    let cluster = fleet.cluster("e2e-missing-ns").reachable().await?;
+    let spoke = cluster.spoke();
+    let good_ns = spoke.namespace("e2e-missing-ns-good").await?;
+    let missing_ns = PlannedNamespace::on(&[spoke], "e2e-missing-ns-absent");
+    let missing_ns = &missing_ns.name;
+    let bad = cluster.syncset("e2e-bad-ns");
+    let good = cluster.syncset("e2e-good-ns");
 
-    apply_syncset(
-        &hub,
-        cluster.ns(),
-        &bad,
-        &cluster.name,
-        json!({"resources": [configmap(&missing_ns, "nowhere", json!({"a": "b"}))]}),
-    )
-    .await?;
-    apply_syncset(
-        &hub,
-        cluster.ns(),
-        &good,
-        &cluster.name,
-        json!({"resources": [configmap(&good_ns.name, "somewhere", json!({"a": "b"}))]}),
-    )
-    .await?;
-
-    let failed = cluster
-        .entry(&hub, EntryKind::SyncSet, &bad, is_failure)
+    bad.apply(json!({"resources": [configmap(missing_ns, "nowhere", json!({"a": "b"}))]}))
         .await?;
+    good.apply(json!({"resources": [configmap(&good_ns.name, "somewhere", json!({"a": "b"}))]}))
+        .await?;
+
+    let failed = cluster.entry(&bad, is_failure).await?;
     let message = failed.failure_message.clone().unwrap_or_default();
     assert!(
         message.starts_with("failed to apply resource 0: "),
         "failureMessage should start with Hive's prefix: {message:?}"
     );
     assert!(
-        message.contains(&missing_ns),
+        message.contains(missing_ns.as_str()),
         "failureMessage should name the namespace {missing_ns}: {message:?}"
     );
     assert!(
@@ -712,63 +609,34 @@ async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other
         "a syncset that never succeeded has no firstSuccessTime"
     );
 
-    cluster
-        .entry(&hub, EntryKind::SyncSet, &good, is_success)
-        .await?;
-    wait_for_spoke_configmap(
-        &cluster.spoke,
-        &good_ns.name,
-        "somewhere",
-        "synced",
-        SPOKE_TIMEOUT,
-        |_| true,
-    )
-    .await?;
+    cluster.entry(&good, is_success).await?;
+    spoke.wait_configmap(&good_ns.name, "somewhere").await?;
 
-    let failing = format!("SyncSet {bad} is failing");
-    let cs = wait_for_cluster_sync_failed(&hub, &cluster, "True", "Failure", &failing).await?;
+    let failing = format!("SyncSet {} is failing", bad.name);
+    let cs = cluster
+        .wait_cluster_sync_failed("True", "Failure", &failing)
+        .await?;
     // (ClusterSync firstSuccessTime was set before these syncsets existed: a cluster with no syncsets has
-    // succeeded, §4.11, and once set it never changes.)
+    // succeeded, as in Hive (docs/hive-compatibility.md), and once set it never changes.)
     let first_success = cs.status.unwrap_or_default().first_success_time;
-    let condition = wait_for_cd_condition(
-        &hub,
-        cluster.ns(),
-        &cluster.name,
-        "SyncSetFailed",
-        "True",
-        Duration::from_secs(30),
-    )
-    .await?;
-    assert_eq!(
-        (condition.1.as_str(), condition.2.as_str()),
-        (
-            "SyncSetApplyFailure",
-            "One of the SyncSet applies has failed"
+    cluster
+        .expect_condition(
+            "SyncSetFailed",
+            "True",
+            SYNCSET_APPLY_FAILURE,
+            Duration::from_secs(30),
         )
-    );
+        .await?;
 
     // Once the namespace exists, the failed syncset is retried (backoff) without any edit and everything is green.
-    ensure_namespace(&cluster.spoke, &missing_ns).await?;
-    cluster
-        .entry(&hub, EntryKind::SyncSet, &bad, is_success)
-        .await?;
-    wait_for_spoke_configmap(
-        &cluster.spoke,
-        &missing_ns,
-        "nowhere",
-        "synced",
-        SPOKE_TIMEOUT,
-        |_| true,
-    )
-    .await?;
+    ensure_namespace(&spoke.client, missing_ns).await?;
+    cluster.entry(&bad, is_success).await?;
+    spoke.wait_configmap(missing_ns, "nowhere").await?;
     wait_for(
         Duration::from_secs(30),
         Duration::from_millis(250),
         || async {
-            let cs = cluster
-                .cluster_sync(&hub)
-                .await?
-                .context("no ClusterSync")?;
+            let cs = cluster.cluster_sync().await?.context("no ClusterSync")?;
             let status = cs.status.clone().unwrap_or_default();
             let c = status.conditions.first();
             ensure!(
@@ -786,19 +654,14 @@ async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other
         },
     )
     .await?;
-    let condition = wait_for_cd_condition(
-        &hub,
-        cluster.ns(),
-        &cluster.name,
-        "SyncSetFailed",
-        "False",
-        Duration::from_secs(30),
-    )
-    .await?;
-    assert_eq!(
-        (condition.1.as_str(), condition.2.as_str()),
-        ("SyncSetApplySuccess", "SyncSet apply is successful")
-    );
+    cluster
+        .expect_condition(
+            "SyncSetFailed",
+            "False",
+            SYNCSET_APPLY_SUCCESS,
+            Duration::from_secs(30),
+        )
+        .await?;
     Ok(())
 }
 
@@ -827,14 +690,13 @@ const OLM_KINDS: [(&str, &str, &str, &str); 3] = [
 #[tokio::test]
 async fn the_odh_addon_selector_syncset_fails_without_olm_and_succeeds_once_the_olm_crds_exist(
 ) -> Result<()> {
-    let hub = hub().await?;
-    let spoke_kubeconfig = managed_kubeconfig(2);
-    let spoke = reachable_client(&spoke_kubeconfig).await?;
+    let fleet = Fleet::connect().await?;
+    let spoke = Spoke::connect(2).await?;
 
     // Only this test uses these on managed-2; start from a cluster without OLM, as a leftover of an earlier run
     // would make the first half meaningless.
-    let crds = Api::<CustomResourceDefinition>::all(spoke.clone());
-    let namespaces = Api::<Namespace>::all(spoke.clone());
+    let crds = spoke.api_all::<CustomResourceDefinition>();
+    let namespaces = spoke.api_all::<Namespace>();
     for (group, _, _, plural) in OLM_KINDS {
         let name = format!("{plural}.{group}");
         let _ = crds.delete(&name, &DeleteParams::default()).await;
@@ -869,47 +731,32 @@ async fn the_odh_addon_selector_syncset_fails_without_olm_and_succeeds_once_the_
     let mut _cleanup: Vec<DeleteOnDrop> = OLM_KINDS
         .iter()
         .map(|(group, _, _, plural)| {
-            DeleteOnDrop::new(&spoke_kubeconfig, "crd", None, &format!("{plural}.{group}"))
+            spoke.delete_on_drop("crd", None, &format!("{plural}.{group}"))
         })
         .collect();
-    _cleanup.push(DeleteOnDrop::new(
-        &spoke_kubeconfig,
-        "namespace",
-        None,
-        "openshift-marketplace",
-    ));
-    _cleanup.push(DeleteOnDrop::new(
-        &spoke_kubeconfig,
-        "namespace",
-        None,
-        "redhat-opendatahub",
-    ));
+    for ns in ["openshift-marketplace", "redhat-opendatahub"] {
+        _cleanup.push(spoke.delete_on_drop("namespace", None, ns));
+    }
 
-    let selector_value = unique_name("odh");
-    let cluster = TestCluster::register(
-        &hub,
-        2,
-        "e2e-odh",
-        &[("api.openshift.com/addon-managed-odh", &selector_value)],
-        json!({}),
-    )
-    .await?;
+    let group = Group::new("api.openshift.com/addon-managed-odh");
+    let cluster = fleet
+        .cluster("e2e-odh")
+        .on(2)
+        .in_group(&group)
+        .reachable()
+        .await?;
 
     let path = repo_root().join("deploy/examples/addon-managed-odh.selectorsyncset.yaml");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut sss: Value =
+    let mut example: Value =
         serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    let name = unique_name("addon-managed-odh");
-    sss["metadata"]["name"] = json!(name);
-    sss["spec"]["clusterDeploymentSelector"]["matchLabels"] =
-        json!({"api.openshift.com/addon-managed-odh": selector_value});
-    let _sss_guard = sss_guard(&name);
-    apply_selector_syncset_object(&hub, &sss).await?;
+    let sss = fleet.selector_syncset("addon-managed-odh");
+    example["metadata"]["name"] = json!(sss.name);
+    example["spec"]["clusterDeploymentSelector"] = group.selector();
+    sss.apply_object(&example).await?;
 
-    let failed = cluster
-        .entry(&hub, EntryKind::SelectorSyncSet, &name, is_failure)
-        .await?;
+    let failed = cluster.entry(&sss, is_failure).await?;
     let message = failed.failure_message.clone().unwrap_or_default();
     assert!(
         message.starts_with("failed to apply resource ")
@@ -919,25 +766,18 @@ async fn the_odh_addon_selector_syncset_fails_without_olm_and_succeeds_once_the_
 
     for (group, version, kind, plural) in OLM_KINDS {
         install_crd(
-            &spoke,
+            &spoke.client,
             &minimal_crd(group, version, kind, plural, "Namespaced"),
         )
         .await?;
     }
-    ensure_namespace(&spoke, "openshift-marketplace").await?;
+    ensure_namespace(&spoke.client, "openshift-marketplace").await?;
 
     let started = Instant::now();
-    wait_for_entry_within(
-        &hub,
-        cluster.ns(),
-        &cluster.name,
-        EntryKind::SelectorSyncSet,
-        &name,
-        Duration::from_secs(90),
-        is_success,
-    )
-    .await
-    .context("the addon did not reach Success after OLM's CRDs were created (no edit of the SelectorSyncSet)")?;
+    cluster
+        .entry_within(&sss, Duration::from_secs(90), is_success)
+        .await
+        .context("the addon did not reach Success after OLM's CRDs were created (no edit of the SelectorSyncSet)")?;
     eprintln!(
         "the addon reached Success {:?} after the OLM CRDs were created",
         started.elapsed()
@@ -957,17 +797,15 @@ async fn the_odh_addon_selector_syncset_fails_without_olm_and_succeeds_once_the_
         (OLM_KINDS[2], "redhat-opendatahub", "addon-managed-odh"),
     ];
     for ((group, version, kind, plural), ns, obj) in objects {
-        custom_api(&spoke, group, version, kind, plural, Some(ns))
+        custom_api(&spoke.client, group, version, kind, plural, Some(ns))
             .get(obj)
             .await
             .with_context(|| format!("{kind} {ns}/{obj} is not on the spoke"))?;
     }
 
     // Sync mode: deleting the SelectorSyncSet takes its objects (and the namespace it created) away again.
-    delete_selector_syncset(&hub, &name).await?;
-    cluster
-        .no_entry(&hub, EntryKind::SelectorSyncSet, &name)
-        .await?;
+    sss.delete().await?;
+    cluster.no_entry(&sss).await?;
     Ok(())
 }
 
@@ -976,87 +814,68 @@ async fn the_odh_addon_selector_syncset_fails_without_olm_and_succeeds_once_the_
 #[tokio::test]
 async fn a_resource_of_a_kind_the_cluster_does_not_serve_fails_with_no_matches_for_kind_and_spares_other_clusters(
 ) -> Result<()> {
-    let hub = hub().await?;
-    let selector = unique_name("widgets");
-    let without = TestCluster::register(
-        &hub,
-        1,
-        "e2e-widget-no",
-        &[("hivesync.e2e/widgets", &selector)],
-        json!({}),
-    )
-    .await?;
-    let with = TestCluster::register(
-        &hub,
-        2,
-        "e2e-widget-yes",
-        &[("hivesync.e2e/widgets", &selector)],
-        json!({}),
-    )
-    .await?;
+    let fleet = Fleet::connect().await?;
+    let selected = Group::new("hivesync.e2e/widgets");
+    let without = fleet
+        .cluster("e2e-widget-no")
+        .in_group(&selected)
+        .reachable()
+        .await?;
+    let with = fleet
+        .cluster("e2e-widget-yes")
+        .on(2)
+        .in_group(&selected)
+        .reachable()
+        .await?;
     // managed-2 serves Widget (a group of this test's own); managed-1 does not.
     let group = format!("{}.example.com", unique_name("w"));
     let crd_name = format!("widgets.{group}");
-    let _crd_cleanup = DeleteOnDrop::new(&with.kubeconfig, "crd", None, &crd_name);
+    let _crd_cleanup = with.spoke().delete_on_drop("crd", None, &crd_name);
     install_crd(
-        &with.spoke,
+        &with.spoke().client,
         &minimal_crd(&group, "v1", "Widget", "widgets", "Cluster"),
     )
     .await?;
     let widget = unique_name("widget");
 
-    let sss = unique_name("e2e-widget");
-    let _sss_guard = sss_guard(&sss);
-    apply_selector_syncset(
-        &hub,
-        &sss,
-        ("hivesync.e2e/widgets", &selector),
-        json!({
-            "resourceApplyMode": "Sync",
-            "resources": [{"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"name": widget}}],
-        }),
-    )
+    let sss = fleet.selector_syncset("e2e-widget").selecting(&selected);
+    sss.apply(json!({
+        "resourceApplyMode": "Sync",
+        "resources": [{"apiVersion": format!("{group}/v1"), "kind": "Widget", "metadata": {"name": widget}}],
+    }))
     .await?;
     // Another syncset for the cluster without Widget still applies.
-    let spoke_ns = TestNamespace::create(&without.spoke, &without.kubeconfig, "e2e-widget").await?;
-    let other = unique_name("e2e-widget-other");
-    apply_syncset(
-        &hub,
-        without.ns(),
-        &other,
-        &without.name,
-        json!({"resources": [configmap(&spoke_ns.name, "unaffected", json!({"a": "b"}))]}),
-    )
-    .await?;
-
-    let failed = without
-        .entry(&hub, EntryKind::SelectorSyncSet, &sss, is_failure)
+    let spoke_ns = without.spoke().namespace("e2e-widget").await?;
+    let other = without.syncset("e2e-widget-other");
+    other
+        .apply(json!({"resources": [configmap(&spoke_ns.name, "unaffected", json!({"a": "b"}))]}))
         .await?;
+
+    let failed = without.entry(&sss, is_failure).await?;
     let message = failed.failure_message.clone().unwrap_or_default();
     assert!(
         message.starts_with("failed to apply resource 0: ")
             && message.contains("no matches for kind \"Widget\""),
         "an unserved kind should fail with `no matches for kind \"Widget\"`: {message:?}"
     );
+    without.entry(&other, is_success).await?;
     without
-        .entry(&hub, EntryKind::SyncSet, &other, is_success)
+        .spoke()
+        .wait_configmap(&spoke_ns.name, "unaffected")
         .await?;
-    wait_for_spoke_configmap(
-        &without.spoke,
-        &spoke_ns.name,
-        "unaffected",
-        "synced",
-        SPOKE_TIMEOUT,
-        |_| true,
-    )
-    .await?;
 
-    with.entry(&hub, EntryKind::SelectorSyncSet, &sss, is_success)
-        .await?;
-    custom_api(&with.spoke, &group, "v1", "Widget", "widgets", None)
-        .get(&widget)
-        .await
-        .context("the Widget is not on the cluster that serves the kind")?;
+    with.entry(&sss, is_success).await?;
+    custom_api(
+        &with.spoke().client,
+        &group,
+        "v1",
+        "Widget",
+        "widgets",
+        None,
+    )
+    .get(&widget)
+    .await
+    .context("the Widget is not on the cluster that serves the kind")?;
     Ok(())
 }
 
@@ -1065,58 +884,55 @@ async fn a_resource_of_a_kind_the_cluster_does_not_serve_fails_with_no_matches_f
 /// SyncSet naming both clusters' ClusterDeployments in the same way) still gets Success.
 async fn assert_bad_kubeconfig_fails(
     prefix: &str,
-    secrets: &[(KubeconfigSecret<'_>, String)],
+    secrets: &[(KubeconfigSecret, String)],
 ) -> Result<()> {
-    let hub = hub().await?;
-    let selector = unique_name(prefix);
-    let labels = [("hivesync.e2e/kubeconfig-case", selector.as_str())];
-    let healthy =
-        TestCluster::register(&hub, 1, &format!("{prefix}-ok"), &labels, json!({})).await?;
-    let spoke_ns = TestNamespace::create(&healthy.spoke, &healthy.kubeconfig, prefix).await?;
+    let fleet = Fleet::connect().await?;
+    let group = Group::new("hivesync.e2e/kubeconfig-case");
+    let healthy = fleet
+        .cluster(&format!("{prefix}-ok"))
+        .in_group(&group)
+        .reachable()
+        .await?;
+    let spoke_ns = healthy.spoke().namespace(prefix).await?;
 
     let mut broken = Vec::new();
     for (secret, expected) in secrets {
-        let ns = TestNamespace::on_hub(&hub, prefix).await?;
-        let name = unique_name(prefix);
-        register_cluster_with(&hub, &ns.name, &name, *secret, &labels, json!({})).await?;
-        broken.push((ns, name, expected.clone()));
+        let cluster = fleet
+            .cluster(prefix)
+            .in_group(&group)
+            .kubeconfig(secret.clone())
+            .register()
+            .await?;
+        broken.push((cluster, expected));
     }
 
-    let sss = unique_name(prefix);
+    let sss = fleet.selector_syncset(prefix).selecting(&group);
     let ss = unique_name(prefix);
-    let _sss_guard = sss_guard(&sss);
-    apply_selector_syncset(
-        &hub,
-        &sss,
-        ("hivesync.e2e/kubeconfig-case", &selector),
-        json!({"resources": [configmap(&spoke_ns.name, "from-sss", json!({"a": "b"}))]}),
-    )
-    .await?;
-    for (ns, name, _) in &broken {
-        apply_syncset(
-            &hub,
-            &ns.name,
-            &ss,
-            name,
-            json!({"resources": [configmap(&spoke_ns.name, "from-ss", json!({"a": "b"}))]}),
-        )
+    sss.apply(json!({"resources": [configmap(&spoke_ns.name, "from-sss", json!({"a": "b"}))]}))
         .await?;
+    for (cluster, _) in &broken {
+        cluster
+            .syncset_named(&ss)
+            .apply(json!({"resources": [configmap(&spoke_ns.name, "from-ss", json!({"a": "b"}))]}))
+            .await?;
     }
 
-    for (ns, name, expected) in &broken {
-        for (kind, syncset) in [
-            (EntryKind::SelectorSyncSet, sss.as_str()),
+    for (cluster, expected) in &broken {
+        let name = &cluster.name;
+        for entry in [
+            (EntryKind::SelectorSyncSet, sss.name.as_str()),
             (EntryKind::SyncSet, ss.as_str()),
         ] {
-            let entry = wait_for_entry(&hub, &ns.name, name, kind, syncset, is_failure).await?;
-            let message = entry.failure_message.clone().unwrap_or_default();
+            let failed = cluster.entry(&entry, is_failure).await?;
+            let message = failed.failure_message.clone().unwrap_or_default();
             assert!(
                 message.starts_with(expected.as_str()),
-                "{name}: the {} entry {syncset} should fail with {expected:?}..., got {message:?}",
-                kind.list_name()
+                "{name}: the {} entry {} should fail with {expected:?}..., got {message:?}",
+                entry.0.list_name(),
+                entry.1
             );
         }
-        let cs = cluster_sync(&hub, &ns.name, name).await?;
+        let cs = cluster.cluster_sync().await?;
         let condition = cs
             .as_ref()
             .and_then(|c| c.status.as_ref())
@@ -1124,23 +940,17 @@ async fn assert_bad_kubeconfig_fails(
         assert!(
             condition.is_some_and(|c| c.status == "True"
                 && c.reason == "Failure"
-                && c.message == format!("SyncSet {ss} and SelectorSyncSet {sss} are failing")),
+                && c.message
+                    == format!("SyncSet {ss} and SelectorSyncSet {} are failing", sss.name)),
             "{name}: ClusterSync Failed condition:\n{}",
             describe_cluster_sync(cs.as_ref())
         );
     }
+    healthy.entry(&sss, is_success).await?;
     healthy
-        .entry(&hub, EntryKind::SelectorSyncSet, &sss, is_success)
+        .spoke()
+        .wait_configmap(&spoke_ns.name, "from-sss")
         .await?;
-    wait_for_spoke_configmap(
-        &healthy.spoke,
-        &spoke_ns.name,
-        "from-sss",
-        "synced",
-        SPOKE_TIMEOUT,
-        |_| true,
-    )
-    .await?;
     Ok(())
 }
 
@@ -1164,7 +974,7 @@ async fn an_empty_kubeconfig_secret_fails_every_entry_of_its_cluster_and_spares_
     assert_bad_kubeconfig_fails(
         "e2e-kc-empty",
         &[
-            (KubeconfigSecret::Data(b""), expected.clone()),
+            (KubeconfigSecret::Data(Vec::new()), expected.clone()),
             (KubeconfigSecret::NoKey, expected),
         ],
     )
@@ -1177,31 +987,19 @@ async fn an_empty_kubeconfig_secret_fails_every_entry_of_its_cluster_and_spares_
 #[tokio::test]
 async fn fixing_a_broken_kubeconfig_secret_syncs_its_cluster_without_any_other_edit() -> Result<()>
 {
-    let hub = hub().await?;
+    let fleet = Fleet::connect().await?;
     let prefix = "e2e-kc-fixed";
-    let healthy = TestCluster::register(&hub, 1, prefix, &[], json!({})).await?;
-    let spoke_ns = TestNamespace::create(&healthy.spoke, &healthy.kubeconfig, prefix).await?;
-    let ns = TestNamespace::on_hub(&hub, prefix).await?;
-    let name = unique_name(prefix);
-    register_cluster_with(
-        &hub,
-        &ns.name,
-        &name,
-        KubeconfigSecret::Data(b"{not: [yaml"),
-        &[],
-        json!({}),
-    )
-    .await?;
-    let ss = unique_name(prefix);
-    apply_syncset(
-        &hub,
-        &ns.name,
-        &ss,
-        &name,
-        json!({"resources": [configmap(&spoke_ns.name, "after-fix", json!({"a": "b"}))]}),
-    )
-    .await?;
-    let failed = wait_for_entry(&hub, &ns.name, &name, EntryKind::SyncSet, &ss, is_failure).await?;
+    let healthy = fleet.cluster(prefix).reachable().await?;
+    let spoke_ns = healthy.spoke().namespace(prefix).await?;
+    let broken = fleet
+        .cluster(prefix)
+        .kubeconfig(KubeconfigSecret::Data(b"{not: [yaml".to_vec()))
+        .register()
+        .await?;
+    let ss = broken.syncset(prefix);
+    ss.apply(json!({"resources": [configmap(&spoke_ns.name, "after-fix", json!({"a": "b"}))]}))
+        .await?;
+    let failed = broken.entry(&ss, is_failure).await?;
     ensure!(
         failed
             .failure_message
@@ -1211,41 +1009,24 @@ async fn fixing_a_broken_kubeconfig_secret_syncs_its_cluster_without_any_other_e
     );
 
     // Only the Secret changes: the working kubeconfig of managed-1.
-    let kubeconfig = std::fs::read(&healthy.kubeconfig)?;
-    let secret_name = kubeconfig_secret_name(&name);
-    Api::<Secret>::namespaced(hub.clone(), &ns.name)
-        .patch(
-            &secret_name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(json!({
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": secret_name, "namespace": ns.name},
-                "data": {"kubeconfig": k8s_openapi::ByteString(kubeconfig)},
-            })),
-        )
+    broken
+        .set_kubeconfig(&std::fs::read(&healthy.spoke().kubeconfig)?)
         .await
         .context("fixing the kubeconfig Secret")?;
-    wait_for_entry_within(
-        &hub,
-        &ns.name,
-        &name,
-        EntryKind::SyncSet,
-        &ss,
-        Duration::from_secs(60),
-        is_success,
-    )
-    .await
-    .context("the cluster did not sync after its kubeconfig Secret was fixed")?;
-    wait_for_spoke_configmap(
-        &healthy.spoke,
-        &spoke_ns.name,
-        "after-fix",
-        "synced after the fix",
-        SPOKE_TIMEOUT,
-        |_| true,
-    )
-    .await?;
+    broken
+        .entry_within(&ss, Duration::from_secs(60), is_success)
+        .await
+        .context("the cluster did not sync after its kubeconfig Secret was fixed")?;
+    healthy
+        .spoke()
+        .wait_configmap_where(
+            &spoke_ns.name,
+            "after-fix",
+            "synced after the fix",
+            SPOKE_TIMEOUT,
+            |_| true,
+        )
+        .await?;
     Ok(())
 }
 
@@ -1255,7 +1036,7 @@ async fn a_kubeconfig_secret_that_is_not_yaml_fails_every_entry_of_its_cluster_a
     assert_bad_kubeconfig_fails(
         "e2e-kc-notyaml",
         &[(
-            KubeconfigSecret::Data(b"{not: [yaml"),
+            KubeconfigSecret::Data(b"{not: [yaml".to_vec()),
             "could not parse admin kubeconfig".into(),
         )],
     )
@@ -1280,119 +1061,9 @@ async fn an_exec_kubeconfig_is_refused_on_every_entry_of_its_cluster_and_spares_
     assert_bad_kubeconfig_fails(
         "e2e-kc-exec",
         &[(
-            KubeconfigSecret::Data(exec.as_bytes()),
+            KubeconfigSecret::Data(exec.into_bytes()),
             format!("insecure exec in AuthInfos[{user}]"),
         )],
     )
     .await
-}
-
-// ------------------------------------------------------------------------- a dead cluster (DESIGN.md difference 4)
-
-#[tokio::test]
-async fn a_stopped_managed_cluster_does_not_slow_the_others_and_catches_up_once_started(
-) -> Result<()> {
-    let _serial = serial().await;
-    let hub = hub().await?;
-    let selector = unique_name("e2e-dead");
-    let labels = [("hivesync.e2e/dead-cluster", selector.as_str())];
-    let dead = TestCluster::register(&hub, DISRUPTABLE, "e2e-dead", &labels, json!({})).await?;
-    let alive = TestCluster::register(&hub, 1, "e2e-alive", &labels, json!({})).await?;
-    let spoke_ns = unique_name("e2e-dead");
-    let _cleanup = [
-        DeleteOnDrop::new(&dead.kubeconfig, "namespace", None, &spoke_ns),
-        DeleteOnDrop::new(&alive.kubeconfig, "namespace", None, &spoke_ns),
-    ];
-
-    // Dropping the guard (a failed assertion below) starts the cluster again, before the clean-up above runs.
-    let stopped = stop_local_cluster(&local_cluster_name(&dead.kubeconfig))?;
-    let sss = unique_name("e2e-dead");
-    let started = Instant::now();
-    let _sss_guard = sss_guard(&sss);
-    apply_selector_syncset(
-        &hub,
-        &sss,
-        ("hivesync.e2e/dead-cluster", &selector),
-        json!({
-            "resourceApplyMode": "Sync",
-            "resources": [
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": spoke_ns}},
-                configmap(&spoke_ns, "everywhere", json!({"a": "b"})),
-            ],
-        }),
-    )
-    .await?;
-    alive
-        .entry(&hub, EntryKind::SelectorSyncSet, &sss, is_success)
-        .await?;
-    let elapsed = started.elapsed();
-    eprintln!("the reachable cluster's entry reached Success {elapsed:?} after the SelectorSyncSet was created");
-    assert!(
-        elapsed < Duration::from_secs(15),
-        "the reachable cluster took {elapsed:?} (≥ 15 s) to sync while another cluster was stopped"
-    );
-    wait_for_spoke_configmap(
-        &alive.spoke,
-        &spoke_ns,
-        "everywhere",
-        "synced",
-        SPOKE_TIMEOUT,
-        |_| true,
-    )
-    .await?;
-
-    let (_, reason, message) = wait_for_cd_condition(
-        &hub,
-        dead.ns(),
-        &dead.name,
-        "Unreachable",
-        "True",
-        Duration::from_secs(60),
-    )
-    .await?;
-    assert_eq!(
-        reason, "ErrorConnectingToCluster",
-        "Unreachable=True reason (message {message:?})"
-    );
-    let cs = dead.cluster_sync(&hub).await?;
-    let entry = cs
-        .as_ref()
-        .and_then(|c| c.status.as_ref())
-        .and_then(|s| s.selector_sync_sets.iter().find(|e| e.name == sss));
-    assert!(
-        !entry.is_some_and(is_success),
-        "the stopped cluster has a Success entry:\n{}",
-        describe_cluster_sync(cs.as_ref())
-    );
-
-    stopped.start()?;
-    wait_for_cd_condition(
-        &hub,
-        dead.ns(),
-        &dead.name,
-        "Unreachable",
-        "False",
-        Duration::from_secs(60),
-    )
-    .await?;
-    wait_for_entry_within(
-        &hub,
-        dead.ns(),
-        &dead.name,
-        EntryKind::SelectorSyncSet,
-        &sss,
-        Duration::from_secs(90),
-        is_success,
-    )
-    .await?;
-    wait_for_spoke_configmap(
-        &dead.spoke,
-        &spoke_ns,
-        "everywhere",
-        "synced",
-        SPOKE_TIMEOUT,
-        |_| true,
-    )
-    .await?;
-    Ok(())
 }

@@ -1,5 +1,5 @@
-//! Commands a test runs to completion: kubectl (from the Kubernetes binaries `hack/k8s-bins.sh` builds), and
-//! readable access to what they printed.
+//! Commands a test runs to completion: kubectl (from the Kubernetes binaries `hack/k8s-bins.sh` builds), the hivesync
+//! CLI as a user runs it against the hub, and readable access to what they printed.
 
 use std::ffi::OsStr;
 use std::io::Write as _;
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-use super::repo_root;
+use super::{hub_kubeconfig, repo_root};
 
 /// The directory holding kubectl, kube-apiserver, etcd, ...: `$K8S_BIN_DIR`, else what `hack/k8s-bins.sh` prints
 /// (run once per test process).
@@ -85,6 +85,31 @@ where
     let out = child.wait_with_output().expect("waiting for kubectl");
     let _ = writer.join();
     out
+}
+
+/// The hivesync binary: `$HIVESYNC_E2E_BIN`, else the one cargo built for this test.
+pub fn hivesync_bin() -> PathBuf {
+    match std::env::var_os("HIVESYNC_E2E_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_hivesync")),
+    }
+}
+
+/// `hivesync ARGS... --kubeconfig <hub>`, to be run (the environment is the test's own).
+pub fn hivesync_command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(hivesync_bin());
+    cmd.args(args).arg("--kubeconfig").arg(hub_kubeconfig());
+    cmd
+}
+
+/// Runs `hivesync ARGS... --kubeconfig <hub>` as a user would (stdout piped, so without colour), with no
+/// `HIVESYNC_KUBECONFIG` and `RUST_LOG=warn`.
+pub fn hivesync(args: &[&str]) -> Output {
+    hivesync_command(args)
+        .env_remove("HIVESYNC_KUBECONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", hivesync_bin().display()))
 }
 
 /// Readable access to a finished command.

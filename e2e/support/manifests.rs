@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use hivesync::api::SyncResourceReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, GroupVersionKind};
 use serde_json::{json, Value};
 
@@ -26,6 +27,11 @@ pub fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
+}
+
+/// Label `key` of an object, if it has it.
+pub fn label<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.labels.as_ref()?.get(key).map(String::as_str)
 }
 
 /// A `resourcesToDelete` item.

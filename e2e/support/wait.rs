@@ -5,13 +5,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context as _, Result};
-use hivesync::api::{ClusterSync, SyncSetResult, SyncStatus};
+use anyhow::{bail, Context as _, Result};
+use hivesync::api::{SyncSetResult, SyncStatus};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use kube::Client;
 
-use super::{controller_log_tail, TestCluster};
+use super::controller_log_tail;
 
 /// Calls `check` every `poll` until it returns `Ok`, and returns that value. `Err` means "not yet": the last one is
 /// in the error returned after `timeout`, so make it say what was expected and what was seen.
@@ -241,37 +241,7 @@ pub fn failed_at(generation: i64) -> impl Fn(&SyncStatus) -> bool {
     move |e| e.result == SyncSetResult::Failure && e.observed_generation == generation
 }
 
-/// Waits until the ClusterSync of `cluster` has exactly one condition, `Failed` with `status`/`reason`/`message`,
-/// and returns the ClusterSync.
-pub async fn wait_for_cluster_sync_failed(
-    hub: &Client,
-    cluster: &TestCluster,
-    status: &str,
-    reason: &str,
-    message: &str,
-) -> Result<ClusterSync> {
-    wait_for(
-        Duration::from_secs(30),
-        Duration::from_millis(250),
-        || async {
-            let cs = cluster.cluster_sync(hub).await?.context("no ClusterSync")?;
-            let conditions = cs.status.clone().unwrap_or_default().conditions;
-            ensure!(
-                conditions.len() == 1
-                    && conditions[0].type_ == "Failed"
-                    && conditions[0].status == status
-                    && conditions[0].reason == reason
-                    && conditions[0].message == message,
-                "expected exactly the condition Failed={status}/{reason}/{message:?}; status:\n{}",
-                describe_cluster_sync(Some(&cs))
-            );
-            Ok(cs)
-        },
-    )
-    .await
-}
-
-// ------------------------------------------------------------------------------------------ spoke ConfigMaps
+// -------------------------------------------------------------------------------------------- spoke objects
 
 /// A ConfigMap whose `data.value` is `value`.
 pub fn has_value(value: &'static str) -> impl Fn(&ConfigMap) -> bool {
@@ -283,53 +253,17 @@ pub fn has_value(value: &'static str) -> impl Fn(&ConfigMap) -> bool {
     }
 }
 
-/// Waits (up to `timeout`) until ConfigMap `namespace/name` on the spoke exists and satisfies `predicate`
-/// (described by `what`).
-pub async fn wait_for_spoke_configmap(
-    spoke: &Client,
-    namespace: &str,
-    name: &str,
-    what: &str,
-    timeout: Duration,
-    predicate: impl Fn(&ConfigMap) -> bool,
-) -> Result<ConfigMap> {
-    let api = Api::<ConfigMap>::namespaced(spoke.clone(), namespace);
-    let (api, predicate) = (&api, &predicate);
-    wait_for(timeout, Duration::from_millis(200), || async move {
+/// Waits (up to `timeout`) until `api` has no object `name`, or only one being deleted (`what` names it).
+pub async fn wait_for_gone<K>(api: &Api<K>, name: &str, what: &str, timeout: Duration) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    wait_for(timeout, Duration::from_millis(250), || async move {
         match api.get_opt(name).await? {
-            Some(cm) if predicate(&cm) => Ok(cm),
-            Some(cm) => bail!(
-                "spoke ConfigMap {namespace}/{name} is not {what}: labels {:?}, data {:?}",
-                cm.metadata.labels,
-                cm.data
-            ),
-            None => bail!("spoke ConfigMap {namespace}/{name} does not exist (expected {what})"),
+            None => Ok(()),
+            Some(o) if o.meta().deletion_timestamp.is_some() => Ok(()),
+            Some(_) => bail!("{what} still exists"),
         }
     })
-    .await
-}
-
-/// Waits until spoke ConfigMap `namespace/name` has `data.<key> == value`.
-pub async fn wait_for_spoke_value(
-    spoke: &Client,
-    namespace: &str,
-    name: &str,
-    key: &str,
-    value: &str,
-) -> Result<ConfigMap> {
-    wait_for_spoke_configmap(
-        spoke,
-        namespace,
-        name,
-        &format!("data.{key}={value:?}"),
-        Duration::from_secs(30),
-        |cm| {
-            cm.data
-                .as_ref()
-                .and_then(|d| d.get(key))
-                .map(String::as_str)
-                == Some(value)
-        },
-    )
     .await
 }
