@@ -91,7 +91,7 @@ impl DisruptableAndAlive {
 // --------------------------------------------------------------------------------------------- a dead cluster
 
 #[tokio::test]
-async fn a_stopped_managed_cluster_does_not_slow_the_others_and_catches_up_once_started(
+async fn a_cluster_stopped_before_a_selector_syncset_exists_does_not_slow_the_others_and_catches_up_once_started(
 ) -> Result<()> {
     let _serial = serial().await;
     let fleet = Fleet::connect().await?;
@@ -136,7 +136,7 @@ async fn a_stopped_managed_cluster_does_not_slow_the_others_and_catches_up_once_
 }
 
 #[tokio::test]
-async fn a_stopped_managed_cluster_is_unreachable_within_30s_others_sync_meanwhile_and_it_catches_up_within_30s_of_starting(
+async fn a_cluster_stopped_between_two_edits_is_unreachable_within_30s_others_sync_meanwhile_and_it_catches_up_within_30s_of_starting(
 ) -> Result<()> {
     let _serial = serial().await;
     let fleet = Fleet::connect().await?;
@@ -749,7 +749,7 @@ fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
 }
 
 #[tokio::test]
-async fn restart_readyz_waits_for_the_hub_caches_and_metrics_show_hive_names_after_a_sync(
+async fn restart_readyz_waits_for_the_hub_caches_and_metrics_carry_hive_s_names_after_a_sync(
 ) -> Result<()> {
     require_own_controller()?;
     let _serial = serial().await;

@@ -599,7 +599,7 @@ async fn a_stopped_managed_cluster_refuses_connections_and_a_restarted_one_still
 /// What Hive's CRDs accept, ours accept too: a `clusterDeploymentRefs` entry without a name (Go's `+default=""`),
 /// a SyncSet and a SelectorSyncSet without a `spec`, ClusterDeployment references without a name.
 #[tokio::test]
-async fn manifests_hive_s_crds_accept_are_accepted_here_too() -> Result<()> {
+async fn manifests_that_hive_s_crds_accept_are_accepted_by_ours_too() -> Result<()> {
     let ns = Fleet::with_crds()
         .await?
         .namespace("e2e-lenient-crds")

@@ -135,14 +135,7 @@ async fn a_hand_made_cluster_gets_its_creation_time_as_installed_timestamp_and_a
         cs.0 >= installed.0,
         "firstSuccessTime {cs:?} before installedTimestamp {installed:?}"
     );
-    cluster
-        .expect_condition(
-            "SyncSetFailed",
-            "False",
-            SYNCSET_APPLY_SUCCESS,
-            STATUS_TIMEOUT,
-        )
-        .await?;
+    cluster.expect_syncset_apply_success().await?;
     // A cluster with no syncsets has succeeded, as in Hive (docs/hive-compatibility.md); installedTimestamp is
     // written once.
     assert_eq!(

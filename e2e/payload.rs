@@ -257,14 +257,7 @@ async fn a_malformed_json_patch_fails_with_hives_messages_and_a_warning_in_the_l
             &format!("SyncSet {} is failing", ss.name),
         )
         .await?;
-    cluster
-        .expect_condition(
-            "SyncSetFailed",
-            "True",
-            SYNCSET_APPLY_FAILURE,
-            Duration::from_secs(30),
-        )
-        .await?;
+    cluster.expect_syncset_apply_failure().await?;
 
     let lines = wait_for_controller_log_line(
         &[&cluster.name, "running the patch command failed"],

@@ -619,14 +619,7 @@ async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other
     // (ClusterSync firstSuccessTime was set before these syncsets existed: a cluster with no syncsets has
     // succeeded, as in Hive (docs/hive-compatibility.md), and once set it never changes.)
     let first_success = cs.status.unwrap_or_default().first_success_time;
-    cluster
-        .expect_condition(
-            "SyncSetFailed",
-            "True",
-            SYNCSET_APPLY_FAILURE,
-            Duration::from_secs(30),
-        )
-        .await?;
+    cluster.expect_syncset_apply_failure().await?;
 
     // Once the namespace exists, the failed syncset is retried (backoff) without any edit and everything is green.
     ensure_namespace(&spoke.client, missing_ns).await?;
@@ -654,14 +647,7 @@ async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other
         },
     )
     .await?;
-    cluster
-        .expect_condition(
-            "SyncSetFailed",
-            "False",
-            SYNCSET_APPLY_SUCCESS,
-            Duration::from_secs(30),
-        )
-        .await?;
+    cluster.expect_syncset_apply_success().await?;
     Ok(())
 }
 

@@ -122,11 +122,6 @@ pub async fn hub() -> Result<Client> {
     reachable_client(&hub_kubeconfig()).await
 }
 
-/// A client for managed cluster `n` (from 1), checked to be reachable.
-pub async fn managed(n: usize) -> Result<Client> {
-    reachable_client(&managed_kubeconfig(n)).await
-}
-
 /// The server URL of a kubeconfig's current context, for messages.
 pub fn kubeconfig_server(kubeconfig: &Path) -> String {
     let server = || -> Option<String> {
@@ -185,20 +180,14 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 // --------------------------------------------------------------------------------------------- local clusters, locks
 
-/// Tests that stop or start clusters hold this exclusively ([`serial`]); tests that need every cluster running hold
-/// it shared ([`clusters_running`]). Process-wide only: other test processes are not kept out.
-static CLUSTERS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+/// Held by every test that stops, freezes or restarts a cluster or a controller ([`serial`]). The others never touch
+/// `DISRUPTABLE` (managed-3), the only managed cluster such a test stops, so they need not hold it. Process-wide
+/// only: other test processes are not kept out.
+static CLUSTERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// The guard for tests that stop or start clusters: no other such test, and no [`clusters_running`] holder, runs
-/// meanwhile.
-pub async fn serial() -> tokio::sync::RwLockWriteGuard<'static, ()> {
-    CLUSTERS.write().await
-}
-
-/// The guard for tests that need the managed clusters running: they may run together, but not while a [`serial`]
-/// test stops a cluster.
-pub async fn clusters_running() -> tokio::sync::RwLockReadGuard<'static, ()> {
-    CLUSTERS.read().await
+/// The guard for tests that stop or start clusters: no other such test runs meanwhile.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    CLUSTERS.lock().await
 }
 
 /// Runs `hack/local-clusters.sh` with `args`.
@@ -237,10 +226,6 @@ pub fn stop_local_cluster(name: &str) -> Result<StoppedCluster> {
 }
 
 impl StoppedCluster {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// `hack/local-clusters.sh start <name>`, which returns once the API server is ready.
     pub fn start(mut self) -> Result<()> {
         let out = local_clusters(["start", &self.name]);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, ensure, Context as _, Result};
 
-use super::{hub_kubeconfig, repo_root, wait_for};
+use super::{hivesync_bin, hub_kubeconfig, wait_for};
 
 /// The controller's log file (`$HIVESYNC_E2E_CONTROLLER_LOG`, set by `hack/e2e.sh`), if known.
 pub fn controller_log() -> Option<PathBuf> {
@@ -117,7 +117,7 @@ pub fn require_own_controller() -> Result<()> {
 /// A `hivesync controller` process started by a test (stdout and stderr appended to the controller log, after a
 /// marker line). Dropping it kills the process (SIGKILL) and reaps it.
 ///
-/// The binary is `$HIVESYNC_E2E_BIN` (else `<repo>/target/debug/hivesync`), the hub kubeconfig
+/// The binary is [`hivesync_bin`] (`$HIVESYNC_E2E_BIN`, else the one cargo built), the hub kubeconfig
 /// `$HIVESYNC_E2E_CONTROLLER_KUBECONFIG` (else [`hub_kubeconfig`]), the log `$HIVESYNC_E2E_CONTROLLER_LOG` (so
 /// [`controller_log_lines`] sees it; else a file in the temp directory). Each pid is appended to
 /// `$HIVESYNC_E2E_CONTROLLER_PIDFILE` when set, so `hack/e2e.sh` can end a controller a killed test run left behind.
@@ -164,10 +164,7 @@ impl Controller {
 
     fn spawn(args: &[&str], env: &[(&str, &str)], log: Option<PathBuf>) -> Result<Self> {
         require_own_controller()?;
-        let bin = std::env::var_os("HIVESYNC_E2E_BIN")
-            .filter(|b| !b.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target/debug/hivesync"));
+        let bin = hivesync_bin();
         let kubeconfig = std::env::var_os("HIVESYNC_E2E_CONTROLLER_KUBECONFIG")
             .filter(|k| !k.is_empty())
             .map(PathBuf::from)

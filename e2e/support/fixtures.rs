@@ -1,4 +1,5 @@
-//! What a test arranges on the hub and the spokes, as builders and the handles they return:
+//! What a test arranges on the hub and the spokes, as builders and the handles they return (the last three in
+//! [`super::spokes`] and [`super::syncsets`]):
 //! - [`Fleet`]: the hub a test works on; where every arrangement starts;
 //! - [`ClusterBuilder`] → [`Cluster`]: a ClusterDeployment with its kubeconfig Secret (working or broken), in a hub
 //!   namespace of its own unless told otherwise, with the waits for what the controller writes about it (ClusterSync
@@ -20,15 +21,14 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Context as _, Result};
+use anyhow::{ensure, Context as _, Result};
 use hivesync::api::{ClusterDeployment, ClusterSync, SyncStatus};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::ByteString;
 use k8s_openapi::NamespaceResourceScope;
-use kube::api::{Api, DeleteParams, DynamicObject, ObjectMeta, Patch, PatchParams};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::Client;
 use serde_json::{json, Value};
 
@@ -38,17 +38,13 @@ use super::*;
 pub const E2E_CLUSTER_LABEL: &str = "hivesync.e2e/registered-by";
 
 /// The reason and message of `SyncSetFailed=True` when a syncset failed to apply, as Hive writes them.
-pub const SYNCSET_APPLY_FAILURE: (&str, &str) = (
+const SYNCSET_APPLY_FAILURE: (&str, &str) = (
     "SyncSetApplyFailure",
     "One of the SyncSet applies has failed",
 );
 
 /// The reason and message of `SyncSetFailed=False`, as Hive writes them.
-pub const SYNCSET_APPLY_SUCCESS: (&str, &str) =
-    ("SyncSetApplySuccess", "SyncSet apply is successful");
-
-/// How long a synced object may take to show on a spoke.
-pub const SPOKE_TIMEOUT: Duration = Duration::from_secs(30);
+const SYNCSET_APPLY_SUCCESS: (&str, &str) = ("SyncSetApplySuccess", "SyncSet apply is successful");
 
 // ------------------------------------------------------------------------------------------------------------ fleet
 
@@ -107,24 +103,13 @@ impl Fleet {
     /// SyncSet `name` (exactly) in hub namespace `namespace`, for the ClusterDeployments named `targets` (which need
     /// not exist yet).
     pub fn syncset(&self, namespace: &str, name: &str, targets: &[&str]) -> SyncSet {
-        SyncSet {
-            hub: self.hub.clone(),
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-            targets: targets.iter().map(|c| c.to_string()).collect(),
-        }
+        SyncSet::new(&self.hub, namespace, name, targets)
     }
 
     /// A SelectorSyncSet named `prefix` plus a unique suffix, deleted when the handle drops. It selects nothing of its
     /// own until [`SelectorSyncSet::selecting`] names a group (or the applied spec carries a selector).
     pub fn selector_syncset(&self, prefix: &str) -> SelectorSyncSet {
-        let name = unique_name(prefix);
-        SelectorSyncSet {
-            hub: self.hub.clone(),
-            _guard: DeleteOnDrop::on_hub("selectorsyncset", None, &name),
-            name,
-            selector: None,
-        }
+        SelectorSyncSet::new(&self.hub, &unique_name(prefix))
     }
 }
 
@@ -394,12 +379,7 @@ impl Cluster {
 
     /// SyncSet `name` (exactly), in this cluster's hub namespace, for this cluster.
     pub fn syncset_named(&self, name: &str) -> SyncSet {
-        SyncSet {
-            hub: self.hub.clone(),
-            namespace: self.namespace.clone(),
-            name: name.to_string(),
-            targets: vec![self.name.clone()],
-        }
+        SyncSet::new(&self.hub, &self.namespace, name, &[&self.name])
     }
 
     /// Waits (up to [`ENTRY_TIMEOUT`]) until this cluster's ClusterSync has an entry for `syncset` that satisfies
@@ -533,7 +513,7 @@ impl Cluster {
     }
 
     /// Waits (up to `timeout`) until condition `type_` of the ClusterDeployment has `status`, then checks that its
-    /// reason and message are `expected` (e.g. [`SYNCSET_APPLY_FAILURE`]).
+    /// reason and message are `expected`.
     pub async fn expect_condition(
         &self,
         type_: &str,
@@ -550,6 +530,20 @@ impl Cluster {
             (reason, message)
         );
         Ok(())
+    }
+
+    /// Waits (up to 30 s) until `SyncSetFailed` is `True` with Hive's reason and message for a failed apply.
+    pub async fn expect_syncset_apply_failure(&self) -> Result<()> {
+        let timeout = Duration::from_secs(30);
+        self.expect_condition("SyncSetFailed", "True", SYNCSET_APPLY_FAILURE, timeout)
+            .await
+    }
+
+    /// Waits (up to 30 s) until `SyncSetFailed` is `False` with Hive's reason and message for success.
+    pub async fn expect_syncset_apply_success(&self) -> Result<()> {
+        let timeout = Duration::from_secs(30);
+        self.expect_condition("SyncSetFailed", "False", SYNCSET_APPLY_SUCCESS, timeout)
+            .await
     }
 
     /// Waits (up to 60 s) until the controller's probe has found the cluster reachable (`Unreachable=False`).
@@ -592,145 +586,7 @@ impl Cluster {
     }
 }
 
-// --------------------------------------------------------------------------------------------------------- spokes
-
-/// A managed cluster as a test sees it directly.
-#[derive(Clone)]
-pub struct Spoke {
-    pub kubeconfig: PathBuf,
-    pub client: Client,
-}
-
-impl Spoke {
-    /// Managed cluster `n` (counting from 1), checked to be reachable.
-    pub async fn connect(n: usize) -> Result<Self> {
-        let kubeconfig = managed_kubeconfig(n);
-        let client = reachable_client(&kubeconfig).await?;
-        Ok(Self { kubeconfig, client })
-    }
-
-    /// Its name among the local clusters (`managed-1`).
-    pub fn local_name(&self) -> String {
-        local_cluster_name(&self.kubeconfig)
-    }
-
-    /// Stops it (hold [`serial`] around this); dropping the guard without [`StoppedCluster::start`] starts it again.
-    pub fn stop(&self) -> Result<StoppedCluster> {
-        stop_local_cluster(&self.local_name())
-    }
-
-    /// A namespace of the test's own on this spoke, deleted on drop.
-    pub async fn namespace(&self, prefix: &str) -> Result<TestNamespace> {
-        TestNamespace::create(&self.client, &self.kubeconfig, prefix).await
-    }
-
-    /// Deletes `resource` `namespace/name` on this spoke when dropped.
-    pub fn delete_on_drop(
-        &self,
-        resource: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> DeleteOnDrop {
-        DeleteOnDrop::new(&self.kubeconfig, resource, namespace, name)
-    }
-
-    /// An Api for a namespaced kind in `namespace` on this spoke.
-    pub fn api<K>(&self, namespace: &str) -> Api<K>
-    where
-        K: kube::Resource<Scope = NamespaceResourceScope>,
-        K::DynamicType: Default,
-    {
-        Api::namespaced(self.client.clone(), namespace)
-    }
-
-    /// An Api for a kind across this spoke (cluster-scoped kinds).
-    pub fn api_all<K>(&self) -> Api<K>
-    where
-        K: kube::Resource,
-        K::DynamicType: Default,
-    {
-        Api::all(self.client.clone())
-    }
-
-    /// Waits (up to [`SPOKE_TIMEOUT`]) until ConfigMap `namespace/name` exists on this spoke.
-    pub async fn wait_configmap(&self, namespace: &str, name: &str) -> Result<ConfigMap> {
-        self.wait_configmap_where(namespace, name, "synced", SPOKE_TIMEOUT, |_| true)
-            .await
-    }
-
-    /// Waits (up to `timeout`) until ConfigMap `namespace/name` exists on this spoke and satisfies `predicate`
-    /// (described by `what`).
-    pub async fn wait_configmap_where(
-        &self,
-        namespace: &str,
-        name: &str,
-        what: &str,
-        timeout: Duration,
-        predicate: impl Fn(&ConfigMap) -> bool,
-    ) -> Result<ConfigMap> {
-        let seen = |cm: &ConfigMap| format!("labels {:?}, data {:?}", cm.metadata.labels, cm.data);
-        self.wait_object(namespace, name, what, timeout, predicate, seen)
-            .await
-    }
-
-    /// Waits (up to [`SPOKE_TIMEOUT`]) until ConfigMap `namespace/name` on this spoke has `data.<key> == value`.
-    pub async fn wait_value(
-        &self,
-        namespace: &str,
-        name: &str,
-        key: &str,
-        value: &str,
-    ) -> Result<ConfigMap> {
-        self.wait_configmap_where(
-            namespace,
-            name,
-            &format!("data.{key}={value:?}"),
-            SPOKE_TIMEOUT,
-            |cm| {
-                cm.data
-                    .as_ref()
-                    .and_then(|d| d.get(key))
-                    .map(String::as_str)
-                    == Some(value)
-            },
-        )
-        .await
-    }
-
-    /// Waits (up to `timeout`, polling every 200 ms) until object `namespace/name` of kind `K` exists on this spoke
-    /// and satisfies `predicate` (described by `what`); a failure shows `seen` of the last version.
-    pub async fn wait_object<K>(
-        &self,
-        namespace: &str,
-        name: &str,
-        what: &str,
-        timeout: Duration,
-        predicate: impl Fn(&K) -> bool,
-        seen: impl Fn(&K) -> String,
-    ) -> Result<K>
-    where
-        K: kube::Resource<Scope = NamespaceResourceScope>
-            + Clone
-            + serde::de::DeserializeOwned
-            + std::fmt::Debug,
-        K::DynamicType: Default,
-    {
-        let kind = K::kind(&K::DynamicType::default()).to_string();
-        let api = self.api::<K>(namespace);
-        let (api, kind, predicate, seen) = (&api, &kind, &predicate, &seen);
-        wait_for(timeout, Duration::from_millis(200), || async move {
-            match api.get_opt(name).await? {
-                Some(o) if predicate(&o) => Ok(o),
-                Some(o) => bail!(
-                    "spoke {kind} {namespace}/{name} is not {what}: {}",
-                    seen(&o)
-                ),
-                None => bail!("spoke {kind} {namespace}/{name} does not exist (expected {what})"),
-            }
-        })
-        .await
-    }
-}
+// --------------------------------------------------------------------------------------------------------- groups
 
 /// A label that only this test's clusters carry: `key` with a unique value. Clusters join it
 /// ([`ClusterBuilder::in_group`], [`Cluster::join`]); SelectorSyncSets select it ([`SelectorSyncSet::selecting`]).
@@ -758,173 +614,4 @@ impl Group {
     pub fn selector(&self) -> Value {
         match_labels(&self.key, &self.value)
     }
-}
-
-/// The unique name of a namespace that a syncset is to create on spokes, deleted from each of them when dropped.
-pub struct PlannedNamespace {
-    pub name: String,
-    _guards: Vec<DeleteOnDrop>,
-}
-
-impl PlannedNamespace {
-    /// `prefix` plus a unique suffix, deleted from `spokes` when dropped.
-    pub fn on(spokes: &[&Spoke], prefix: &str) -> Self {
-        let name = unique_name(prefix);
-        let _guards = spokes
-            .iter()
-            .map(|s| s.delete_on_drop("namespace", None, &name))
-            .collect();
-        Self { name, _guards }
-    }
-}
-
-// -------------------------------------------------------------------------------- SyncSets and SelectorSyncSets
-
-/// What names a ClusterSync entry: its list (`status.syncSets` or `status.selectorSyncSets`) and its name.
-pub trait EntryKey {
-    fn entry_kind(&self) -> EntryKind;
-    fn entry_name(&self) -> &str;
-}
-
-/// An entry by kind and name, e.g. one written by hand or by Hive.
-impl EntryKey for (EntryKind, &str) {
-    fn entry_kind(&self) -> EntryKind {
-        self.0
-    }
-    fn entry_name(&self) -> &str {
-        self.1
-    }
-}
-
-/// A SyncSet of the test's ([`Cluster::syncset`], [`Fleet::syncset`]): it exists once applied, and goes with its hub
-/// namespace.
-pub struct SyncSet {
-    hub: Client,
-    pub namespace: String,
-    pub name: String,
-    targets: Vec<String>,
-}
-
-impl EntryKey for SyncSet {
-    fn entry_kind(&self) -> EntryKind {
-        EntryKind::SyncSet
-    }
-    fn entry_name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl SyncSet {
-    /// The SyncSet object with `spec` (its `clusterDeploymentRefs` naming the targets), as a server-side apply body.
-    pub fn object(&self, spec: Value) -> Value {
-        let targets: Vec<&str> = self.targets.iter().map(String::as_str).collect();
-        syncset(&self.namespace, &self.name, &targets, spec)
-    }
-
-    /// Creates or replaces it with `spec` (server-side apply, one field manager: fields left out are removed);
-    /// returns its generation.
-    pub async fn apply(&self, spec: Value) -> Result<i64> {
-        apply_syncset_object(&self.hub, &self.object(spec)).await
-    }
-
-    pub async fn delete(&self) -> Result<()> {
-        Api::<DynamicObject>::namespaced_with(
-            self.hub.clone(),
-            &self.namespace,
-            &syncset_resource(),
-        )
-        .delete(&self.name, &DeleteParams::default())
-        .await
-        .with_context(|| format!("deleting SyncSet {}/{}", self.namespace, self.name))?;
-        Ok(())
-    }
-}
-
-/// Creates or replaces (server-side apply, one field manager: fields left out are removed) a whole SyncSet object;
-/// returns its generation.
-pub async fn apply_syncset_object(hub: &Client, obj: &Value) -> Result<i64> {
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-    let namespace = obj["metadata"]["namespace"].as_str().unwrap_or_default();
-    let ss = Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(obj),
-        )
-        .await
-        .with_context(|| format!("applying SyncSet {namespace}/{name}"))?;
-    Ok(ss.metadata.generation.unwrap_or(0))
-}
-
-/// A SelectorSyncSet of the test's ([`Fleet::selector_syncset`]), deleted when the handle drops.
-pub struct SelectorSyncSet {
-    hub: Client,
-    pub name: String,
-    selector: Option<Group>,
-    _guard: DeleteOnDrop,
-}
-
-impl EntryKey for SelectorSyncSet {
-    fn entry_kind(&self) -> EntryKind {
-        EntryKind::SelectorSyncSet
-    }
-    fn entry_name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl SelectorSyncSet {
-    /// Selects the clusters in `group`: [`SelectorSyncSet::apply`] sets that selector.
-    pub fn selecting(mut self, group: &Group) -> Self {
-        self.selector = Some(group.clone());
-        self
-    }
-
-    /// The SelectorSyncSet object with `spec`, plus the selector of [`SelectorSyncSet::selecting`] if any, as a
-    /// server-side apply body.
-    pub fn object(&self, spec: Value) -> Value {
-        let mut spec = spec;
-        if let Some(group) = &self.selector {
-            spec["clusterDeploymentSelector"] = group.selector();
-        }
-        selector_syncset(&self.name, spec)
-    }
-
-    /// Creates or replaces it with `spec` ([`SelectorSyncSet::object`]; server-side apply); returns its generation.
-    pub async fn apply(&self, spec: Value) -> Result<i64> {
-        apply_selector_syncset_object(&self.hub, &self.object(spec)).await
-    }
-
-    /// Creates or replaces it as the whole object `obj`, which must carry its name; returns its generation.
-    pub async fn apply_object(&self, obj: &Value) -> Result<i64> {
-        ensure!(
-            obj["metadata"]["name"] == json!(self.name),
-            "the object is not named {}: {}",
-            self.name,
-            obj["metadata"]
-        );
-        apply_selector_syncset_object(&self.hub, obj).await
-    }
-
-    pub async fn delete(&self) -> Result<()> {
-        Api::<DynamicObject>::all_with(self.hub.clone(), &selector_syncset_resource())
-            .delete(&self.name, &DeleteParams::default())
-            .await
-            .with_context(|| format!("deleting SelectorSyncSet {}", self.name))?;
-        Ok(())
-    }
-}
-
-/// Creates or replaces (server-side apply) a whole SelectorSyncSet object; returns its generation.
-async fn apply_selector_syncset_object(hub: &Client, obj: &Value) -> Result<i64> {
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-    let sss = Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(obj),
-        )
-        .await
-        .with_context(|| format!("applying SelectorSyncSet {name}"))?;
-    Ok(sss.metadata.generation.unwrap_or(0))
 }

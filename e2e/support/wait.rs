@@ -1,6 +1,7 @@
-//! Waiting for what the controller does: polling with a deadline, ClusterSync entries, ClusterDeployment conditions
-//! and spoke ConfigMaps. Every wait that times out says what it expected, what it saw last, and the controller's log
-//! lines about the cluster.
+//! Waiting for what the controller does: polling with a deadline, ClusterSync entries, ClusterDeployment conditions,
+//! and objects going from a spoke (the handles in [`super::fixtures`] and [`super::spokes`] wait through these). Every
+//! wait that times out says what it expected and what it saw last; those about a cluster add the controller's log
+//! lines about it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -150,20 +151,8 @@ pub fn describe_cluster_sync(cs: Option<&hivesync::api::ClusterSync>) -> String 
 pub const ENTRY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Polls the ClusterSync of `namespace/cd` until the entry for `syncset` in the `kind` list satisfies `predicate`,
-/// and returns it. Times out after [`ENTRY_TIMEOUT`] with the last ClusterSync status and the controller's log lines
-/// about the cluster in the error.
-pub async fn wait_for_entry(
-    hub: &Client,
-    namespace: &str,
-    cd: &str,
-    kind: EntryKind,
-    syncset: &str,
-    predicate: impl Fn(&hivesync::api::SyncStatus) -> bool,
-) -> Result<hivesync::api::SyncStatus> {
-    wait_for_entry_within(hub, namespace, cd, kind, syncset, ENTRY_TIMEOUT, predicate).await
-}
-
-/// [`wait_for_entry`] with another timeout.
+/// and returns it. Times out after `timeout` with the last ClusterSync status and the controller's log lines about
+/// the cluster in the error.
 pub async fn wait_for_entry_within(
     hub: &Client,
     namespace: &str,
