@@ -38,11 +38,11 @@ clusters-down:
 
 lint:
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets --features e2e -- -D warnings
+	$(CARGO) clippy --all-targets --features e2e,bench -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
 
-## bench: the fleet benchmark (BENCH_N, BENCH_SPOKES, BENCH_SCENARIOS, BENCH_OUT; see bench/README.md). Not a test.
+## bench: the fleet benchmark (BENCH_N, BENCH_SPOKES, BENCH_SCENARIOS, BENCH_OUT; see docs/benchmarks.md). Not a test.
 bench:
 	hack/bench.sh
