@@ -1,7 +1,6 @@
 mod cli;
 mod faults;
 mod foundation;
-mod health;
 mod hive_status;
 mod hostile;
 mod listener;
