@@ -252,7 +252,7 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
             "resourceApplyMode": "Sync",
             "enableResourceTemplates": true,
             "resources": [labelled, namespace_object(spoke_ns), configmap(spoke_ns, "plain", json!({"x": "1"}))],
-            "secretMappings": [{"sourceRef": {"name": "source"}, "targetRef": {"name": "copied", "namespace": spoke_ns}}],
+            "secretMappings": [secret_mapping("source", None, spoke_ns, "copied")],
             "patches": [{"apiVersion": "v1", "kind": "ConfigMap", "namespace": spoke_ns, "name": "plain",
                          "patch": "{\"metadata\": {\"annotations\": {\"patched\": \"yes\"}}}", "patchType": "merge"}],
         }))

@@ -421,7 +421,7 @@ async fn secret_values_never_reach_logs_events_status_or_render_and_diff_output(
         .await?;
     let copy = cluster.syncset("e2e-copy");
     copy.apply(json!({
-        "secretMappings": [{"sourceRef": {"name": "source"}, "targetRef": {"name": "copied", "namespace": spoke_ns.name}}],
+        "secretMappings": [secret_mapping("source", None, &spoke_ns.name, "copied")],
         "patches": [{"apiVersion": "v1", "kind": "Secret", "name": "copied", "namespace": spoke_ns.name,
                      "patchType": "merge", "patch": format!("{{\"stringData\":{{\"extra\":\"{planted}\"}}}}")}],
     }))

@@ -304,8 +304,7 @@ async fn a_secret_mapping_copies_the_hub_secret_and_an_edit_of_its_data_reaches_
     let generation = ss
         .apply(json!({
             "resourceApplyMode": "Sync",
-            "secretMappings": [{"sourceRef": {"name": source},
-                                "targetRef": {"name": "copied", "namespace": spoke_ns.name}}],
+            "secretMappings": [secret_mapping(&source, None, &spoke_ns.name, "copied")],
         }))
         .await?;
     let entry = cluster.entry(&ss, succeeded_at(generation)).await?;
@@ -414,8 +413,9 @@ async fn a_selector_syncset_secret_mapping_copies_the_secret_from_the_namespace_
     let generation = sss
         .apply(json!({
             "resourceApplyMode": "Sync",
-            "secretMappings": [{"sourceRef": {"name": source, "namespace": source_ns.name},
-                                "targetRef": {"name": "selected-copy", "namespace": spoke_ns.name}}],
+            "secretMappings": [
+                secret_mapping(&source, Some(&source_ns.name), &spoke_ns.name, "selected-copy"),
+            ],
         }))
         .await?;
     let entry = cluster.entry(&sss, succeeded_at(generation)).await?;
@@ -452,8 +452,7 @@ async fn a_missing_source_secret_fails_with_hives_message_and_succeeds_once_it_e
     let generation = ss
         .apply(json!({
             "resourceApplyMode": "Sync",
-            "secretMappings": [{"sourceRef": {"name": source},
-                                "targetRef": {"name": "copy", "namespace": spoke_ns.name}}],
+            "secretMappings": [secret_mapping(&source, None, &spoke_ns.name, "copy")],
         }))
         .await?;
     let entry = cluster.entry(&ss, failed_at(generation)).await?;
@@ -526,15 +525,15 @@ async fn secret_mappings_from_another_namespace_or_without_one_are_refused_with_
     let ss = cluster.syncset("e2e-wrongns");
     let generation = ss
         .apply(json!({
-            "secretMappings": [{"sourceRef": {"name": source, "namespace": other_ns.name},
-                                "targetRef": {"name": "from-elsewhere", "namespace": spoke_ns.name}}],
+            "secretMappings": [
+                secret_mapping(&source, Some(&other_ns.name), &spoke_ns.name, "from-elsewhere"),
+            ],
         }))
         .await?;
     let sss = fleet.selector_syncset("e2e-nons").selecting(&group);
     let sss_generation = sss
         .apply(json!({
-            "secretMappings": [{"sourceRef": {"name": source},
-                                "targetRef": {"name": "no-namespace", "namespace": spoke_ns.name}}],
+            "secretMappings": [secret_mapping(&source, None, &spoke_ns.name, "no-namespace")],
         }))
         .await?;
 

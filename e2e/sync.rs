@@ -16,9 +16,7 @@ use futures::StreamExt as _;
 use hivesync::api::{ClusterSync, SyncStatus};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams,
-};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind};
 use kube::runtime::watcher;
 use kube::Client;
 use serde_json::{json, Value};
@@ -62,13 +60,7 @@ async fn install_crd(client: &Client, crd: &Value) -> Result<()> {
         .unwrap_or_default()
         .to_string();
     let api = Api::<CustomResourceDefinition>::all(client.clone());
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(crd),
-    )
-    .await
-    .with_context(|| format!("creating CRD {name}"))?;
+    server_side_apply(&api, &name, crd, &format!("creating CRD {name}")).await?;
     let (api, name) = (&api, &name);
     wait_for(
         Duration::from_secs(30),

@@ -272,14 +272,8 @@ impl ClusterBuilder {
             &json!({"metadata": self.metadata, "spec": self.spec}),
         );
         let cds = Api::<ClusterDeployment>::namespaced(self.hub.clone(), &namespace);
-        let created = cds
-            .patch(
-                &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&cd),
-            )
-            .await
-            .with_context(|| format!("creating ClusterDeployment {namespace}/{name}"))?;
+        let doing = format!("creating ClusterDeployment {namespace}/{name}");
+        let created = server_side_apply(&cds, &name, &cd, &doing).await?;
         if self.installed_timestamp {
             let status =
                 json!({"status": {"installedTimestamp": jiff::Timestamp::now().to_string()}});
@@ -330,14 +324,9 @@ async fn apply_kubeconfig_secret(
         data: Some([(key.to_string(), ByteString(bytes.to_vec()))].into()),
         ..Default::default()
     };
-    Api::<Secret>::namespaced(hub.clone(), namespace)
-        .patch(
-            &secret_name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&secret),
-        )
-        .await
-        .with_context(|| format!("writing Secret {namespace}/{secret_name}"))?;
+    let secrets = Api::<Secret>::namespaced(hub.clone(), namespace);
+    let doing = format!("writing Secret {namespace}/{secret_name}");
+    server_side_apply(&secrets, &secret_name, &secret, &doing).await?;
     Ok(())
 }
 

@@ -29,6 +29,21 @@ pub fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A `secretMappings` item: hub Secret `source` (in `source_namespace`; a SyncSet's own namespace when `None`) copied
+/// to Secret `target_namespace/target` on the spoke.
+pub fn secret_mapping(
+    source: &str,
+    source_namespace: Option<&str>,
+    target_namespace: &str,
+    target: &str,
+) -> Value {
+    let mut source_ref = json!({"name": source});
+    if let Some(namespace) = source_namespace {
+        source_ref["namespace"] = json!(namespace);
+    }
+    json!({"sourceRef": source_ref, "targetRef": {"name": target, "namespace": target_namespace}})
+}
+
 /// Label `key` of an object, if it has it.
 pub fn label<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
     meta.labels.as_ref()?.get(key).map(String::as_str)

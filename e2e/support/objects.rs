@@ -99,15 +99,36 @@ pub async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
         },
         ..Default::default()
     };
-    Api::<Namespace>::all(client.clone())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&ns),
-        )
-        .await
-        .with_context(|| format!("creating namespace {name}"))?;
+    let namespaces = Api::<Namespace>::all(client.clone());
+    server_side_apply(
+        &namespaces,
+        name,
+        &ns,
+        &format!("creating namespace {name}"),
+    )
+    .await?;
     Ok(())
+}
+
+/// Creates or replaces object `name` of `api` with `obj` by a forced server-side apply (field manager
+/// [`FIELD_MANAGER`]: fields it applied before and leaves out now are removed); `doing` (what it is, e.g. "creating
+/// namespace x") goes in the error.
+pub async fn server_side_apply<K>(
+    api: &Api<K>,
+    name: &str,
+    obj: &(impl serde::Serialize + std::fmt::Debug),
+    doing: &str,
+) -> Result<K>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(obj),
+    )
+    .await
+    .with_context(|| doing.to_string())
 }
 
 // ---------------------------------------------------------------------------------------------- clean-up

@@ -1,7 +1,7 @@
 //! SyncSets and SelectorSyncSets a test applies, edits and deletes, and the names of their ClusterSync entries.
 
 use anyhow::{ensure, Context as _, Result};
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject};
 use kube::Client;
 use serde_json::{json, Value};
 
@@ -83,14 +83,9 @@ impl SyncSet {
 pub async fn apply_syncset_object(hub: &Client, obj: &Value) -> Result<i64> {
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
     let namespace = obj["metadata"]["namespace"].as_str().unwrap_or_default();
-    let ss = Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(obj),
-        )
-        .await
-        .with_context(|| format!("applying SyncSet {namespace}/{name}"))?;
+    let api = Api::<DynamicObject>::namespaced_with(hub.clone(), namespace, &syncset_resource());
+    let doing = format!("applying SyncSet {namespace}/{name}");
+    let ss = server_side_apply(&api, name, obj, &doing).await?;
     Ok(ss.metadata.generation.unwrap_or(0))
 }
 
@@ -166,13 +161,8 @@ impl SelectorSyncSet {
 /// Creates or replaces (server-side apply) a whole SelectorSyncSet object; returns its generation.
 async fn apply_selector_syncset_object(hub: &Client, obj: &Value) -> Result<i64> {
     let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-    let sss = Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource())
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(obj),
-        )
-        .await
-        .with_context(|| format!("applying SelectorSyncSet {name}"))?;
+    let api = Api::<DynamicObject>::all_with(hub.clone(), &selector_syncset_resource());
+    let doing = format!("applying SelectorSyncSet {name}");
+    let sss = server_side_apply(&api, name, obj, &doing).await?;
     Ok(sss.metadata.generation.unwrap_or(0))
 }
