@@ -21,9 +21,10 @@ use super::render::{describe_ref, origin, parse_syncsets, read_secret, redact_se
 use super::status::{Hub, Style, CYAN, EXIT_FINDINGS, EXIT_OK, GREEN, RED, YELLOW};
 use crate::api::{ClusterDeployment, ClusterSync, SelectorSyncSet, SyncResourceReference, SyncSet};
 use crate::plan::decode::{self, ApplyMode, SyncSetKind};
-use crate::plan::identity::{contains, group_of, reference_of, sort_for_deletion};
+use crate::plan::deletion::{self, DeletedSyncSet, Fate};
+use crate::plan::identity::{contains, group_of, reference_of};
 use crate::plan::run::Op;
-use crate::plan::select::{payload_for, targets_for, PlannedOp};
+use crate::plan::select::PlannedOp;
 use crate::remote::kubeconfig::Timeouts;
 use crate::remote::ops::OpError;
 use crate::remote::preview;
@@ -335,9 +336,7 @@ impl DiffContext<'_> {
             },
         };
         if matches!(change, Change::Created { .. }) {
-            if r.kind == "CustomResourceDefinition"
-                && group_of(&r.api_version) == "apiextensions.k8s.io"
-            {
+            if crate::plan::crd::is_crd(&r) {
                 let spec = &object["spec"];
                 self.created_kinds.insert((
                     spec["group"].as_str().unwrap_or_default().to_string(),
@@ -589,70 +588,6 @@ pub fn parse_delete_target(
     }
 }
 
-/// What happens to one object on one cluster when the syncset is deleted.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Fate {
-    Deleted,
-    /// Another syncset still declares it for this cluster: handed over, not deleted.
-    Kept(Vec<String>),
-    /// Upsert mode: left on the cluster, no longer managed.
-    Orphaned,
-}
-
-/// Per object, its fate when a syncset is deleted from one cluster. `tracked` is the cluster's entry's
-/// `resourcesToDelete` (Sync mode), `declared` what the syncset declares for the cluster (used in Upsert mode),
-/// `others` every other syncset targeting the cluster with what it declares.
-pub fn deletion_fates(
-    mode: ApplyMode,
-    tracked: &[SyncResourceReference],
-    declared: &[SyncResourceReference],
-    others: &[(String, Vec<SyncResourceReference>)],
-) -> Vec<(SyncResourceReference, Fate)> {
-    let mut objects: Vec<SyncResourceReference> = if mode == ApplyMode::Sync {
-        tracked.to_vec()
-    } else {
-        declared.to_vec()
-    };
-    sort_for_deletion(&mut objects);
-    objects
-        .into_iter()
-        .map(|r| {
-            let holders: Vec<String> = others
-                .iter()
-                .filter(|(_, refs)| contains(refs, &r))
-                .map(|(name, _)| name.clone())
-                .collect();
-            let fate = if !holders.is_empty() {
-                Fate::Kept(holders)
-            } else if mode == ApplyMode::Sync {
-                Fate::Deleted
-            } else {
-                Fate::Orphaned
-            };
-            (r, fate)
-        })
-        .collect()
-}
-
-/// For a Namespace, the objects in it that other syncsets declare for the cluster (`SyncSet a: v1 ConfigMap ns/x`):
-/// deleting the Namespace deletes them too, whoever declares them.
-pub fn namespace_contents(
-    r: &SyncResourceReference,
-    others: &[(String, Vec<SyncResourceReference>)],
-) -> Vec<String> {
-    if r.kind != "Namespace" || !group_of(&r.api_version).is_empty() {
-        return Vec::new();
-    }
-    others
-        .iter()
-        .flat_map(|(holder, refs)| {
-            refs.iter()
-                .filter(|o| o.namespace == r.name)
-                .map(move |o| format!("{holder}: {}", describe_ref(o)))
-        })
-        .collect()
-}
-
 async fn deletion(
     hub: &Hub,
     target: &str,
@@ -699,15 +634,12 @@ async fn deletion(
         )
     })?;
     let mode = ApplyMode::parse(&spec.resource_apply_mode);
-    let is_deleted_ss = |s: &SyncSet| s.name_any() == name && s.namespace() == ss_namespace;
-    let others_ss: Vec<&SyncSet> = sync_sets
-        .iter()
-        .filter(|s| !(kind == SyncSetKind::SyncSet && is_deleted_ss(s)))
-        .collect();
-    let others_sss: Vec<&SelectorSyncSet> = selector_sync_sets
-        .iter()
-        .filter(|s| !(kind == SyncSetKind::SelectorSyncSet && s.name_any() == name))
-        .collect();
+    let deleted_syncset = DeletedSyncSet {
+        kind,
+        namespace: ss_namespace.as_deref(),
+        name: &name,
+        spec: &spec,
+    };
 
     let mode_name = match mode {
         ApplyMode::Sync => "Sync: what it made is deleted",
@@ -723,13 +655,9 @@ async fn deletion(
     let mut clusters: Vec<&ClusterSync> = css
         .iter()
         .filter(|cs| {
-            cs.status.as_ref().is_some_and(|s| {
-                let list = match kind {
-                    SyncSetKind::SyncSet => &s.sync_sets,
-                    SyncSetKind::SelectorSyncSet => &s.selector_sync_sets,
-                };
-                list.iter().any(|e| e.name == name)
-            })
+            cs.status
+                .as_ref()
+                .is_some_and(|s| deleted_syncset.entry(s).is_some())
         })
         .collect();
     clusters.sort_by_key(|cs| (cs.namespace(), cs.name_any()));
@@ -744,32 +672,13 @@ async fn deletion(
             continue;
         };
         let status = cs.status.clone().unwrap_or_default();
-        let entry = match kind {
-            SyncSetKind::SyncSet => &status.sync_sets,
-            SyncSetKind::SelectorSyncSet => &status.selector_sync_sets,
-        }
-        .iter()
-        .find(|e| e.name == name)
-        .cloned();
-        let (others_a, others_b) = targets_for(
+        let deletion::ClusterDeletion { fates, others } = deletion::predict(
+            &deleted_syncset,
             cd,
-            others_ss.iter().copied(),
-            others_sss.iter().copied(),
             &status,
+            &sync_sets,
+            &selector_sync_sets,
         );
-        let others: Vec<(String, Vec<SyncResourceReference>)> = others_a
-            .iter()
-            .map(|t| (format!("SyncSet {}", t.name), t.payload.references.clone()))
-            .chain(others_b.iter().map(|t| {
-                (
-                    format!("SelectorSyncSet {}", t.name),
-                    t.payload.references.clone(),
-                )
-            }))
-            .collect();
-        let declared = payload_for(kind, ss_namespace.as_deref(), &spec, cd).references;
-        let tracked = entry.map(|e| e.resources_to_delete).unwrap_or_default();
-        let fates = deletion_fates(mode, &tracked, &declared, &others);
         let paused = matches!(
             crate::plan::gate::gate(cd),
             crate::plan::gate::Gate::Paused { .. }
@@ -790,7 +699,10 @@ async fn deletion(
             let line = match &fate {
                 Fate::Deleted => {
                     deleted += 1;
-                    let inside = namespace_contents(&r, &others);
+                    let inside: Vec<String> = deletion::namespace_contents(&r, &others)
+                        .into_iter()
+                        .map(|(holder, o)| format!("{holder}: {}", describe_ref(o)))
+                        .collect();
                     let note = if inside.is_empty() {
                         String::new()
                     } else {
@@ -903,34 +815,5 @@ mod tests {
         );
         assert!(parse_delete_target("syncset/a", None).is_err());
         assert!(parse_delete_target("configmap/a", None).is_err());
-    }
-
-    #[test]
-    fn deleting_a_sync_syncset_removes_what_it_tracks_except_what_others_declare() {
-        let a = reference("v1", "ConfigMap", "ns", "a");
-        let b = reference("v1", "ConfigMap", "ns", "b");
-        let namespace = reference("v1", "Namespace", "", "ns");
-        let others = vec![("SyncSet keeper".to_string(), vec![b.clone()])];
-        let fates = deletion_fates(
-            ApplyMode::Sync,
-            &[namespace.clone(), a.clone(), b.clone()],
-            &[],
-            &others,
-        );
-        assert_eq!(
-            fates,
-            vec![
-                (a.clone(), Fate::Deleted),
-                (b.clone(), Fate::Kept(vec!["SyncSet keeper".into()])),
-                (namespace, Fate::Deleted),
-            ]
-        );
-        let upsert = deletion_fates(ApplyMode::Upsert, &[], &[a.clone(), b.clone()], &others);
-        assert_eq!(upsert[0], (a.clone(), Fate::Orphaned));
-        assert_eq!(
-            namespace_contents(&reference("v1", "Namespace", "", "ns"), &others),
-            ["SyncSet keeper: v1 ConfigMap ns/b"]
-        );
-        assert!(namespace_contents(&a, &others).is_empty());
     }
 }

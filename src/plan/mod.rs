@@ -7,7 +7,9 @@
 //! - `conditions`: the ClusterSync `Failed` condition, `firstSuccessTime`, and the ClusterDeployment `SyncSetFailed`.
 
 pub mod conditions;
+pub mod crd;
 pub mod decode;
+pub mod deletion;
 pub mod drift;
 pub mod entry;
 pub mod gate;

@@ -237,31 +237,24 @@ pub async fn apply(
             }
         }
     }
-    if r.kind == "CustomResourceDefinition"
-        && crate::plan::identity::group_of(&r.api_version) == "apiextensions.k8s.io"
-    {
-        wait_established(rc, &api, &r.name, object).await?;
+    if let Some(crd) = crate::plan::crd::wait_for(object) {
+        wait_established(rc, &api, &crd).await?;
     }
     Ok(())
 }
 
-/// A CR after its CRD in the same syncset waits for the CRD to be Established instead of failing into backoff.
+/// A CR after its CRD in the same syncset waits for the CRD to be Established instead of failing into backoff
+/// (`plan::crd` says what to wait for and when it is done).
 async fn wait_established(
     rc: &RemoteCluster,
     api: &Api<DynamicObject>,
-    name: &str,
-    crd: &Value,
+    crd: &crate::plan::crd::CrdWait,
 ) -> Result<(), OpError> {
+    let name = &crd.name;
     let deadline = tokio::time::Instant::now() + rc.timeouts.request;
     loop {
         let live = with_timeout(rc, api.get(name)).await?.map_err(from_kube)?;
-        let established = live.data["status"]["conditions"]
-            .as_array()
-            .is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c["type"] == "Established" && c["status"] == "True")
-            });
-        if established {
+        if crate::plan::crd::established(&live.data) {
             break;
         }
         if tokio::time::Instant::now() >= deadline {
@@ -271,11 +264,8 @@ async fn wait_established(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let group = crd["spec"]["group"].as_str().unwrap_or_default();
-    for v in crd["spec"]["versions"].as_array().into_iter().flatten() {
-        if let Some(version) = v["name"].as_str() {
-            rc.discovery.invalidate(&format!("{group}/{version}")).await;
-        }
+    for group_version in &crd.group_versions {
+        rc.discovery.invalidate(group_version).await;
     }
     Ok(())
 }
