@@ -1,6 +1,7 @@
 mod cli;
 mod faults;
 mod foundation;
+mod health;
 mod hive_status;
 mod hostile;
 mod listener;

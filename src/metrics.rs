@@ -111,6 +111,21 @@ lazy!(WORKER_PANICS: IntCounterVec = register_int_counter_vec!(
     "Panics caught in a worker (reconcile or probe); the key is retried with backoff",
     &["worker"]
 ));
+lazy!(OBJECTS: IntGaugeVec = register_int_gauge_vec!(
+    "hivesync_objects",
+    "Applied objects with a health rule, by health as last assessed (Healthy, Progressing, Degraded, Missing, Unknown)",
+    &["health"]
+));
+lazy!(TIME_TO_HEALTHY: Histogram = register_histogram!(
+    "hivesync_time_to_healthy_seconds",
+    "From a run that applied something to a cluster until all its objects with a health rule are Healthy",
+    vec![1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0]
+));
+lazy!(DRIFT_CORRECTIONS: IntCounterVec = register_int_counter_vec!(
+    "hivesync_drift_corrections_total",
+    "Objects applied again because they were deleted, or fields hivesync owns were changed, on the managed cluster",
+    &["kind"]
+));
 lazy!(LAST_SUCCESS_AGE: GaugeVec = register_gauge_vec!(
     "hivesync_cluster_last_success_age_seconds",
     "Seconds since the cluster's last reconcile that ended with every syncset applied",
@@ -267,6 +282,9 @@ pub fn init() {
     LazyLock::force(&CLUSTERS);
     LazyLock::force(&QUEUE_DEPTH);
     LazyLock::force(&WORKER_PANICS);
+    LazyLock::force(&OBJECTS);
+    LazyLock::force(&TIME_TO_HEALTHY);
+    LazyLock::force(&DRIFT_CORRECTIONS);
     LazyLock::force(&LAST_SUCCESS_AGE);
 }
 

@@ -60,6 +60,11 @@ pub struct Args {
     /// HiveConfig `metricsConfig.metricsWithDuration: [{name: currentClusterSyncFailing, duration: ...}]`). Unset: off.
     #[arg(long, env = "HIVESYNC_CLUSTERSYNC_FAILING_MIN_DURATION", value_parser = super::duration::parse_go_duration)]
     pub clustersync_failing_min_duration: Option<Duration>,
+    /// How often applied objects are checked for drift (deleted, or fields hivesync owns changed on the cluster) and
+    /// put back; a syncset may set its own with the annotation `hivesync.io/drift-interval`. `0`: off (health is then
+    /// still assessed, every 5 minutes once settled).
+    #[arg(long, env = "HIVESYNC_DRIFT_INTERVAL", default_value = "5m", value_parser = super::duration::parse_go_duration)]
+    pub drift_interval: Duration,
 }
 
 pub async fn hub_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
@@ -90,6 +95,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         lease_duration,
         identity,
         clustersync_failing_min_duration,
+        drift_interval,
     } = args;
     // A made-up identity (host and pid) has no ordinal: its pid is not one.
     let explicit_identity = identity.is_some();
@@ -142,6 +148,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
     let ordinal = crate::leader::ordinal_of(&identity);
     let settings = Settings {
+        observe: controller::ObserveSettings { drift_interval },
         reapply_interval,
         concurrency,
         replica: controlled_by_replica(shards, explicit_identity.then_some(ordinal).flatten()),

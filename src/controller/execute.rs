@@ -29,7 +29,14 @@ pub(super) async fn execute(
 ) -> Result<(), Lost> {
     while let Some(op) = run.next_op() {
         let result = match spoke {
-            Spoke::Remote(rc) => run_op(ctx, key, rc, &op).await,
+            Spoke::Remote(rc) => run_op(ctx, key, rc, &op).await.map(|owned| {
+                if let Some(applied) = applied_object(&op) {
+                    ctx.observations
+                        .entry(key.clone())
+                        .or_default()
+                        .applied(&applied, owned);
+                }
+            }),
             Spoke::Fake => fake_execute(&op).await,
         };
         let lost = match (&result, spoke) {
@@ -61,16 +68,26 @@ async fn still_answers(rc: &RemoteCluster) -> bool {
     ops::probe(rc, STILL_ANSWERS_TIMEOUT).await.is_ok()
 }
 
+/// The object an apply op writes, for its drift baseline.
+fn applied_object(op: &Op) -> Option<crate::api::SyncResourceReference> {
+    match op {
+        Op::Apply { object, .. } => Some(crate::plan::identity::reference_of(object)),
+        Op::ApplySecret { target, .. } => Some(crate::plan::decode::secret_reference(target)),
+        Op::Patch(_) | Op::Delete(_) => None,
+    }
+}
+
 /// How long a cluster whose call timed out gets to answer `GET /version`.
 const STILL_ANSWERS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs one operation against the managed cluster (and the hub, for a secret's source).
-async fn run_op(
+/// Runs one operation against the managed cluster (and the hub, for a secret's source). An apply returns the
+/// fingerprint of the fields hivesync owns on the object (`ops::apply`).
+pub(super) async fn run_op(
     ctx: &Context,
     key: &ClusterKey,
     rc: &RemoteCluster,
     op: &Op,
-) -> Result<(), ExecError> {
+) -> Result<Option<u64>, ExecError> {
     match op {
         Op::Apply { object, behavior } => metered_apply(rc, object, *behavior).await,
         Op::ApplySecret { source: (ns, name), target, behavior } => {
@@ -78,15 +95,15 @@ async fn run_op(
                 info!(secret = %name, namespace = %ns, "cannot read secret");
                 ExecError { read: true, unreachable: false, timed_out: false, message: ops::describe_error(&e) }
             })?;
-            metered_apply(rc, &decode::target_secret(&source, target), *behavior).await?;
+            let owned = metered_apply(rc, &decode::target_secret(&source, target), *behavior).await?;
             ctx.secrets.record_use((ns.clone(), name.clone()), key, source.metadata.resource_version);
-            Ok(())
+            Ok(owned)
         }
-        Op::Patch(p) => ops::patch(rc, p).await.map_err(|e| {
+        Op::Patch(p) => ops::patch(rc, p).await.map(|()| None).map_err(|e| {
             warn!(patch = p.index, name = %p.name, error = %e.message, "running the patch command failed");
             ExecError::from(e)
         }),
-        Op::Delete(r) => ops::delete(rc, r).await.map_err(ExecError::from),
+        Op::Delete(r) => ops::delete(rc, r).await.map(|()| None).map_err(ExecError::from),
     }
 }
 
@@ -117,7 +134,7 @@ async fn metered_apply(
     rc: &RemoteCluster,
     object: &serde_json::Value,
     behavior: decode::ApplyBehavior,
-) -> Result<(), ExecError> {
+) -> Result<Option<u64>, ExecError> {
     let start = std::time::Instant::now();
     let result = ops::apply(rc, object, behavior).await;
     let labels = [
@@ -131,11 +148,11 @@ async fn metered_apply(
     result.map_err(ExecError::from)
 }
 
-struct ExecError {
+pub(super) struct ExecError {
     read: bool,
     unreachable: bool,
     timed_out: bool,
-    message: String,
+    pub message: String,
 }
 
 impl From<ops::OpError> for ExecError {

@@ -10,8 +10,11 @@
 
 mod connect;
 mod execute;
+mod observe;
 mod record;
 mod targets;
+
+pub use observe::Settings as ObserveSettings;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -43,6 +46,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// This replica's ordinal, written to `status.controlledByReplica` (always, as Hive: 0 for one replica).
     pub replica: i64,
+    /// Health and drift: when applied objects are read back.
+    pub observe: ObserveSettings,
 }
 
 pub struct Context {
@@ -71,6 +76,8 @@ pub struct Context {
     pub probes: Arc<WorkQueue<ClusterKey>>,
     /// SelectorSyncSets with a first-apply metric series, so a deleted one's series can be dropped.
     first_applied_sss: DashMap<String, ()>,
+    /// What each cluster's applied objects were last seen as (health, drift baselines, when to look again).
+    pub(crate) observations: DashMap<ClusterKey, observe::Observation>,
 }
 
 /// ClusterSync status writes in flight at once, whatever `--concurrency` is. Each holds a serialized status (up to
@@ -109,6 +116,7 @@ impl Context {
             status_writes: tokio::sync::Semaphore::new(STATUS_WRITES),
             probes: WorkQueue::new(),
             first_applied_sss: DashMap::new(),
+            observations: DashMap::new(),
         }
     }
 }
@@ -192,6 +200,7 @@ fn forget(ctx: &Context, key: &ClusterKey) {
     ctx.applied_hashes.remove(key);
     ctx.templated.retain(|(_, k), _| k != key);
     ctx.secrets.forget_cluster(key);
+    ctx.observations.remove(key);
 }
 
 /// Drops what the caches hold for syncsets and clusters that are gone: decoded payloads of deleted or replaced syncsets
@@ -225,6 +234,7 @@ pub(crate) fn sweep(ctx: &Context) {
     ctx.applied_hashes
         .retain(|cluster, _| live_cluster(cluster));
     ctx.backoff.retain(|cluster, _| live_cluster(cluster));
+    ctx.observations.retain(|cluster, _| live_cluster(cluster));
     let sss_names: std::collections::HashSet<String> = ctx
         .stores
         .selector_sync_sets
@@ -318,6 +328,17 @@ async fn sync_cluster(
         return Ok(Outcome::Retry);
     }
     let finished = run.finish();
+    let observed = match &spoke {
+        connect::Spoke::Remote(rc) => {
+            let (verdict, look_after) =
+                observe::observe(ctx, key, cd, rc, &finished, &payloads).await;
+            Some(record::Observed {
+                verdict,
+                look_after,
+            })
+        }
+        connect::Spoke::Fake => None,
+    };
     record::record(
         ctx,
         key,
@@ -329,6 +350,7 @@ async fn sync_cluster(
             full,
             lease: lease.as_deref(),
             renew_time,
+            observed,
         },
     )
     .await

@@ -23,8 +23,9 @@ use crate::plan::conditions;
 use crate::plan::decode::{Payload, SyncSetKind};
 use crate::plan::entry;
 use crate::plan::gate;
+use crate::plan::health::Verdict;
 use crate::plan::run::{Finished, Target};
-use crate::plan::status::{self as plan_status, FirstSuccess};
+use crate::plan::status::{self as plan_status, FirstSuccess, HealthUpdate};
 use crate::status;
 
 /// A finished plan run and what the reconcile knew when it started it.
@@ -37,6 +38,16 @@ pub(super) struct Run<'a> {
     pub lease: Option<&'a ClusterSyncLease>,
     /// The lease's renew time when the run started.
     pub renew_time: Option<jiff::Timestamp>,
+    /// What the look at the cluster's objects found (`None`: no look, a fake cluster).
+    pub observed: Option<Observed>,
+}
+
+/// The result of `observe::observe`.
+pub(super) struct Observed {
+    /// The cluster's health as last assessed (`None` before the first assessment).
+    pub verdict: Option<Verdict>,
+    /// When the objects are due for their next look.
+    pub look_after: Option<Duration>,
 }
 
 /// Records a finished run and says when to look at the cluster again.
@@ -53,6 +64,7 @@ pub(super) async fn record(
         full,
         lease,
         renew_time,
+        observed,
     } = run;
     if !finished.applied.is_empty() {
         let mut hashes = ctx.applied_hashes.entry(key.clone()).or_default();
@@ -82,6 +94,10 @@ pub(super) async fn record(
         finished.selector_sync_sets,
         FirstSuccess::Compute {
             installed: gate::installed_timestamp(cd).is_some(),
+        },
+        match &observed {
+            Some(o) => HealthUpdate::Assessed(o.verdict.as_ref()),
+            None => HealthUpdate::Keep,
         },
         &now,
     );
@@ -114,6 +130,10 @@ pub(super) async fn record(
         jiff::Timestamp::now(),
         jitter(),
     );
+    let after = match observed.and_then(|o| o.look_after) {
+        Some(look) => after.min(look),
+        None => after,
+    };
     Ok(Outcome::After(after.max(Duration::from_secs(1))))
 }
 
@@ -275,6 +295,7 @@ pub(super) async fn client_failure(
         failed(&targets.sync_sets, &old.sync_sets),
         failed(&targets.selector_sync_sets, &old.selector_sync_sets),
         FirstSuccess::Keep,
+        HealthUpdate::Keep,
         &now,
     );
     write_status(ctx, key, &cs, old, new).await?;

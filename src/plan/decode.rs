@@ -102,6 +102,23 @@ pub struct SecretOp {
     pub target: SecretReference,
 }
 
+impl SecretOp {
+    /// The Secret this mapping writes on the cluster.
+    pub fn reference(&self) -> SyncResourceReference {
+        secret_reference(&self.target)
+    }
+}
+
+/// The reference of a Secret written on the cluster.
+pub fn secret_reference(target: &SecretReference) -> SyncResourceReference {
+    SyncResourceReference {
+        api_version: "v1".into(),
+        kind: "Secret".into(),
+        namespace: target.namespace.clone(),
+        name: target.name.clone(),
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PatchOp {
     pub index: usize,
@@ -280,12 +297,7 @@ pub fn decode_with_budget(
             target: m.target_ref.clone(),
         })
         .collect();
-    references.extend(secrets.iter().map(|s| SyncResourceReference {
-        api_version: "v1".into(),
-        kind: "Secret".into(),
-        namespace: s.target.namespace.clone(),
-        name: s.target.name.clone(),
-    }));
+    references.extend(secrets.iter().map(SecretOp::reference));
 
     let mut patch_template_errors = Vec::new();
     let patches = spec

@@ -13,6 +13,7 @@ pub mod deletion;
 pub mod drift;
 pub mod entry;
 pub mod gate;
+pub mod health;
 pub mod identity;
 pub mod message;
 pub mod reach;

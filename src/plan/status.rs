@@ -5,7 +5,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::conditions;
-use crate::api::{ClusterSyncStatus, SyncStatus};
+use super::health::{Health, Verdict};
+use crate::api::{ClusterSyncCondition, ClusterSyncStatus, SyncStatus};
+use crate::consts::HEALTHY_CONDITION;
 
 /// What becomes of `firstSuccessTime`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +19,15 @@ pub enum FirstSuccess {
     Keep,
 }
 
+/// What becomes of the `Healthy` condition.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HealthUpdate<'a> {
+    /// Left as it was (or absent): nothing was assessed (a fake cluster, a kubeconfig that cannot be used).
+    Keep,
+    /// The cluster's objects as last assessed; `None` before the first assessment (`Unknown`).
+    Assessed(Option<&'a Verdict>),
+}
+
 /// The status after a reconcile that decided `sync_sets` and `selector_sync_sets`. `controlledByReplica` is carried
 /// over; the writer sets this replica's.
 pub fn next(
@@ -24,13 +35,22 @@ pub fn next(
     sync_sets: Vec<SyncStatus>,
     selector_sync_sets: Vec<SyncStatus>,
     first_success: FirstSuccess,
+    health: HealthUpdate,
     now: &Time,
 ) -> ClusterSyncStatus {
-    let conditions = conditions::with_failed_condition(
+    let mut conditions = conditions::with_failed_condition(
         &old.conditions,
         conditions::failed_condition(&sync_sets, &selector_sync_sets),
         now,
     );
+    // `Failed` stays first (Hive's readers take conditions[0]); `Healthy` follows it.
+    let previous = old.conditions.iter().find(|c| c.type_ == HEALTHY_CONDITION);
+    let healthy = match health {
+        HealthUpdate::Keep => previous.cloned(),
+        HealthUpdate::Assessed(verdict) => Some(healthy_condition(previous, verdict, now)),
+    };
+    conditions.retain(|c| c.type_ != HEALTHY_CONDITION);
+    conditions.extend(healthy);
     let first_success_time = match first_success {
         FirstSuccess::Keep => old.first_success_time.clone(),
         FirstSuccess::Compute { installed } => {
@@ -49,6 +69,46 @@ pub fn next(
         conditions,
         first_success_time,
         controlled_by_replica: old.controlled_by_replica,
+    }
+}
+
+/// The `Healthy` condition for a verdict: `True/Healthy`, `False/Progressing` or `False/Degraded` with the verdict's
+/// message, `Unknown/NotAssessed` before the first assessment. The transition time moves only with the status.
+fn healthy_condition(
+    previous: Option<&ClusterSyncCondition>,
+    verdict: Option<&Verdict>,
+    now: &Time,
+) -> ClusterSyncCondition {
+    let (status, reason, message) = match verdict {
+        None => (
+            "Unknown",
+            "NotAssessed",
+            "the objects applied to the cluster have not been assessed yet".to_string(),
+        ),
+        Some(v) => match v.health {
+            Health::Healthy => ("True", "Healthy", v.message.clone()),
+            // Missing: something applied is gone and nothing puts it back (drift correction off, or failing).
+            Health::Degraded | Health::Missing => ("False", "Degraded", v.message.clone()),
+            Health::Progressing | Health::Unknown => ("False", "Progressing", v.message.clone()),
+        },
+    };
+    let message = super::message::cap(message);
+    if let Some(p) = previous {
+        if p.status == status && p.reason == reason && p.message == message {
+            return p.clone();
+        }
+    }
+    let transition = match previous {
+        Some(p) if p.status == status => p.last_transition_time.clone(),
+        _ => Some(now.clone()),
+    };
+    ClusterSyncCondition {
+        type_: HEALTHY_CONDITION.into(),
+        status: status.into(),
+        reason: reason.into(),
+        message,
+        last_probe_time: Some(now.clone()),
+        last_transition_time: transition,
     }
 }
 
@@ -84,6 +144,7 @@ mod tests {
             vec![entry("a", SyncSetResult::Success, Some(5))],
             vec![entry("b", SyncSetResult::Success, Some(7))],
             FirstSuccess::Compute { installed: true },
+            HealthUpdate::Keep,
             &at(10),
         );
         assert_eq!(new.first_success_time, Some(at(7)));
@@ -101,6 +162,7 @@ mod tests {
             vec![entry("a", SyncSetResult::Failure, Some(5))],
             vec![],
             FirstSuccess::Compute { installed: true },
+            HealthUpdate::Keep,
             &at(10),
         );
         assert_eq!(computed.conditions[0].status, "True");
@@ -111,10 +173,133 @@ mod tests {
             vec![entry("a", SyncSetResult::Failure, Some(5))],
             vec![],
             FirstSuccess::Keep,
+            HealthUpdate::Keep,
             &at(10),
         );
         assert_eq!(kept.conditions[0].status, "True");
         assert_eq!(kept.first_success_time, None);
+    }
+
+    fn verdict(health: Health, message: &str) -> Verdict {
+        Verdict {
+            health,
+            message: message.into(),
+            total: 1,
+            unhealthy: usize::from(health != Health::Healthy),
+        }
+    }
+
+    fn healthy_of(s: &ClusterSyncStatus) -> Option<&ClusterSyncCondition> {
+        s.conditions.iter().find(|c| c.type_ == "Healthy")
+    }
+
+    #[test]
+    fn the_healthy_condition_follows_failed_and_is_unknown_until_the_first_assessment() {
+        let ok = vec![entry("a", SyncSetResult::Success, Some(5))];
+        let first = next(
+            &ClusterSyncStatus::default(),
+            ok.clone(),
+            vec![],
+            FirstSuccess::Compute { installed: true },
+            HealthUpdate::Assessed(None),
+            &at(10),
+        );
+        assert_eq!(first.conditions[0].type_, "Failed");
+        let h = healthy_of(&first).unwrap();
+        assert_eq!(
+            (h.status.as_str(), h.reason.as_str()),
+            ("Unknown", "NotAssessed")
+        );
+
+        let progressing = verdict(
+            Health::Progressing,
+            "Deployment ns/web is Progressing: 1 of 3 replicas updated",
+        );
+        let second = next(
+            &first,
+            ok.clone(),
+            vec![],
+            FirstSuccess::Compute { installed: true },
+            HealthUpdate::Assessed(Some(&progressing)),
+            &at(20),
+        );
+        let h = healthy_of(&second).unwrap();
+        assert_eq!(
+            (h.status.as_str(), h.reason.as_str()),
+            ("False", "Progressing")
+        );
+        assert_eq!(h.last_transition_time, Some(at(20)));
+
+        // Same status, new message: the transition time stays.
+        let later = verdict(
+            Health::Progressing,
+            "Deployment ns/web is Progressing: 2 of 3 replicas updated",
+        );
+        let third = next(
+            &second,
+            ok.clone(),
+            vec![],
+            FirstSuccess::Compute { installed: true },
+            HealthUpdate::Assessed(Some(&later)),
+            &at(30),
+        );
+        assert_eq!(
+            healthy_of(&third).unwrap().last_transition_time,
+            Some(at(20))
+        );
+
+        let degraded = verdict(
+            Health::Degraded,
+            "Job ns/migrate is Degraded: BackoffLimitExceeded",
+        );
+        let fourth = next(
+            &third,
+            ok.clone(),
+            vec![],
+            FirstSuccess::Compute { installed: true },
+            HealthUpdate::Assessed(Some(&degraded)),
+            &at(40),
+        );
+        let h = healthy_of(&fourth).unwrap();
+        assert_eq!(
+            (h.status.as_str(), h.reason.as_str()),
+            ("False", "Degraded")
+        );
+        assert_eq!(fourth.conditions.len(), 2);
+
+        // Nothing assessed this time (a kubeconfig that cannot be used): the condition is kept as it was.
+        let kept = next(
+            &fourth,
+            ok,
+            vec![],
+            FirstSuccess::Keep,
+            HealthUpdate::Keep,
+            &at(50),
+        );
+        assert_eq!(healthy_of(&kept), healthy_of(&fourth));
+    }
+
+    #[test]
+    fn an_unchanged_verdict_leaves_the_status_identical_so_nothing_is_written() {
+        let ok = vec![entry("a", SyncSetResult::Success, Some(5))];
+        let healthy = verdict(Health::Healthy, "all 3 objects are healthy");
+        let once = next(
+            &ClusterSyncStatus::default(),
+            ok.clone(),
+            vec![],
+            FirstSuccess::Compute { installed: true },
+            HealthUpdate::Assessed(Some(&healthy)),
+            &at(10),
+        );
+        let twice = next(
+            &once,
+            ok,
+            vec![],
+            FirstSuccess::Compute { installed: true },
+            HealthUpdate::Assessed(Some(&healthy)),
+            &at(20),
+        );
+        assert_eq!(once, twice);
     }
 
     #[test]
@@ -124,6 +309,7 @@ mod tests {
             vec![entry("a", SyncSetResult::Success, Some(5))],
             vec![],
             FirstSuccess::Compute { installed: false },
+            HealthUpdate::Keep,
             &at(10),
         );
         assert_eq!(new.first_success_time, None);

@@ -5,9 +5,9 @@
 pub mod connect;
 pub mod discovery;
 pub mod kubeconfig;
+pub mod observe;
 pub mod ops;
 pub mod pool;
-pub mod observe;
 pub mod preview;
 pub mod takeover;
 

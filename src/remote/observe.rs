@@ -17,8 +17,9 @@ pub async fn read(
 ) -> Result<Option<Value>, OpError> {
     let api = api_for_ref(rc, r).await?;
     if whole {
-        let live: Option<DynamicObject> =
-            with_timeout(rc, api.get_opt(&r.name)).await?.map_err(from_kube)?;
+        let live: Option<DynamicObject> = with_timeout(rc, api.get_opt(&r.name))
+            .await?
+            .map_err(from_kube)?;
         return live
             .map(|o| serde_json::to_value(o).map_err(|e| OpError::failed(e.to_string())))
             .transpose();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::ApiResource;
 use kube::Api;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::discovery::{DiscoveryError, Resolved};
 use super::RemoteCluster;
@@ -180,12 +180,14 @@ pub(crate) async fn api_for_ref(
     ))
 }
 
-/// Applies one desired object with the syncset's `applyBehavior`.
+/// Applies one desired object with the syncset's `applyBehavior`. Returns the fingerprint of the fields hivesync owns
+/// on the object as the server answered (`plan::drift::owned_fields`), the baseline of drift checks, when the answer
+/// carried it (not under `CreateOnly`, nor when Hive's field managers were just taken over).
 pub async fn apply(
     rc: &RemoteCluster,
     object: &Value,
     behavior: ApplyBehavior,
-) -> Result<(), OpError> {
+) -> Result<Option<u64>, OpError> {
     let r = reference_of(object);
     let api = api_for_ref(rc, &r).await?;
     let data: DynamicObject =
@@ -194,13 +196,16 @@ pub async fn apply(
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
     };
+    let mut owned = None;
     match behavior {
         ApplyBehavior::Apply => {
             let params = PatchParams::apply(FIELD_MANAGER).force();
             let applied = with_timeout(rc, api.patch(&r.name, &params, &Patch::Apply(object)))
                 .await?
                 .map_err(from_kube)?;
-            super::takeover::take_over(rc, &api, &applied, object).await?;
+            if !super::takeover::take_over(rc, &api, &applied, object).await? {
+                owned = owned_fields(&applied);
+            }
         }
         ApplyBehavior::CreateOrUpdate => {
             let params = PatchParams {
@@ -208,11 +213,12 @@ pub async fn apply(
                 ..Default::default()
             };
             match with_timeout(rc, api.patch(&r.name, &params, &Patch::Merge(object))).await? {
-                Ok(_) => {}
+                Ok(patched) => owned = owned_fields(&patched),
                 Err(e) if is_status(&e, 404) => {
-                    with_timeout(rc, api.create(&post, &data))
+                    let created = with_timeout(rc, api.create(&post, &data))
                         .await?
                         .map_err(from_kube)?;
+                    owned = owned_fields(&created);
                 }
                 Err(e) => return Err(from_kube(e)),
             }
@@ -240,7 +246,13 @@ pub async fn apply(
     if let Some(crd) = crate::plan::crd::wait_for(object) {
         wait_established(rc, &api, &crd).await?;
     }
-    Ok(())
+    Ok(owned)
+}
+
+/// `plan::drift::owned_fields` of an object the server returned.
+fn owned_fields(o: &DynamicObject) -> Option<u64> {
+    let managed = serde_json::to_value(&o.metadata.managed_fields).ok()?;
+    crate::plan::drift::owned_fields(&json!({ "managedFields": managed }), FIELD_MANAGER)
 }
 
 /// A CR after its CRD in the same syncset waits for the CRD to be Established instead of failing into backoff

@@ -12,12 +12,13 @@ use super::RemoteCluster;
 use crate::consts::FIELD_MANAGER;
 use crate::plan::takeover::upgraded_managed_fields;
 
+/// Returns whether it took over (the fields hivesync owns changed after the apply's answer).
 pub(crate) async fn take_over(
     rc: &RemoteCluster,
     api: &Api<DynamicObject>,
     applied: &DynamicObject,
     object: &Value,
-) -> Result<(), OpError> {
+) -> Result<bool, OpError> {
     let managed = applied
         .metadata
         .managed_fields
@@ -25,7 +26,7 @@ pub(crate) async fn take_over(
         .unwrap_or_default();
     let api_version = object["apiVersion"].as_str().unwrap_or_default();
     let Some(upgraded) = upgraded_managed_fields(managed, FIELD_MANAGER, api_version) else {
-        return Ok(());
+        return Ok(false);
     };
     let name = applied.metadata.name.as_deref().unwrap_or_default();
     let patch: json_patch::Patch = serde_json::from_value(json!([
@@ -41,7 +42,9 @@ pub(crate) async fn take_over(
     {
         Ok(_) => {}
         // Changed in between (the test op failed) or gone: the next apply of this object tries again.
-        Err(e) if is_status(&e, 409) || is_status(&e, 422) || is_status(&e, 404) => return Ok(()),
+        Err(e) if is_status(&e, 409) || is_status(&e, 422) || is_status(&e, 404) => {
+            return Ok(true)
+        }
         Err(e) => {
             let mut err = from_kube(e);
             err.message = format!("taking over Hive's field managers: {}", err.message);
@@ -53,5 +56,5 @@ pub(crate) async fn take_over(
     with_timeout(rc, api.patch(name, &params, &Patch::Apply(object)))
         .await?
         .map_err(from_kube)?;
-    Ok(())
+    Ok(true)
 }

@@ -1,0 +1,373 @@
+//! After a run: what became of the objects on the cluster. Objects of syncsets that applied successfully are read
+//! back when due, whole when a health rule needs their status (`plan::health`), as metadata otherwise; an object that
+//! was deleted, or whose fields hivesync owns were changed, is applied again on its own (`plan::drift`), and the
+//! cluster's health becomes the ClusterSync's `Healthy` condition.
+//!
+//! Looks are scheduled, not done on every reconcile: the first a few seconds after an apply (so a fan-out sends its
+//! applies first), then with backoff while something is still settling, then at the drift interval. Between looks a
+//! reconcile only reuses the last verdict.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use tracing::{debug, info};
+
+use super::execute::run_op;
+use super::Context;
+use crate::api::{ClusterDeployment, SyncResourceReference, SyncSetResult};
+use crate::consts::{DRIFT_INTERVAL_ANNOTATION, FIELD_MANAGER};
+use crate::hub::ClusterKey;
+use crate::metrics;
+use crate::plan::decode::{ApplyBehavior, Payload, SyncSetKind};
+use crate::plan::drift::{self, Look};
+use crate::plan::health::{self, Assessment, Health};
+use crate::plan::run::{Finished, Op};
+use crate::remote::{observe, RemoteCluster};
+
+/// What hivesync knows of one cluster's applied objects between reconciles.
+#[derive(Default)]
+pub(crate) struct Observation {
+    /// hivesync's owned-fields fingerprint per object (by a hash of its reference), as of its last apply or first look.
+    baselines: HashMap<u64, u64>,
+    /// When the objects are next due for a look (`None`: not scheduled).
+    next_look: Option<Instant>,
+    /// Looks in a row that found something unsettled.
+    attempt: u32,
+    /// The last assessment (`None` before the first).
+    pub verdict: Option<health::Verdict>,
+    /// When a run last applied something, until the cluster is next Healthy (for the time-to-healthy histogram).
+    applied_at: Option<Instant>,
+    /// Objects with a health rule, per health, as last assessed (for `hivesync_objects{health}`).
+    pub counts: HashMap<&'static str, i64>,
+}
+
+impl Observation {
+    /// Records an apply's answer: the baseline of the object's owned fields, or none (the first look takes it).
+    pub fn applied(&mut self, object: &SyncResourceReference, owned: Option<u64>) {
+        match owned {
+            Some(b) => self.baselines.insert(reference_key(object), b),
+            None => self.baselines.remove(&reference_key(object)),
+        };
+    }
+}
+
+fn reference_key(r: &SyncResourceReference) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    r.hash(&mut h);
+    h.finish()
+}
+
+/// The settings of the look.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// `--drift-interval`: how often objects are checked for drift once settled; zero turns drift correction off
+    /// (health is then checked every `HEALTH_RECHECK`).
+    pub drift_interval: Duration,
+}
+
+/// How often a settled cluster's health is looked at when drift correction is off.
+const HEALTH_RECHECK: Duration = Duration::from_secs(300);
+/// The first look after an apply.
+const FIRST_LOOK: Duration = Duration::from_secs(2);
+
+/// One object to look at.
+struct Watched<'a> {
+    reference: SyncResourceReference,
+    behavior: ApplyBehavior,
+    /// The op that applies it again.
+    op: Op,
+    drift: bool,
+    rule: bool,
+    syncset: &'a str,
+}
+
+/// Looks at the cluster's objects when due, corrects drift, and returns the cluster's health (the last verdict when no
+/// look was due) and when to look next.
+pub(super) async fn observe(
+    ctx: &Context,
+    key: &ClusterKey,
+    cd: &ClusterDeployment,
+    rc: &RemoteCluster,
+    finished: &Finished,
+    payloads: &HashMap<(SyncSetKind, String), Arc<Payload>>,
+) -> (Option<health::Verdict>, Option<Duration>) {
+    let now = Instant::now();
+    let mut obs = ctx
+        .observations
+        .remove(key)
+        .map(|(_, o)| o)
+        .unwrap_or_default();
+    if !finished.applied.is_empty() {
+        obs.applied_at.get_or_insert(now);
+        obs.attempt = 0;
+        obs.next_look = Some(now + FIRST_LOOK);
+    }
+    let due = obs.next_look.is_none_or(|t| t <= now);
+    if !due {
+        let verdict = obs.verdict.clone();
+        let wait = obs.next_look.map(|t| t - now);
+        ctx.observations.insert(key.clone(), obs);
+        return (verdict, wait);
+    }
+
+    let watched = watched(ctx, key, finished, payloads);
+    let mut assessed: Vec<(SyncResourceReference, Assessment)> = Vec::new();
+    let mut corrected: Vec<(SyncResourceReference, Look)> = Vec::new();
+    let mut lost = false;
+    for w in &watched.objects {
+        let live = match observe::read(rc, &w.reference, w.rule).await {
+            Ok(live) => live,
+            Err(e) if e.unreachable || e.timed_out => {
+                lost = true;
+                break;
+            }
+            Err(e) => {
+                if w.rule {
+                    assessed.push((w.reference.clone(), Assessment::unknown(e.message)));
+                }
+                continue;
+            }
+        };
+        if w.drift {
+            let baseline = obs.baselines.get(&reference_key(&w.reference)).copied();
+            let look = drift::look(
+                w.behavior,
+                baseline,
+                live.as_ref().map(|l| &l["metadata"]),
+                FIELD_MANAGER,
+            );
+            match look {
+                Look::Baseline(b) => {
+                    obs.baselines.insert(reference_key(&w.reference), b);
+                }
+                Look::InSync => {}
+                Look::Deleted | Look::Changed => {
+                    info!(syncset = w.syncset, kind = %w.reference.kind, namespace = %w.reference.namespace,
+                          name = %w.reference.name, drift = look.as_str(), "correcting drift");
+                    match run_op(ctx, key, rc, &w.op).await {
+                        Ok(owned) => {
+                            obs.applied(&w.reference, owned);
+                            metrics::DRIFT_CORRECTIONS
+                                .with_label_values(&[&w.reference.kind])
+                                .inc();
+                            corrected.push((w.reference.clone(), look));
+                            obs.applied_at.get_or_insert(now);
+                        }
+                        Err(e) => {
+                            debug!(error = %e.message, "drift correction failed; the next look retries");
+                        }
+                    }
+                }
+            }
+        }
+        if w.rule {
+            let assessment = if corrected.last().is_some_and(|(r, _)| *r == w.reference) {
+                // Just applied again: settling from here.
+                Assessment::progressing("applied again after drift".into())
+            } else {
+                health::assess(live.as_ref())
+            };
+            assessed.push((w.reference.clone(), assessment));
+        }
+    }
+    if lost {
+        // The cluster stopped answering: the probe marks it Unreachable; look again once it is back.
+        ctx.probes.add(key.clone());
+        let verdict = obs.verdict.clone();
+        obs.next_look = Some(now + FIRST_LOOK);
+        ctx.observations.insert(key.clone(), obs);
+        return (verdict, Some(FIRST_LOOK));
+    }
+    // Baselines of objects no longer watched go (their syncset was deleted or changed).
+    let live_keys: std::collections::HashSet<u64> = watched
+        .objects
+        .iter()
+        .map(|w| reference_key(&w.reference))
+        .collect();
+    obs.baselines.retain(|k, _| live_keys.contains(k));
+
+    let verdict = health::verdict(&assessed);
+    let previous = obs.verdict.replace(verdict.clone());
+    publish_transitions(ctx, cd, previous.as_ref(), &verdict, &corrected).await;
+    obs.counts = health_counts(&assessed);
+    if verdict.health == Health::Healthy {
+        if let Some(t) = obs.applied_at.take() {
+            metrics::TIME_TO_HEALTHY.observe(t.elapsed().as_secs_f64());
+        }
+    }
+    let unsettled = verdict.health != Health::Healthy || !corrected.is_empty();
+    obs.attempt = if unsettled { obs.attempt + 1 } else { 0 };
+    let interval = if watched.drift_interval.is_zero() {
+        HEALTH_RECHECK
+    } else {
+        watched.drift_interval
+    };
+    // Spread: clusters synced together do not all look together again.
+    let wait = drift::next_look(unsettled, obs.attempt.saturating_sub(1), interval)
+        .mul_f64(1.0 + rand::rng().random::<f64>() / 10.0);
+    obs.next_look = Some(now + wait);
+    ctx.observations.insert(key.clone(), obs);
+    (Some(verdict), Some(wait))
+}
+
+/// The objects to look at and the shortest drift interval among their syncsets.
+struct WatchList<'a> {
+    objects: Vec<Watched<'a>>,
+    drift_interval: Duration,
+}
+
+/// Objects of syncsets whose entry is `Success` (a failing one is retried by the run anyway): each resource, each
+/// secret mapping's target. Patches are not watched: they change objects someone else owns.
+fn watched<'a>(
+    ctx: &Context,
+    key: &ClusterKey,
+    finished: &'a Finished,
+    payloads: &HashMap<(SyncSetKind, String), Arc<Payload>>,
+) -> WatchList<'a> {
+    let mut objects = Vec::new();
+    let mut shortest: Option<Duration> = None;
+    let entries = finished
+        .sync_sets
+        .iter()
+        .map(|e| (SyncSetKind::SyncSet, e))
+        .chain(
+            finished
+                .selector_sync_sets
+                .iter()
+                .map(|e| (SyncSetKind::SelectorSyncSet, e)),
+        );
+    for (kind, entry) in entries {
+        if entry.result != SyncSetResult::Success {
+            continue;
+        }
+        let Some(payload) = payloads.get(&(kind, entry.name.clone())) else {
+            continue;
+        };
+        let (interval, warning) = drift::interval(
+            drift_annotation(ctx, key, kind, &entry.name).as_deref(),
+            ctx.settings.observe.drift_interval,
+        );
+        if let Some(w) = warning {
+            debug!(syncset = %entry.name, "{w}");
+        }
+        let drift = !interval.is_zero();
+        if drift {
+            shortest = Some(shortest.map_or(interval, |s| s.min(interval)));
+        }
+        for o in &payload.objects {
+            let rule = health::has_rule(&o.reference.api_version, &o.reference.kind);
+            if !drift && !rule {
+                continue;
+            }
+            objects.push(Watched {
+                reference: o.reference.clone(),
+                behavior: payload.behavior,
+                op: Op::Apply {
+                    object: o.object.clone(),
+                    behavior: payload.behavior,
+                },
+                drift,
+                rule,
+                syncset: &entry.name,
+            });
+        }
+        if drift {
+            for s in &payload.secrets {
+                let Ok(source) = &s.source else { continue };
+                objects.push(Watched {
+                    reference: s.reference(),
+                    behavior: payload.behavior,
+                    op: Op::ApplySecret {
+                        source: source.clone(),
+                        target: s.target.clone(),
+                        behavior: payload.behavior,
+                    },
+                    drift,
+                    rule: false,
+                    syncset: &entry.name,
+                });
+            }
+        }
+    }
+    WatchList {
+        objects,
+        drift_interval: shortest.unwrap_or(Duration::ZERO),
+    }
+}
+
+/// The syncset's `hivesync.io/drift-interval`, from the watch cache.
+fn drift_annotation(
+    ctx: &Context,
+    key: &ClusterKey,
+    kind: SyncSetKind,
+    name: &str,
+) -> Option<String> {
+    use kube::runtime::reflector::ObjectRef;
+    use kube::ResourceExt;
+    match kind {
+        SyncSetKind::SyncSet => ctx
+            .stores
+            .sync_sets
+            .get(&ObjectRef::new(name).within(&key.0))
+            .and_then(|s| s.annotations().get(DRIFT_INTERVAL_ANNOTATION).cloned()),
+        SyncSetKind::SelectorSyncSet => ctx
+            .stores
+            .selector_sync_sets
+            .get(&ObjectRef::new(name))
+            .and_then(|s| s.annotations().get(DRIFT_INTERVAL_ANNOTATION).cloned()),
+    }
+}
+
+fn health_counts(assessed: &[(SyncResourceReference, Assessment)]) -> HashMap<&'static str, i64> {
+    let mut counts = HashMap::new();
+    for (_, a) in assessed {
+        *counts.entry(a.health.as_str()).or_default() += 1;
+    }
+    counts
+}
+
+/// Events on the ClusterDeployment: drift corrected (naming the objects), the cluster turning Degraded, and its
+/// recovery.
+async fn publish_transitions(
+    ctx: &Context,
+    cd: &ClusterDeployment,
+    previous: Option<&health::Verdict>,
+    now: &health::Verdict,
+    corrected: &[(SyncResourceReference, Look)],
+) {
+    if !corrected.is_empty() {
+        let names: Vec<String> = corrected
+            .iter()
+            .map(|(r, look)| format!("{} ({})", describe(r), look.as_str()))
+            .collect();
+        ctx.events
+            .publish(
+                cd,
+                false,
+                "DriftCorrected",
+                format!("applied again: {}", names.join(", ")),
+            )
+            .await;
+    }
+    let was_degraded = previous.is_some_and(|p| p.health == Health::Degraded);
+    if now.health == Health::Degraded && !was_degraded {
+        ctx.events
+            .publish(cd, true, "ClusterDegraded", now.message.clone())
+            .await;
+    } else if was_degraded && now.health == Health::Healthy {
+        ctx.events
+            .publish(cd, false, "ClusterRecovered", now.message.clone())
+            .await;
+    }
+}
+
+fn describe(r: &SyncResourceReference) -> String {
+    if r.namespace.is_empty() {
+        format!("{} {}", r.kind, r.name)
+    } else {
+        format!("{} {}/{}", r.kind, r.namespace, r.name)
+    }
+}
