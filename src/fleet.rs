@@ -106,6 +106,18 @@ pub async fn publish_gauges(ctx: Arc<Context>, every: Duration) {
                 .with_label_values(&[ns, name])
                 .set(entry.value().elapsed().as_secs_f64());
         }
+        let mut objects: HashMap<&'static str, i64> = crate::plan::health::Health::ALL
+            .iter()
+            .map(|h| (h.as_str(), 0))
+            .collect();
+        for o in ctx.observations.iter() {
+            for (health, n) in &o.counts {
+                *objects.entry(health).or_default() += n;
+            }
+        }
+        for (health, n) in objects {
+            metrics::OBJECTS.with_label_values(&[health]).set(n);
+        }
         metrics::QUEUE_DEPTH.set(ctx.queue.len() as i64);
         controller::sweep(&ctx);
         tokio::time::sleep(every).await;

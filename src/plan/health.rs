@@ -79,6 +79,15 @@ pub enum Health {
 }
 
 impl Health {
+    /// Every health, best first.
+    pub const ALL: [Health; 5] = [
+        Health::Healthy,
+        Health::Unknown,
+        Health::Progressing,
+        Health::Missing,
+        Health::Degraded,
+    ];
+
     /// Argo CD's spelling of the verdict, used in conditions, metrics and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
