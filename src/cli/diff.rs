@@ -17,8 +17,9 @@ use kube::{Api, ResourceExt};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::hub::Hub;
 use super::render::{describe_ref, origin, parse_syncsets, read_secret, redact_secret, Snapshot};
-use super::status::{Hub, Style, CYAN, EXIT_FINDINGS, EXIT_OK, GREEN, RED, YELLOW};
+use super::report::{Style, BOLD, CYAN, EXIT_FINDINGS, EXIT_OK, GREEN, RED, YELLOW};
 use crate::api::{ClusterDeployment, ClusterSync, SelectorSyncSet, SyncResourceReference, SyncSet};
 use crate::plan::decode::{self, ApplyMode, SyncSetKind};
 use crate::plan::deletion::{self, DeletedSyncSet, Fate};
@@ -160,7 +161,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
                 "Diff of a sync of cluster {} (server-side dry run; nothing is written):",
                 snapshot.key()
             ),
-            super::status::BOLD
+            BOLD
         )
     );
     let mut ctx = DiffContext {
@@ -649,7 +650,7 @@ async fn deletion(
         "{}",
         style.paint(
             &format!("Deleting {label} (resourceApplyMode {mode_name}) would, per cluster:"),
-            super::status::BOLD
+            BOLD
         )
     );
     let mut clusters: Vec<&ClusterSync> = css
@@ -685,7 +686,7 @@ async fn deletion(
         );
         println!(
             "{}{}",
-            style.paint(&key, super::status::BOLD),
+            style.paint(&key, BOLD),
             if paused {
                 " (paused: happens once the pause is lifted)"
             } else {

@@ -5,7 +5,9 @@ pub mod controller;
 pub mod crdgen;
 pub mod diff;
 pub mod duration;
+pub mod hub;
 pub mod render;
+pub mod report;
 pub mod status;
 
 use clap::{Parser, Subcommand};

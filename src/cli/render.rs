@@ -14,7 +14,7 @@ use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use serde_json::{json, Value};
 
-use super::status::Hub;
+use super::hub::Hub;
 use crate::api::{
     ClusterDeployment, ClusterSync, ClusterSyncStatus, SelectorSyncSet, SyncResourceReference,
     SyncSet,
@@ -67,7 +67,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         ));
     }
     print!("{out}");
-    Ok(super::status::EXIT_OK)
+    Ok(super::report::EXIT_OK)
 }
 
 // ------------------------------------------------------------------------------------------------------ the snapshot
