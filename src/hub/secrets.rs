@@ -120,6 +120,17 @@ impl SecretTracker {
     }
 }
 
+/// What the client pool reads and records of kubeconfig Secrets' versions.
+impl crate::remote::pool::SecretVersions for SecretTracker {
+    fn last_seen(&self, secret: &SecretKey) -> Option<String> {
+        self.version(secret)
+    }
+
+    fn record_seen(&self, secret: SecretKey, resource_version: Option<String>) {
+        self.observe(secret, resource_version);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +151,24 @@ mod tests {
         assert!(t.observe(k("src"), None));
         t.forget_cluster(&c);
         assert!(t.users(&k("src")).is_empty());
+    }
+
+    #[test]
+    fn the_client_pool_reads_and_records_versions_through_its_trait() {
+        use crate::remote::pool::SecretVersions;
+        let t = SecretTracker::default();
+        let pool: &dyn SecretVersions = &t;
+        assert_eq!(pool.last_seen(&k("kc")), None);
+        pool.record_seen(k("kc"), Some("3".into()));
+        assert_eq!(t.version(&k("kc")), Some("3".into()));
+        assert!(
+            !t.observe(k("kc"), Some("3".into())),
+            "the watch then sees no change"
+        );
+        assert!(t.observe(k("kc"), Some("4".into())));
+        assert_eq!(pool.last_seen(&k("kc")), Some("4".into()));
+        assert_eq!(t.record_version(k("kc"), None), Some("4".into()));
+        assert_eq!(pool.last_seen(&k("kc")), None);
     }
 
     #[test]

@@ -11,10 +11,18 @@ use kube::{Api, Client};
 use super::discovery::DiscoveryCache;
 use super::kubeconfig::{client_config, Timeouts};
 use crate::consts::KUBECONFIG_SECRET_KEY;
-use crate::hub::secrets::SecretTracker;
 
 /// `namespace/name`.
 pub type Key = (String, String);
+
+/// The resourceVersions of hub Secrets as last seen, shared with the hub's Secret metadata watch (implemented by
+/// `hub::secrets::SecretTracker`): a cluster's client is reused until its kubeconfig Secret's version changes.
+pub trait SecretVersions: Send + Sync {
+    /// The last version seen of Secret `namespace/name` (`None`: none known).
+    fn last_seen(&self, secret: &Key) -> Option<String>;
+    /// Records the version of Secret `namespace/name` a client was just built from.
+    fn record_seen(&self, secret: Key, resource_version: Option<String>);
+}
 
 pub struct RemoteCluster {
     pub client: Client,
@@ -102,11 +110,11 @@ pub struct ClientPool {
     entries: DashMap<(Key, Endpoint), Arc<Entry>>,
     building: DashMap<(Key, Endpoint), Arc<tokio::sync::Mutex<()>>>,
     /// resourceVersions of referenced hub Secrets as the Secret metadata watch last saw them.
-    secrets: Arc<SecretTracker>,
+    secrets: Arc<dyn SecretVersions>,
 }
 
 impl ClientPool {
-    pub fn new(hub: Client, timeouts: Timeouts, secrets: Arc<SecretTracker>) -> Self {
+    pub fn new(hub: Client, timeouts: Timeouts, secrets: Arc<dyn SecretVersions>) -> Self {
         Self {
             hub,
             timeouts,
@@ -130,7 +138,7 @@ impl ClientPool {
         endpoint: Endpoint,
     ) -> Result<Arc<RemoteCluster>, ClientError> {
         let secret_key = (cluster.0.clone(), secret.to_string());
-        let observed = self.secrets.version(&secret_key);
+        let observed = self.secrets.last_seen(&secret_key);
         let entry_key = (cluster.clone(), endpoint);
         let fresh = |e: &Entry| e.secret_version == observed;
         if let Some(entry) = self.entries.get(&entry_key).map(|e| e.clone()) {
@@ -172,7 +180,7 @@ impl ClientPool {
         };
         // Record the version we built from, so the next get() reuses this client until the Secret changes (the
         // watch may not have recorded it: at start-up Secrets can arrive before the ClusterDeployments naming them).
-        self.secrets.observe(
+        self.secrets.record_seen(
             (namespace.clone(), name.clone()),
             secret.metadata.resource_version.clone(),
         );
