@@ -116,21 +116,7 @@ async fn a_hand_made_cluster_gets_its_creation_time_as_installed_timestamp_and_a
     );
 
     cluster.wait_until_reachable().await?;
-    let cs = wait_for(STATUS_TIMEOUT, Duration::from_millis(250), || async {
-        let cs = cluster.cluster_sync().await?;
-        match cs
-            .as_ref()
-            .and_then(|c| c.status.as_ref())
-            .and_then(|s| s.first_success_time.clone())
-        {
-            Some(t) => Ok(t),
-            None => bail!(
-                "no firstSuccessTime yet:\n{}",
-                describe_cluster_sync(cs.as_ref())
-            ),
-        }
-    })
-    .await?;
+    let cs = cluster.wait_first_success().await?;
     ensure!(
         cs.0 >= installed.0,
         "firstSuccessTime {cs:?} before installedTimestamp {installed:?}"

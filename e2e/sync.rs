@@ -574,6 +574,9 @@ async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other
 ) -> Result<()> {
     let fleet = Fleet::connect().await?;
     let cluster = fleet.cluster("e2e-missing-ns").reachable().await?;
+    // A cluster with no syncsets has succeeded, as in Hive (docs/hive-compatibility.md): its ClusterSync's
+    // firstSuccessTime is set before the syncsets below exist, and once set it never changes.
+    let first_success = Some(cluster.wait_first_success().await?);
     let spoke = cluster.spoke();
     let good_ns = spoke.namespace("e2e-missing-ns-good").await?;
     let missing_ns = PlannedNamespace::on(&[spoke], "e2e-missing-ns-absent");
@@ -605,12 +608,9 @@ async fn a_resource_in_a_missing_namespace_fails_with_hives_messages_while_other
     spoke.wait_configmap(&good_ns.name, "somewhere").await?;
 
     let failing = format!("SyncSet {} is failing", bad.name);
-    let cs = cluster
+    cluster
         .wait_cluster_sync_failed("True", "Failure", &failing)
         .await?;
-    // (ClusterSync firstSuccessTime was set before these syncsets existed: a cluster with no syncsets has
-    // succeeded, as in Hive (docs/hive-compatibility.md), and once set it never changes.)
-    let first_success = cs.status.unwrap_or_default().first_success_time;
     cluster.expect_syncset_apply_failure().await?;
 
     // Once the namespace exists, the failed syncset is retried (backoff) without any edit and everything is green.

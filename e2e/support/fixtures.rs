@@ -23,9 +23,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use anyhow::{ensure, Context as _, Result};
+use anyhow::{bail, ensure, Context as _, Result};
 use hivesync::api::{ClusterDeployment, ClusterSync, SyncStatus};
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::ByteString;
 use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams};
@@ -443,6 +444,30 @@ impl Cluster {
                 self.cluster_sync().await?.with_context(|| {
                     format!("no ClusterSync yet for {}/{}", self.namespace, self.name)
                 })
+            },
+        )
+        .await
+    }
+
+    /// Waits (up to 30 s) until the ClusterSync has its `firstSuccessTime` (a cluster with no syncsets has succeeded
+    /// once the controller has been through it), and returns it.
+    pub async fn wait_first_success(&self) -> Result<Time> {
+        wait_for(
+            Duration::from_secs(30),
+            Duration::from_millis(250),
+            || async {
+                let cs = self.cluster_sync().await?;
+                match cs
+                    .as_ref()
+                    .and_then(|c| c.status.as_ref())
+                    .and_then(|s| s.first_success_time.clone())
+                {
+                    Some(t) => Ok(t),
+                    None => bail!(
+                        "no firstSuccessTime yet:\n{}",
+                        describe_cluster_sync(cs.as_ref())
+                    ),
+                }
             },
         )
         .await
