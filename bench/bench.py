@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Helpers of hack/bench.sh (standard library only): generate the fleet and the syncsets, read hub state, assemble the
-result JSON. Every subcommand reads/writes JSON; see `bench.py -h`."""
+result JSON (figures; the raw samples in a separate file, see split_raw). Every subcommand reads/writes JSON; see
+`bench.py -h`. Method and figures: docs/benchmarks.md."""
 
 import argparse
 import base64
@@ -12,6 +13,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import osd_payload  # bench/osd_payload.py, next to this file
 
 FLEET_NS = "bench-fleet"
 # The API server validates resources[].metadata before any template runs: a namespace cannot be a template and a name
@@ -85,9 +88,13 @@ def osd_labels(i):
 
 
 def cmd_fake_fleet(a):
-    """N ClusterDeployments with Hive's fake-cluster annotation and OSD-shaped labels, plus the one Secret the OSD
-    payload's secret mapping reads (so that mapping can succeed)."""
-    items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": a.namespace}}]
+    """N ClusterDeployments with Hive's fake-cluster annotation and OSD-shaped labels, plus the one Secret the
+    generated OSD payload's secret mapping reads (so that mapping can succeed)."""
+    ns, name = osd_payload.SECRET_MAPPING_SOURCE
+    items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": a.namespace}},
+             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+             {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": name, "namespace": ns},
+              "data": {"token": base64.b64encode(b"bench").decode()}}]
     for i in range(1, a.n + 1):
         items.append(cd(f"fake-{i}", a.namespace, osd_labels(i), {"hive.openshift.io/fake-cluster": "true"}))
     dump(kube_list(items))
@@ -226,12 +233,21 @@ def cmd_metric(a):
 
 
 # ------------------------------------------------------------------------------------------------ the OSD payload
+def cmd_osd_payload(a):
+    """Scenario 4's payload, generated from the OSD counts (bench/osd_payload.py), as a v1 List; a summary on stderr."""
+    sets = osd_payload.generate(a.seed)
+    json.dump(kube_list(sets), open(a.out, "w"), separators=(",", ":"))
+    sys.stderr.write(f"osd-payload (generated): {json.dumps(osd_payload.summary(sets))}\n")
+
+
 def selector_matches(sel, labels):
     for k, v in (sel.get("matchLabels") or {}).items():
         if labels.get(k) != v:
             return False
     for e in sel.get("matchExpressions") or []:
         op, k, vals = e["operator"], e["key"], e.get("values") or []
+        if isinstance(vals, str):  # an unsubstituted template parameter: a value no label has
+            vals = [vals]
         if op == "In" and labels.get(k) not in vals:
             return False
         if op == "NotIn" and k in labels and labels[k] in vals:
@@ -303,7 +319,7 @@ def cmd_assemble(a):
                 break
     params = json.load(open(os.path.join(a.run, "params.json")))
     result = {
-        "benchmark": "hivesync fleet benchmark (issue 8; DESIGN.md Performance design)",
+        "benchmark": "hivesync fleet benchmark (make bench; docs/benchmarks.md)",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"nproc": os.cpu_count(), "memory_bytes": mem, "cpu": cpu, "kernel": platform.release(),
                     "note": "shared: the hub, spoke API servers, etcd and (possibly) other sessions' clusters and "
@@ -315,8 +331,67 @@ def cmd_assemble(a):
         "scenarios": frags,
         "targets": targets(frags),
     }
-    json.dump(result, open(a.out, "w"), indent=1)
+    summary, raw = split_raw(result)
+    raw_path = os.path.join(os.path.dirname(a.out) or ".", RAW_DIR, os.path.basename(a.out))
+    if raw:
+        os.makedirs(os.path.dirname(raw_path), exist_ok=True)
+        json.dump(raw, open(raw_path, "w"), separators=(",", ":"))
+        summary["raw_samples"] = f"{RAW_DIR}/{os.path.basename(a.out)}"
+    json.dump(summary, open(a.out, "w"), indent=1)
     print(json.dumps(result["targets"], indent=1))
+
+
+# The raw samples (timelines, per-sample latencies, RSS every second) go to RAW_DIR next to the result, out of git
+# (.gitignore); the result keeps the figures computed from them. plot.py merges both back (merge_raw).
+RAW_DIR = "raw"
+RAW_KEYS = ("timeline_", "samples_", "rss_timeline", "unreachable_seen_s")
+
+
+def split_raw(obj):
+    """(obj without the raw-sample keys, the raw-sample keys alone in the same nesting; None when there are none)."""
+    if isinstance(obj, dict):
+        keep, raw = {}, {}
+        for k, v in obj.items():
+            if k.startswith(RAW_KEYS):
+                raw[k] = v
+                continue
+            keep[k], r = split_raw(v)
+            if r is not None:
+                raw[k] = r
+        return keep, (raw or None)
+    if isinstance(obj, list) and any(isinstance(x, dict) for x in obj):
+        parts = [split_raw(x) for x in obj]
+        raws = [r for _, r in parts]
+        return [k for k, _ in parts], ([r or {} for r in raws] if any(r is not None for r in raws) else None)
+    return obj, None
+
+
+def merge_raw(obj, raw):
+    """The inverse of split_raw: obj with raw's keys put back."""
+    if isinstance(obj, dict) and isinstance(raw, dict):
+        out = dict(obj)
+        for k, v in raw.items():
+            out[k] = merge_raw(obj[k], v) if k in obj else v
+        return out
+    if isinstance(obj, list) and isinstance(raw, list):
+        return [merge_raw(o, r) for o, r in zip(obj, raw)] + obj[len(raw):]
+    return obj
+
+
+def cmd_split_raw(a):
+    """Rewrites result files written before the split: figures stay, raw samples go to raw/<name> (figures unchanged)."""
+    for path in a.results:
+        result = json.load(open(path))
+        summary, raw = split_raw(result)
+        if raw is None:
+            continue
+        raw_path = os.path.join(os.path.dirname(path) or ".", RAW_DIR, os.path.basename(path))
+        os.makedirs(os.path.dirname(raw_path), exist_ok=True)
+        json.dump(raw, open(raw_path, "w"), separators=(",", ":"))
+        summary["raw_samples"] = f"{RAW_DIR}/{os.path.basename(path)}"
+        json.dump(summary, open(path, "w"), indent=1)
+        assert merge_raw({k: v for k, v in summary.items() if k != "raw_samples"}, raw) == result
+        print(f"{path}: raw samples -> {raw_path}")
 
 
 def targets(f):
@@ -379,12 +454,15 @@ def main():
     s = sub.add_parser("unreachable"); s.add_argument("--spoke", default="")
     s.add_argument("--status", default="True")
     s = sub.add_parser("metric"); s.add_argument("name"); s.add_argument("--match", default="")
+    s = sub.add_parser("osd-payload"); s.add_argument("--out", required=True)
+    s.add_argument("--seed", type=int, default=378)
     s = sub.add_parser("osd-expected"); s.add_argument("--payload", required=True)
     s.add_argument("--n", type=int, required=True); s.add_argument("--out", required=True)
     s = sub.add_parser("osd-done"); s.add_argument("--expected", required=True)
     sub.add_parser("cs-sizes")
     s = sub.add_parser("assemble"); s.add_argument("--run", required=True); s.add_argument("--out", required=True)
     s.add_argument("--repo", default=".")
+    s = sub.add_parser("split-raw"); s.add_argument("results", nargs="+")
     a = p.parse_args()
     globals()["cmd_" + a.cmd.replace("-", "_")](a)
 

@@ -11,6 +11,8 @@
 //!   seen; exits when the expected count is reached (scenario 6's detection time, without polling the hub).
 //! - `latency`: labels one ClusterDeployment on the hub and times until the object the label selects appears on its
 //!   spoke (watch event), then removes the label and times the deletion; repeated.
+//! - `osd-payload`: an OpenShift Template's SelectorSyncSets, parameters substituted, for scenario 4 when
+//!   `BENCH_S4_TEMPLATE` names one (by default scenario 4 generates its payload: bench/osd_payload.py).
 //!
 //! Everything prints JSON (to `--out`). Timestamps are Unix seconds (f64).
 
@@ -125,7 +127,8 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
-    /// The OSD template's SelectorSyncSets, parameters substituted, as a JSON v1 List for `kubectl apply`.
+    /// An OpenShift Template's SelectorSyncSets (such as OSD's production template in openshift/managed-cluster-config),
+    /// parameters substituted, as a JSON v1 List for `kubectl create`.
     OsdPayload {
         #[arg(long)]
         template: PathBuf,
@@ -633,8 +636,9 @@ async fn wait_for(
 
 // ------------------------------------------------------------------------------------------------------ osd-payload
 
-/// Values for the template's declared parameters (any value does; lists are comma-separated). `${{NAME}}` takes the
-/// raw (JSON) value, `${NAME}` the string; other `${...}` are shell variables of embedded scripts and stay.
+/// Values for OSD's production template's declared parameters (any value does; lists are comma-separated; a parameter
+/// not listed here gets `bench`). `${{NAME}}` takes the raw (JSON) value, `${NAME}` the string; other `${...}` are
+/// shell variables of embedded scripts and stay.
 const OSD_PARAMETERS: &[(&str, &str)] = &[
     ("IMAGE_TAG", "bench"),
     ("REPO_NAME", "managed-cluster-config"),

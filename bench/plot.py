@@ -1,9 +1,15 @@
 #!/usr/bin/env python3
 """plot.py RESULT.json OUT.svg: the fan-out timelines (objects present vs time), the label → object latency
-distribution (CDF), the OSD run's RSS and the churn run's RSS, as one SVG. Standard library only."""
+distribution (CDF), the OSD run's RSS and the churn run's RSS, as one SVG. Standard library only.
+
+The timelines and samples are in the raw-samples file the result names (`raw_samples`, e.g. raw/<name>.json next to
+it, kept out of git); without it the panels that need them are left out."""
 
 import json
+import os
 import sys
+
+from bench import merge_raw
 from xml.sax.saxutils import escape
 
 W, H = 640, 300  # one panel
@@ -73,12 +79,17 @@ def cumulative(times):
 
 def main():
     r = json.load(open(sys.argv[1]))
+    raw = r.get("raw_samples") and os.path.join(os.path.dirname(sys.argv[1]) or ".", r["raw_samples"])
+    if raw and os.path.exists(raw):
+        r = merge_raw(r, json.load(open(raw)))
+    elif raw:
+        sys.stderr.write(f"plot.py: {raw} is missing: no timelines, latency samples or RSS series to plot\n")
     sc = r["scenarios"]
     n = r["parameters"]["n"]
     panels = []
     series = []
     for key, name in (("s1", "new"), ("s2", "edit")):
-        if key in sc:
+        if key in sc and "timeline_hivesync_s" in sc[key]:
             series.append((f"hivesync {name} ({sc[key]['hivesync_objects_s']:.1f} s)",
                            cumulative(sc[key]["timeline_hivesync_s"])))
             series.append((f"floor {name} ({sc[key]['floor_objects_s']:.1f} s)", cumulative(sc[key]["timeline_floor_s"])))
@@ -92,7 +103,7 @@ def main():
         panels.append(lambda y0, s=series: panel(
             y0, f"Fan-out to {n} clusters: ConfigMaps present on the spokes", "seconds since the change",
             "objects present", s))
-    if "s3" in sc:
+    if "s3" in sc and "samples_add_s" in sc["s3"]:
         lat = sorted(v * 1000 for v in sc["s3"]["samples_add_s"])
         cdf = [(v, 100 * (i + 1) / len(lat)) for i, v in enumerate(lat)]
         a = sc["s3"]["add_s"]

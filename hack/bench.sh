@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# make bench: the fleet benchmark (issue 8, DESIGN.md "Performance design"; method and figures in bench/README.md).
+# make bench: the fleet benchmark (scenarios, method, targets and figures in docs/benchmarks.md).
 #
 # Builds release binaries (hivesync, hivesync-floor), starts local clusters (a hub and BENCH_SPOKES real spokes),
 # creates BENCH_N ClusterDeployments whose kubeconfigs point at the spokes (each cluster's objects in its own
 # Namespace bench-<id> and ConfigMaps bench-<id>-<k> through `{{ fromCDLabel "bench-id" }}`), runs the scenarios and writes
-# $BENCH_OUT/<date>-s<scenarios>-n<N>.json (+ .svg). Nothing here asserts a timing; it only measures.
+# $BENCH_OUT/<date>-s<scenarios>-n<N>.json (figures) + .svg (plots), and the raw samples (timelines, latency and RSS
+# samples) to $BENCH_OUT/raw/<date>-s<scenarios>-n<N>.json (out of git). Nothing here asserts a timing; it only measures.
 #
 # Scenarios (BENCH_SCENARIOS, comma list, default all):
 #   1 fan-out new (and the floor)  2 fan-out edit (and the floor)  3 label → object latency  4 OSD payload on fake
@@ -14,6 +15,9 @@
 # Env: BENCH_N (1000)  BENCH_SPOKES (3)  BENCH_SCENARIOS (1,2,3,4,5,6,7)  BENCH_OUT (bench/results)
 #      BENCH_CONCURRENCY (16: the controller's --concurrency and the floor's)  BENCH_LAT_REPS (50)
 #      BENCH_IDLE_SECONDS (60)  BENCH_S4_N (BENCH_N)  BENCH_S4_CONCURRENCY (250)  BENCH_DEAD_AFTER (2 s)
+#      BENCH_S4_TEMPLATE (unset: scenario 4's OSD-shaped payload is generated from counts, bench/osd_payload.py; set:
+#      the path of an OpenShift Template of SelectorSyncSets to use instead, e.g. openshift/managed-cluster-config's
+#      hack/00-osd-managed-cluster-config-production.yaml.tmpl)
 #      BENCH_S6_ROUNDS (6: scenario 6's control + dead-spoke pairs)
 #      BENCH_S7_N (BENCH_N)  BENCH_S7_CYCLES (5)  BENCH_S7_CONCURRENCY (BENCH_CONCURRENCY)  BENCH_S7_SETTLE (35 s: idle
 #      before each RSS sample; the controller sweeps its caches every 30 s)  BENCH_S7_SYNCSETS (1: also one SyncSet per
@@ -141,8 +145,8 @@ wait_cs_success() {
 # --------------------------------------------------------------------------------------------------- set up
 mkdir -p "$OUT"
 if [ -z "${BENCH_BIN_DIR:-}" ]; then
-  say "building release binaries (hivesync, hivesync-floor)"
-  (cd "$REPO_ROOT" && nice cargo build --release --bin hivesync --bin hivesync-floor)
+  say "building release binaries (hivesync, hivesync-floor: the bench feature)"
+  (cd "$REPO_ROOT" && nice cargo build --release --features bench --bin hivesync --bin hivesync-floor)
 fi
 k8s_path
 FLEET=0
@@ -175,6 +179,7 @@ json.dump({"n": $N, "spokes": $SPOKES, "scenarios": "$SCENARIOS", "concurrency":
            "dead_after_s": $DEAD_AFTER, "s6_rounds": $S6_ROUNDS, "s7_n": $S7_N, "s7_cycles": $S7_CYCLES,
            "s7_concurrency": $S7_CONC, "s7_settle_s": $S7_SETTLE, "s7_syncsets": $S7_SYNCSETS, "k8s_version": "$K8S_VERSION",
            "git_rev_at_start": "$GIT_REV_START", "src_dirty_at_start": $SRC_DIRTY_START,
+           "s4_payload": "${BENCH_S4_TEMPLATE:-generated (bench/osd_payload.py)}",
            "controller_flags": "--concurrency $CONC (other flags default: --probe-interval 20s, --remote-timeout 20s)"},
           open(sys.argv[1], "w"))
 EOF
@@ -375,8 +380,11 @@ if has 4; then
   [ "$SETUP_DIR" = "$S4_DIR" ] || fresh_hub "$S4_DIR"
   HUB4="$S4_DIR/hub.kubeconfig"
   HUB_KUBECONFIG="$HUB4" install_crds
-  "$FLOOR" osd-payload --template "$REPO_ROOT/../shared/bench-data/osd-production.selectorsyncsets.template.yaml" \
-    --out "$RUN/osd.json"
+  if [ -n "${BENCH_S4_TEMPLATE:-}" ]; then
+    "$FLOOR" osd-payload --template "$BENCH_S4_TEMPLATE" --out "$RUN/osd.json"
+  else
+    $PY osd-payload --out "$RUN/osd.json"
+  fi
   $PY fake-fleet --n "$S4_N" >"$RUN/fake-fleet.json"
   $PY osd-expected --payload "$RUN/osd.json" --n "$S4_N" --out "$RUN/osd-expected.json"
   kubectl --kubeconfig "$HUB4" apply --server-side --force-conflicts --field-manager=bench -f "$RUN/fake-fleet.json" >/dev/null
@@ -389,8 +397,9 @@ if has 4; then
   (while kill -0 "$CONTROLLER_PID" 2>/dev/null; do echo "$(fsub "$(now)" "$t0") $(vm "$CONTROLLER_PID" VmRSS)"; sleep 1; done) \
     >"$RUN/s4-rss.txt" 2>/dev/null &
   RSS_PID=$!
-  # kubectl create --validate=false: 4 of the payload's sets have patches with a field (`applyMode`) the CRD does not
-  # declare; server-side apply refuses it, a create has the API server prune it (as a Hive hub with Hive's CRD does).
+  # kubectl create --validate=false: with BENCH_S4_TEMPLATE, 4 of the production template's sets have patches with a
+  # field (`applyMode`) the CRD does not declare; server-side apply refuses it, a create has the API server prune it (as
+  # a Hive hub with Hive's CRD does). The generated payload has no such field; it is created the same way.
   kubectl --kubeconfig "$HUB4" create --validate=false -f "$RUN/osd.json" >/dev/null 2>"$RUN/osd-apply.err"
   tapplied=$(now)
   : >"$RUN/s4-done.txt"
@@ -427,8 +436,9 @@ out = {"clusters": len(exp), "selectorsyncsets": len(payload),
        "resources_applied_total": float(applied),
        "clustersync_sizes": json.load(open(f"{run}/s4-sizes.json")),
        "rss_timeline": [[float(a), int(b), int(c)] for a, b, c in samples],
+       "payload": json.load(open(f"{run}/params.json")).get("s4_payload"),
        "method": "fake-cluster CDs (hive.openshift.io/fake-cluster: spoke I/O replaced by Hive's latency "
-                 "distribution), OSD-shaped labels; time from `kubectl apply` of the 378 SelectorSyncSets until every "
+                 "distribution), OSD-shaped labels; time from `kubectl create` of the 378 SelectorSyncSets until every "
                  "ClusterSync holds a result for every set its labels select (polled every 5 s); VmHWM of the controller"}
 json.dump(out, open(f"{run}/s4.json", "w"))
 print(json.dumps({k: v for k, v in out.items() if k != "rss_timeline"}))
@@ -614,5 +624,5 @@ fi
 tag="$(date -u +%Y-%m-%d)-s${SCENARIOS//,/}-n$N"
 $PY assemble --run "$RUN" --out "$OUT/$tag.json" --repo "$REPO_ROOT"
 python3 "$REPO_ROOT/bench/plot.py" "$OUT/$tag.json" "$OUT/$tag.svg"
-say "results: $OUT/$tag.json, $OUT/$tag.svg"
+say "results: $OUT/$tag.json, $OUT/$tag.svg (raw samples: $OUT/raw/$tag.json)"
 [ "${BENCH_KEEP_CLUSTERS:-0}" = 1 ] || [ "$FLEET" = 0 ] || "$REPO_ROOT/hack/local-clusters.sh" down >/dev/null
