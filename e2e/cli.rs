@@ -107,6 +107,7 @@ async fn status_lists_each_cluster_with_its_syncset_results_and_failing_ones_fir
             "PAUSED",
             "SYNCSETS",
             "FAILING",
+            "HEALTH",
             "LAST-FULL-REAPPLY",
             "FIRST-SUCCESS"
         ]

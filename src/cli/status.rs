@@ -1,8 +1,8 @@
 //! `hivesync status`: the sync state of every cluster, from three list calls on the hub (ClusterDeployments,
 //! ClusterSyncs, ClusterSyncLeases) and no per-cluster request; with CLUSTER, that cluster's syncsets. Problems first.
 //!
-//! Exit code: 0 when every cluster shown is reachable and no syncset fails, 1 when one is unreachable or a syncset
-//! fails, 2 on a usage or hub error.
+//! Exit code: 0 when every cluster shown is reachable, no syncset fails and none is Degraded, 1 when one is
+//! unreachable, a syncset fails or its objects are Degraded (the `Healthy` condition), 2 on a usage or hub error.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -136,6 +136,41 @@ pub struct EntryRow {
     pub last_transition_time: Timestamp,
 }
 
+/// The `Healthy` condition as `status` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthRow {
+    /// `Healthy`, `Progressing`, `Degraded`, or `Unknown` (not assessed yet).
+    pub health: String,
+    pub message: String,
+    /// The unhealthy objects the condition names (at most three), each with why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unhealthy_objects: Vec<String>,
+}
+
+impl HealthRow {
+    fn of(status: &crate::api::ClusterSyncStatus) -> Option<Self> {
+        let c = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == crate::consts::HEALTHY_CONDITION)?;
+        let health = match c.status.as_str() {
+            "True" => "Healthy".to_string(),
+            "False" => c.reason.clone(),
+            _ => "Unknown".to_string(),
+        };
+        Some(Self {
+            health,
+            unhealthy_objects: crate::plan::health::listed_objects(&c.message),
+            message: c.message.clone(),
+        })
+    }
+
+    fn degraded(&self) -> bool {
+        self.health == "Degraded"
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterRow {
@@ -149,6 +184,9 @@ pub struct ClusterRow {
     pub failing: usize,
     pub last_full_reapply: Option<Timestamp>,
     pub first_success_time: Option<Timestamp>,
+    /// The ClusterSync's `Healthy` condition: the health of the objects applied to the cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthRow>,
     /// Why the cluster needs a look (unreachable, paused, failing syncsets, no ClusterSync yet), if it does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -225,14 +263,17 @@ impl ClusterRow {
             failing,
             last_full_reapply: lease.map(|l| l.spec.renew_time.0),
             first_success_time: status.and_then(|s| s.first_success_time.as_ref().map(|t| t.0)),
+            health: status.and_then(HealthRow::of),
             message,
             sync_sets: with_entries.then_some(entries),
         }
     }
 
-    /// Something a script should look at: the cluster is unreachable or a syncset fails.
+    /// Something a script should look at: the cluster is unreachable, a syncset fails, or its objects are Degraded.
     pub fn problem(&self) -> bool {
-        self.reachable == Reachable::No || self.failing > 0
+        self.reachable == Reachable::No
+            || self.failing > 0
+            || self.health.as_ref().is_some_and(HealthRow::degraded)
     }
 }
 
@@ -346,6 +387,15 @@ fn yes_no(b: bool) -> &'static str {
     }
 }
 
+fn health_cell(h: Option<&HealthRow>) -> Cell {
+    match h.map(|h| h.health.as_str()) {
+        None => ("-".into(), ""),
+        Some("Healthy") => ("Healthy".into(), GREEN),
+        Some("Degraded") => ("Degraded".into(), RED),
+        Some(other) => (other.to_string(), YELLOW),
+    }
+}
+
 fn reachable_cell(r: Reachable) -> Cell {
     match r {
         Reachable::Yes => ("yes".into(), GREEN),
@@ -363,6 +413,7 @@ pub fn format_clusters(rows: &[ClusterRow], wide: bool, style: Style, now: Times
         "PAUSED",
         "SYNCSETS",
         "FAILING",
+        "HEALTH",
         "LAST-FULL-REAPPLY",
         "FIRST-SUCCESS",
     ];
@@ -382,6 +433,7 @@ pub fn format_clusters(rows: &[ClusterRow], wide: bool, style: Style, now: Times
                     if r.failing > 0 { RED } else { GREEN },
                 ),
                 (r.failing.to_string(), if r.failing > 0 { RED } else { "" }),
+                health_cell(r.health.as_ref()),
                 (age(r.last_full_reapply, now), ""),
                 (age(r.first_success_time, now), ""),
             ];
@@ -421,6 +473,16 @@ pub fn format_cluster(row: &ClusterRow, wide: bool, style: Style, now: Timestamp
     );
     let colour = if row.failing > 0 { RED } else { GREEN };
     out.push_str(&field("SyncSets", style.paint(&syncsets, colour)));
+    let (h, c) = health_cell(row.health.as_ref());
+    out.push_str(&field("Health", style.paint(&h, c)));
+    if let Some(health) = &row.health {
+        if health.unhealthy_objects.is_empty() {
+            out.push_str(&field("", health.message.clone()));
+        }
+        for o in &health.unhealthy_objects {
+            out.push_str(&field("", o.clone()));
+        }
+    }
     out.push_str(&field(
         "Last full re-apply",
         age(row.last_full_reapply, now),
@@ -593,11 +655,11 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "NAMESPACE  NAME      REACHABLE  PAUSED  SYNCSETS  FAILING  LAST-FULL-REAPPLY  FIRST-SUCCESS  MESSAGE"
+            "NAMESPACE  NAME      REACHABLE  PAUSED  SYNCSETS  FAILING  HEALTH  LAST-FULL-REAPPLY  FIRST-SUCCESS  MESSAGE"
         );
         assert_eq!(
             lines[1],
-            "ns         b-dead    no         no      1/1       0        -                  -              unreachable: dial tcp: connection refused"
+            "ns         b-dead    no         no      1/1       0        -       -                  -              unreachable: dial tcp: connection refused"
         );
         assert!(lines[2].starts_with("ns         a-fine    yes"), "{text}");
         assert!(
@@ -614,6 +676,71 @@ mod tests {
         assert_eq!(plain, "A  B\nx  y\n");
         let coloured = table(&["A", "B"], &rows, Style { colour: true });
         assert!(coloured.contains("\u{1b}[31mx  \u{1b}[0m"), "{coloured:?}");
+    }
+
+    #[test]
+    fn the_health_condition_shows_as_a_column_and_as_a_list_of_unhealthy_objects() {
+        let verdict = crate::plan::health::verdict(&[
+            (
+                crate::api::SyncResourceReference {
+                    api_version: "batch/v1".into(),
+                    kind: "Job".into(),
+                    namespace: "shop".into(),
+                    name: "migrate".into(),
+                },
+                crate::plan::health::Assessment {
+                    health: crate::plan::health::Health::Degraded,
+                    message:
+                        "Job: BackoffLimitExceeded: Job has reached the specified backoff limit"
+                            .into(),
+                },
+            ),
+            (
+                crate::api::SyncResourceReference {
+                    api_version: "v1".into(),
+                    kind: "Namespace".into(),
+                    namespace: "".into(),
+                    name: "shop".into(),
+                },
+                crate::plan::health::Assessment {
+                    health: crate::plan::health::Health::Healthy,
+                    message: "".into(),
+                },
+            ),
+        ]);
+        let status = json!({"conditions": [
+            {"type": "Failed", "status": "False", "reason": "Success", "message": "All SyncSets and SelectorSyncSets have been applied to the cluster"},
+            {"type": "Healthy", "status": "False", "reason": "Degraded", "message": verdict.message},
+        ], "syncSets": [entry("good", "Success", None)]});
+        let row = ClusterRow::new(
+            &cd("c", Some("False"), json!({})),
+            Some(&cs(status)),
+            None,
+            true,
+        );
+        let health = row.health.clone().unwrap();
+        assert_eq!(health.health, "Degraded");
+        assert_eq!(health.unhealthy_objects.len(), 1);
+        assert!(
+            health.unhealthy_objects[0].starts_with("Job shop/migrate is Degraded"),
+            "{health:?}"
+        );
+        assert!(row.problem(), "a Degraded cluster is a problem for scripts");
+        let table = format_clusters(std::slice::from_ref(&row), false, Style::PLAIN, now());
+        assert!(
+            table.lines().nth(1).unwrap().contains(" Degraded "),
+            "{table}"
+        );
+        let one = format_cluster(&row, false, Style::PLAIN, now());
+        assert!(one.contains("Health:             Degraded"), "{one}");
+        assert!(
+            one.contains("Job shop/migrate is Degraded: BackoffLimitExceeded"),
+            "{one}"
+        );
+        assert_eq!(
+            serde_json::to_value(&row).unwrap()["health"]["health"],
+            "Degraded"
+        );
     }
 
     #[test]

@@ -221,6 +221,19 @@ pub fn verdict(assessed: &[(SyncResourceReference, Assessment)]) -> Verdict {
     }
 }
 
+/// The unhealthy objects a verdict's message lists (`Job shop/migrate is Degraded: ...`), for a reader of the
+/// ClusterSync condition (`hivesync status CLUSTER`); empty for a healthy verdict.
+pub fn listed_objects(message: &str) -> Vec<String> {
+    let Some((_, list)) = message.split_once(" objects are not healthy: ") else {
+        return vec![];
+    };
+    let list = match list.rsplit_once(" (and ") {
+        Some((head, tail)) if tail.ends_with(" more)") => head,
+        _ => list,
+    };
+    list.split("; ").map(String::from).collect()
+}
+
 /// `Deployment shop/web is Progressing: 2 of 3 replicas updated`: the kind once (an assessment's message starts
 /// with it; a caller's may not).
 fn describe(r: &SyncResourceReference, a: &Assessment) -> String {
