@@ -757,7 +757,13 @@ async fn restart_readyz_waits_for_the_hub_caches_and_metrics_carry_hive_s_names_
     let address = format!("127.0.0.1:{port}");
     // The hub is down when the controller starts: it is alive (/healthz) but not ready (/readyz).
     let stopped = stop_local_cluster(&local_cluster_name(&hub_kubeconfig()))?;
-    let controller = Controller::start_without_waiting(&["--metrics-address", &address])?;
+    let controller = Controller::start_without_waiting(&[
+        "--metrics-address",
+        &address,
+        // Hive's opt-in metric, every failing ClusterSync at once.
+        "--clustersync-failing-min-duration",
+        "0s",
+    ])?;
     let healthz = wait_for(
         Duration::from_secs(20),
         Duration::from_millis(200),
@@ -801,8 +807,33 @@ async fn restart_readyz_waits_for_the_hub_caches_and_metrics_carry_hive_s_names_
     cluster
         .entry_within(&ss, Duration::from_secs(60), succeeded_at(g))
         .await?;
-    let (status, metrics) = http_get(port, "/metrics")?;
-    ensure!(status == 200);
+    // A second SyncSet that fails (its namespace does not exist) makes the ClusterSync fail.
+    let failing = cluster.syncset("e2e-metrics-failing");
+    failing
+        .apply(json!({"resources": [configmap("e2e-no-such-namespace", "x", json!({}))]}))
+        .await?;
+    cluster
+        .entry_within(&failing, Duration::from_secs(60), |e| {
+            e.result == hivesync::api::SyncSetResult::Failure
+        })
+        .await?;
+    let failing_series = format!(
+        "hive_clustersync_failing_seconds{{namespaced_name=\"{}/{}\",unreachable=\"False\"}}",
+        cluster.ns(),
+        cluster.name
+    );
+    let series = &failing_series;
+    let metrics = wait_for(
+        Duration::from_secs(30),
+        Duration::from_millis(250),
+        || async move {
+            let (status, metrics) = http_get(port, "/metrics")?;
+            ensure!(status == 200);
+            ensure!(metrics.contains(series.as_str()), "/metrics lacks {series}");
+            Ok(metrics)
+        },
+    )
+    .await?;
     for expected in [
         "hive_syncsetinstance_resources_applied_total{result=\"success\",type=\"apply\"}",
         "hive_syncsetinstance_apply_duration_seconds_bucket{result=\"success\",type=\"apply\",le=\"0.5\"}",
@@ -813,6 +844,7 @@ async fn restart_readyz_waits_for_the_hub_caches_and_metrics_carry_hive_s_names_
         "hive_syncsets_total ",
         "hivesync_clusters{reachability=\"reachable\"}",
         "hivesync_queue_depth ",
+        "hivesync_objects{health=\"Healthy\"}",
     ] {
         // A labelled family prints only once it has a series (the per-SelectorSyncSet gauges need a
         // SelectorSyncSet entry somewhere, which this test does not make); unlabelled gauges print from the start.
