@@ -226,3 +226,171 @@ async fn adopt_writes_what_hiveutil_writes_and_the_controller_reaches_the_adopte
     wait_until_reachable(&hub, &ns, &name).await?;
     Ok(())
 }
+
+/// A HiveConfig CRD of Hive's shape for what the migration guide touches (`spec.disabledControllers`, a list of
+/// strings), everything else kept: a hub that runs Hive has Hive's own.
+fn hive_config_crd() -> serde_json::Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "hiveconfigs.hive.openshift.io"},
+        "spec": {
+            "group": "hive.openshift.io", "scope": "Cluster",
+            "names": {"kind": "HiveConfig", "listKind": "HiveConfigList", "plural": "hiveconfigs",
+                      "singular": "hiveconfig"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "properties": {
+                        "disabledControllers": {"type": "array", "items": {"type": "string"}}}},
+                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}}}],
+        },
+    })
+}
+
+/// The migration guide (docs/operations.md, "Migrating from Hive") run as written, against a real hub: step 1's
+/// `disabledControllers` patch, step 2's overlay applied server-side (a dry run: the suite's own controller runs under
+/// the same RBAC), step 4's delete of the overlay deleting no CRD, and turning Hive's controllers back on.
+#[tokio::test]
+async fn the_migration_guide_s_commands_run_as_written_and_going_back_deletes_no_crd() -> Result<()>
+{
+    let fleet = Fleet::connect().await?;
+    let hub = hub_kubeconfig();
+    let crds = Api::<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition>::all(
+        fleet.hub.clone(),
+    );
+    crds.patch(
+        "hiveconfigs.hive.openshift.io",
+        &PatchParams::apply("e2e").force(),
+        &Patch::Apply(hive_config_crd()),
+    )
+    .await?;
+    wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
+        let hub = hub.clone();
+        async move {
+            let out = kubectl(&hub, ["get", "hiveconfigs"]);
+            ensure!(
+                out.status.success(),
+                "HiveConfig is not served yet: {}",
+                out.describe()
+            );
+            Ok(())
+        }
+    })
+    .await?;
+    // Hive's operator makes `hive` (its settings live there); here it starts with another controller disabled, which
+    // the guide's commands must keep.
+    let created = kubectl_with_stdin(
+        &hub,
+        ["apply", "--server-side", "--field-manager=hive-operator", "--force-conflicts", "-f", "-"],
+        &json!({"apiVersion": "hive.openshift.io/v1", "kind": "HiveConfig", "metadata": {"name": "hive"},
+                "spec": {"disabledControllers": ["machinepool"], "targetNamespace": "hive"}})
+        .to_string(),
+    );
+    ensure!(created.status.success(), "{}", created.describe());
+
+    // Step 1, as the guide writes it (kubectl for oc).
+    let step1 = kubectl(
+        &hub,
+        [
+            "patch",
+            "hiveconfig",
+            "hive",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"add","path":"/spec/disabledControllers/-","value":"clustersync"},{"op":"add","path":"/spec/disabledControllers/-","value":"unreachable"}]"#,
+        ],
+    );
+    ensure!(
+        step1.status.success(),
+        "step 1 failed: {}",
+        step1.describe()
+    );
+    let disabled = |hub: &std::path::Path| -> Result<String> {
+        let out = kubectl(
+            hub,
+            [
+                "get",
+                "hiveconfig",
+                "hive",
+                "-o",
+                "jsonpath={.spec.disabledControllers}",
+            ],
+        );
+        ensure!(out.status.success(), "{}", out.describe());
+        Ok(out.stdout_text())
+    };
+    let now = disabled(&hub)?;
+    ensure!(
+        now == r#"["machinepool","clustersync","unreachable"]"#,
+        "step 1 adds Hive's two sync controllers and keeps the others: {now}"
+    );
+
+    // Step 2: the hive-hub overlay carries no CRD, and the hub accepts it.
+    let overlay = repo_root().join("deploy/overlays/hive-hub");
+    let step2 = kubectl(
+        &hub,
+        [
+            "apply".as_ref(),
+            "--server-side".as_ref(),
+            "--dry-run=server".as_ref(),
+            "-k".as_ref(),
+            overlay.as_os_str(),
+        ],
+    );
+    ensure!(
+        step2.status.success(),
+        "step 2 failed: {}",
+        step2.describe()
+    );
+    ensure!(
+        !step2.stdout_text().contains("customresourcedefinition"),
+        "the hive-hub overlay must not apply CRDs:\n{}",
+        step2.stdout_text()
+    );
+
+    // Step 4: deleting the overlay deletes no CRD (Hive's stay, with every ClusterDeployment).
+    let step4 = kubectl(
+        &hub,
+        [
+            "delete".as_ref(),
+            "--dry-run=server".as_ref(),
+            "--ignore-not-found".as_ref(),
+            "-k".as_ref(),
+            overlay.as_os_str(),
+        ],
+    );
+    ensure!(
+        step4.status.success(),
+        "step 4 failed: {}",
+        step4.describe()
+    );
+    ensure!(
+        !step4.stdout_text().contains("customresourcedefinition"),
+        "deleting the overlay would delete CRDs:\n{}",
+        step4.stdout_text()
+    );
+    // ... and Hive's controllers back on: the list as it was before step 1.
+    let back = kubectl(
+        &hub,
+        [
+            "patch",
+            "hiveconfig",
+            "hive",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"disabledControllers":["machinepool"]}}"#,
+        ],
+    );
+    ensure!(
+        back.status.success(),
+        "going back failed: {}",
+        back.describe()
+    );
+    let now = disabled(&hub)?;
+    ensure!(
+        now == r#"["machinepool"]"#,
+        "going back keeps the other disabled controllers: {now}"
+    );
+    Ok(())
+}
