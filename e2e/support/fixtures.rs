@@ -473,8 +473,9 @@ impl Cluster {
         .await
     }
 
-    /// Waits (up to 30 s) until the ClusterSync has exactly one condition, `Failed` with `status`/`reason`/`message`,
-    /// and returns the ClusterSync.
+    /// Waits (up to 30 s) until the ClusterSync's first condition is `Failed` with `status`/`reason`/`message` and it
+    /// has no other `Failed` condition, and returns the ClusterSync. Hive writes only that condition; hivesync's own
+    /// `Healthy` follows it.
     pub async fn wait_cluster_sync_failed(
         &self,
         status: &str,
@@ -487,13 +488,14 @@ impl Cluster {
             || async {
                 let cs = self.cluster_sync().await?.context("no ClusterSync")?;
                 let conditions = cs.status.clone().unwrap_or_default().conditions;
+                let failed = conditions.iter().filter(|c| c.type_ == "Failed").count();
                 ensure!(
-                    conditions.len() == 1
+                    failed == 1
                         && conditions[0].type_ == "Failed"
                         && conditions[0].status == status
                         && conditions[0].reason == reason
                         && conditions[0].message == message,
-                    "expected exactly the condition Failed={status}/{reason}/{message:?}; status:\n{}",
+                    "expected the one condition Failed={status}/{reason}/{message:?}, first; status:\n{}",
                     describe_cluster_sync(Some(&cs))
                 );
                 Ok(cs)
