@@ -7,13 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::ResourceExt;
+use kube::runtime::reflector::Store;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{GaugeVec, Opts};
 
-use crate::api::{ClusterDeployment, ClusterSync, SyncSetResult};
+use crate::api::{ClusterDeployment, ClusterKey, ClusterSync, SyncSetResult};
 use crate::controller::{self, Context};
 use crate::metrics;
 use crate::plan::{conditions, gate};
@@ -73,9 +72,10 @@ pub async fn publish_gauges(ctx: Arc<Context>, every: Duration) {
                 _ => unknown += 1,
             }
             if controller::syncset_paused(&cd) {
+                let cluster = ClusterKey::of(&cd);
                 paused.push([
-                    cd.name_any(),
-                    cd.namespace().unwrap_or_default(),
+                    cluster.name,
+                    cluster.namespace,
                     gate::cluster_type(&cd).to_string(),
                 ]);
             }
@@ -101,9 +101,9 @@ pub async fn publish_gauges(ctx: Arc<Context>, every: Duration) {
         }
         known_paused = paused;
         for entry in ctx.last_success.iter() {
-            let (ns, name) = entry.key();
+            let cluster = entry.key();
             metrics::LAST_SUCCESS_AGE
-                .with_label_values(&[ns, name])
+                .with_label_values(&[&cluster.namespace, &cluster.name])
                 .set(entry.value().elapsed().as_secs_f64());
         }
         let mut objects: HashMap<&'static str, i64> = crate::plan::health::Health::ALL
@@ -184,8 +184,9 @@ impl Collector for ClusterSyncFailing {
         .expect("a valid metric");
         let now = Timestamp::now();
         for cs in self.cluster_syncs.state() {
-            let (ns, name) = (cs.namespace().unwrap_or_default(), cs.name_any());
-            let cd = self.cds.get(&ObjectRef::new(&name).within(&ns));
+            let cd = self
+                .cds
+                .get(&ClusterKey::of_meta(&cs.metadata).object_ref());
             if let Some(f) = failing(&cs, cd.as_deref(), now, self.min) {
                 gauge
                     .with_label_values(&[&f.namespaced_name, &f.unreachable])
@@ -225,7 +226,7 @@ pub fn failing(
         return None;
     }
     Some(Failing {
-        namespaced_name: format!("{}/{}", cs.namespace().unwrap_or_default(), cs.name_any()),
+        namespaced_name: ClusterKey::of_meta(&cs.metadata).to_string(),
         unreachable: cd
             .and_then(|cd| cd.condition(conditions::UNREACHABLE))
             .map(|c| c.status.clone())

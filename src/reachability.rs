@@ -10,16 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use kube::runtime::reflector::ObjectRef;
 use kube::ResourceExt;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::api::ClusterKey;
 use crate::api::{ClusterDeployment, ClusterDeploymentCondition};
 use crate::consts::RECONCILE_PAUSE_ANNOTATION;
 use crate::controller::Context;
 use crate::hub::queue::WorkQueue;
-use crate::hub::ClusterKey;
 use crate::plan::conditions::set_cd_condition;
 use crate::plan::gate;
 use crate::plan::reach::{self, AfterPrimary, Observed, ACTIVE_API_URL_OVERRIDE, UNREACHABLE};
@@ -90,7 +89,7 @@ pub async fn run(ctx: Arc<Context>, settings: ProbeSettings) {
 async fn schedule(prober: &Prober) {
     loop {
         for cd in prober.ctx.stores.cds.state() {
-            let key: ClusterKey = (cd.namespace().unwrap_or_default(), cd.name_any());
+            let key = ClusterKey::of(&cd);
             if prober.scheduled.insert(key.clone(), ()).is_none() {
                 prober.queue.add(key);
             }
@@ -102,11 +101,7 @@ async fn schedule(prober: &Prober) {
 impl Prober {
     /// Probes one cluster; returns when to probe it again (None: it is gone).
     async fn probe(&self, key: &ClusterKey) -> Option<Duration> {
-        let cd = self
-            .ctx
-            .stores
-            .cds
-            .get(&ObjectRef::new(&key.1).within(&key.0))?;
+        let cd = self.ctx.stores.cds.get(&key.object_ref())?;
         let idle = Some(self.settings.interval);
         if !self.ctx.ownership.owns(cd.metadata.uid.as_deref()) {
             return idle;
@@ -182,7 +177,7 @@ impl Prober {
             became(ACTIVE_API_URL_OVERRIDE, "True") || became(ACTIVE_API_URL_OVERRIDE, "False");
         if became(UNREACHABLE, "True") {
             let error = primary.as_ref().err().cloned().unwrap_or_default();
-            warn!(namespace = %key.0, name = %key.1, %error, "cluster is unreachable");
+            warn!(namespace = %key.namespace, name = %key.name, %error, "cluster is unreachable");
             self.ctx
                 .events
                 .publish(&cd, true, "ClusterUnreachable", error)
@@ -207,7 +202,7 @@ impl Prober {
         let cached = init.is_empty().then_some(cd.as_ref());
         self.write(key, &changes, &conditions, cached).await;
         if now_reachable || url_switched {
-            info!(namespace = %key.0, name = %key.1, "cluster is reachable; syncing");
+            info!(namespace = %key.namespace, name = %key.name, "cluster is reachable; syncing");
             self.ctx.queue.add(key.clone());
         }
 
@@ -265,7 +260,7 @@ impl Prober {
             return;
         }
         let now = status::now();
-        let result = status::update_cd_conditions(&self.ctx.hub, &key.0, &key.1, cached, |conds| {
+        let result = status::update_cd_conditions(&self.ctx.hub, key, cached, |conds| {
             let mut changed = false;
             for (t, (s, r, m)) in changes {
                 let refresh =
@@ -277,11 +272,11 @@ impl Prober {
         .await;
         match result {
             Ok(true) => {
-                debug!(namespace = %key.0, name = %key.1, "reachability conditions written")
+                debug!(namespace = %key.namespace, name = %key.name, "reachability conditions written")
             }
             Ok(false) => {}
             Err(e) => {
-                warn!(namespace = %key.0, name = %key.1, error = %e, "could not write reachability conditions")
+                warn!(namespace = %key.namespace, name = %key.name, error = %e, "could not write reachability conditions")
             }
         }
     }

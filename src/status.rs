@@ -7,8 +7,8 @@ use kube::api::PostParams;
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::api::{
-    ClusterDeployment, ClusterDeploymentCondition, ClusterDeploymentStatus, ClusterSync,
-    ClusterSyncLease, ClusterSyncLeaseSpec, ClusterSyncSpec, ClusterSyncStatus,
+    ClusterDeployment, ClusterDeploymentCondition, ClusterDeploymentStatus, ClusterKey,
+    ClusterSync, ClusterSyncLease, ClusterSyncLeaseSpec, ClusterSyncSpec, ClusterSyncStatus,
 };
 use crate::consts::FIELD_MANAGER;
 
@@ -131,12 +131,11 @@ async fn create_lease(
 /// same list. `change` keeps Hive's order (`plan::conditions::set_cd_condition` re-sorts after every change).
 pub async fn update_cd_conditions(
     hub: &Client,
-    namespace: &str,
-    name: &str,
+    cluster: &ClusterKey,
     cached: Option<&ClusterDeployment>,
     change: impl Fn(&mut Vec<ClusterDeploymentCondition>) -> bool,
 ) -> kube::Result<bool> {
-    update_cd_status(hub, namespace, name, cached, |_, status| {
+    update_cd_status(hub, cluster, cached, |_, status| {
         change(&mut status.conditions)
     })
     .await
@@ -146,12 +145,12 @@ pub async fn update_cd_conditions(
 /// anything), as [`update_cd_conditions`]: from `cached` or a fresh read, re-reading on conflict.
 pub async fn update_cd_status(
     hub: &Client,
-    namespace: &str,
-    name: &str,
+    cluster: &ClusterKey,
     mut cached: Option<&ClusterDeployment>,
     change: impl Fn(&ObjectMeta, &mut ClusterDeploymentStatus) -> bool,
 ) -> kube::Result<bool> {
-    let api: Api<ClusterDeployment> = Api::namespaced(hub.clone(), namespace);
+    let api: Api<ClusterDeployment> = Api::namespaced(hub.clone(), &cluster.namespace);
+    let name = &cluster.name;
     for _ in 0..5 {
         // The watched copy first (its resourceVersion makes a stale one a 409): one request instead of a GET and a
         // PUT, which matters when a dead spoke has hundreds of its clusters marked at once on a busy hub.

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::ClusterKey;
 use crate::controller::{self, Context, Settings};
 use crate::hub::{queue::WorkQueue, secrets::SecretTracker, watch};
 use crate::leader::{LeaseSettings, Ownership};
@@ -180,20 +181,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                         shards,
                     ) == shard
                     {
-                        c.queue.add((
-                            cd.metadata.namespace.clone().unwrap_or_default(),
-                            cd.metadata.name.clone().unwrap_or_default(),
-                        ));
+                        c.queue.add(ClusterKey::of(&cd));
                     }
                 }
             },
         )));
     } else if leader_elect {
         for cd in ctx.stores.cds.state() {
-            ctx.queue.add((
-                cd.metadata.namespace.clone().unwrap_or_default(),
-                cd.metadata.name.clone().unwrap_or_default(),
-            ));
+            ctx.queue.add(ClusterKey::of(&cd));
         }
     }
     let result = tokio::select! {

@@ -20,7 +20,9 @@ use sha2::{Digest, Sha256};
 use super::hub::Hub;
 use super::render::{describe_ref, origin, parse_syncsets, read_secret, redact_secret, Snapshot};
 use super::report::{Style, BOLD, CYAN, EXIT_FINDINGS, EXIT_OK, GREEN, RED, YELLOW};
-use crate::api::{ClusterDeployment, ClusterSync, SelectorSyncSet, SyncResourceReference, SyncSet};
+use crate::api::{
+    ClusterDeployment, ClusterKey, ClusterSync, SelectorSyncSet, SyncResourceReference, SyncSet,
+};
 use crate::plan::decode::{self, ApplyMode, SyncSetKind};
 use crate::plan::deletion::{self, DeletedSyncSet, Fate};
 use crate::plan::identity::{contains, group_of, reference_of};
@@ -661,14 +663,11 @@ async fn deletion(
                 .is_some_and(|s| deleted_syncset.entry(s).is_some())
         })
         .collect();
-    clusters.sort_by_key(|cs| (cs.namespace(), cs.name_any()));
+    clusters.sort_by_key(|cs| ClusterKey::of_meta(&cs.metadata));
     let (mut deleted, mut kept, mut orphaned) = (0, 0, 0);
     for cs in &clusters {
-        let key = format!("{}/{}", cs.namespace().unwrap_or_default(), cs.name_any());
-        let Some(cd) = cds
-            .iter()
-            .find(|cd| cd.namespace() == cs.namespace() && cd.name_any() == cs.name_any())
-        else {
+        let key = ClusterKey::of_meta(&cs.metadata);
+        let Some(cd) = cds.iter().find(|cd| ClusterKey::of(cd) == key) else {
             println!("{key}: no ClusterDeployment (its ClusterSync is left over); nothing is sent");
             continue;
         };
@@ -686,7 +685,7 @@ async fn deletion(
         );
         println!(
             "{}{}",
-            style.paint(&key, BOLD),
+            style.paint(&key.to_string(), BOLD),
             if paused {
                 " (paused: happens once the pause is lifted)"
             } else {

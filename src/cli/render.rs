@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 
 use super::hub::Hub;
 use crate::api::{
-    ClusterDeployment, ClusterSync, ClusterSyncStatus, SelectorSyncSet, SyncResourceReference,
-    SyncSet,
+    ClusterDeployment, ClusterKey, ClusterSync, ClusterSyncStatus, NamespacedName, SelectorSyncSet,
+    SyncResourceReference, SyncSet,
 };
 use crate::plan::decode::{self, ApplyBehavior, PatchOp, PatchType, SyncSetKind};
 use crate::plan::gate::{self, Gate};
@@ -84,12 +84,12 @@ pub struct Snapshot {
 impl Snapshot {
     pub async fn load(hub: &Hub, namespace: Option<&str>, cluster: &str) -> anyhow::Result<Self> {
         let cd = hub.find_cluster(namespace, cluster).await?;
-        let (ns, name) = (cd.namespace().unwrap_or_default(), cd.name_any());
+        let key = ClusterKey::of(&cd);
         let sss_api: Api<SelectorSyncSet> = Api::all(hub.client.clone());
         let params = ListParams::default();
         let (cs, sync_sets, selector_sync_sets) = tokio::try_join!(
-            hub.get_opt::<ClusterSync>(&ns, &name),
-            hub.list::<SyncSet>(Some(&ns)),
+            hub.get_opt::<ClusterSync>(&key.namespace, &key.name),
+            hub.list::<SyncSet>(Some(&key.namespace)),
             hub.call("list selectorsyncsets", sss_api.list(&params)),
         )?;
         Ok(Self {
@@ -100,12 +100,9 @@ impl Snapshot {
         })
     }
 
+    /// The cluster's `namespace/name`.
     pub fn key(&self) -> String {
-        format!(
-            "{}/{}",
-            self.cd.namespace().unwrap_or_default(),
-            self.cd.name_any()
-        )
+        ClusterKey::of(&self.cd).to_string()
     }
 
     /// A full sync of the cluster, as the controller would run it now.
@@ -274,9 +271,9 @@ fn patch_comment(origin: &str, p: &PatchOp, show_secrets: bool) -> String {
 }
 
 /// The hub Secret of a secret mapping, or why it cannot be read.
-pub async fn read_secret(hub: &Hub, (ns, name): &(String, String)) -> Result<Secret, String> {
-    let api: Api<Secret> = Api::namespaced(hub.client.clone(), ns);
-    hub.call(&format!("get Secret {ns}/{name}"), api.get(name))
+pub async fn read_secret(hub: &Hub, secret: &NamespacedName) -> Result<Secret, String> {
+    let api: Api<Secret> = Api::namespaced(hub.client.clone(), &secret.namespace);
+    hub.call(&format!("get Secret {secret}"), api.get(&secret.name))
         .await
         .map_err(|e| format!("{e:#}"))
 }
@@ -300,21 +297,18 @@ pub fn render_op(
             object.clone(),
         ),
         Op::ApplySecret {
-            source: (ns, name),
+            source,
             target,
             behavior,
         } => match secret {
             Some(Ok(s)) => document(
-                format!(
-                    "{origin}: hub Secret {ns}/{name}{}",
-                    behavior_note(*behavior)
-                ),
+                format!("{origin}: hub Secret {source}{}", behavior_note(*behavior)),
                 decode::target_secret(&s, target),
             ),
             Some(Err(e)) => format!(
-                "# {origin}: hub Secret {ns}/{name} cannot be read, the sync would fail here: {e}\n"
+                "# {origin}: hub Secret {source} cannot be read, the sync would fail here: {e}\n"
             ),
-            None => format!("# {origin}: hub Secret {ns}/{name} (not read)\n"),
+            None => format!("# {origin}: hub Secret {source} (not read)\n"),
         },
         Op::Patch(patch) => patch_comment(&origin, patch, show_secrets),
         Op::Delete(r) => format!(
@@ -421,7 +415,7 @@ mod tests {
         }))
         .unwrap();
         let op = Op::ApplySecret {
-            source: ("hub".into(), "src".into()),
+            source: NamespacedName::new("hub", "src"),
             target: crate::api::SecretReference {
                 name: "dst".into(),
                 namespace: "spoke".into(),

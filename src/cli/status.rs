@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use super::hub::Hub;
 use super::report::{Style, BOLD, EXIT_FINDINGS, EXIT_OK, GREEN, RED, YELLOW};
-use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncLease, SyncSetResult, SyncStatus};
+use crate::api::{
+    ClusterDeployment, ClusterKey, ClusterSync, ClusterSyncLease, SyncSetResult, SyncStatus,
+};
 use crate::plan::conditions::{CLUSTER_SYNC_FAILED, UNREACHABLE};
 use crate::plan::decode::SyncSetKind;
 use crate::plan::gate::{self, Gate};
@@ -52,9 +54,13 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     let now = Timestamp::now();
     if let Some(cluster) = cluster {
         let cd = hub.find_cluster(namespace.as_deref(), &cluster).await?;
-        let (ns, name) = (cd.namespace().unwrap_or_default(), cd.name_any());
-        let cs = hub.get_opt::<ClusterSync>(&ns, &name).await?;
-        let lease = hub.get_opt::<ClusterSyncLease>(&ns, &name).await?;
+        let key = ClusterKey::of(&cd);
+        let cs = hub
+            .get_opt::<ClusterSync>(&key.namespace, &key.name)
+            .await?;
+        let lease = hub
+            .get_opt::<ClusterSyncLease>(&key.namespace, &key.name)
+            .await?;
         let row = ClusterRow::new(&cd, cs.as_ref(), lease.as_ref(), true);
         match output {
             Some(Output::Json) => println!("{}", serde_json::to_string_pretty(&row)?),
@@ -77,16 +83,16 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     )?;
     let css: HashMap<_, _> = css
         .into_iter()
-        .map(|c| ((c.namespace(), c.name_any()), c))
+        .map(|c| (ClusterKey::of_meta(&c.metadata), c))
         .collect();
     let leases: HashMap<_, _> = leases
         .into_iter()
-        .map(|l| ((l.namespace(), l.name_any()), l))
+        .map(|l| (ClusterKey::of_meta(&l.metadata), l))
         .collect();
     let mut rows: Vec<ClusterRow> = cds
         .iter()
         .map(|cd| {
-            let k = (cd.namespace(), cd.name_any());
+            let k = ClusterKey::of(cd);
             ClusterRow::new(cd, css.get(&k), leases.get(&k), false)
         })
         .collect();

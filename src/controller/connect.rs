@@ -7,8 +7,7 @@ use tracing::warn;
 use super::targets::Targets;
 use super::{record, Context, Outcome};
 use crate::api::clusterdeployment::ClusterMetadata;
-use crate::api::ClusterDeployment;
-use crate::hub::ClusterKey;
+use crate::api::{ClusterDeployment, ClusterKey};
 use crate::plan::gate;
 use crate::remote::{Endpoint, RemoteCluster};
 

@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use super::connect::Spoke;
 use super::Context;
-use crate::hub::ClusterKey;
+use crate::api::ClusterKey;
 use crate::metrics;
 use crate::plan::decode;
 use crate::plan::run::{ClusterRun, Op, OpError};
@@ -90,13 +90,13 @@ pub(super) async fn run_op(
 ) -> Result<Option<u64>, ExecError> {
     match op {
         Op::Apply { object, behavior } => metered_apply(rc, object, *behavior).await,
-        Op::ApplySecret { source: (ns, name), target, behavior } => {
-            let source = Api::<Secret>::namespaced(ctx.hub.clone(), ns).get(name).await.map_err(|e| {
-                info!(secret = %name, namespace = %ns, "cannot read secret");
+        Op::ApplySecret { source: secret, target, behavior } => {
+            let source = Api::<Secret>::namespaced(ctx.hub.clone(), &secret.namespace).get(&secret.name).await.map_err(|e| {
+                info!(secret = %secret.name, namespace = %secret.namespace, "cannot read secret");
                 ExecError { read: true, unreachable: false, timed_out: false, message: ops::describe_error(&e) }
             })?;
             let owned = metered_apply(rc, &decode::target_secret(&source, target), *behavior).await?;
-            ctx.secrets.record_use((ns.clone(), name.clone()), key, source.metadata.resource_version);
+            ctx.secrets.record_use(secret.clone(), key, source.metadata.resource_version);
             Ok(owned)
         }
         Op::Patch(p) => ops::patch(rc, p).await.map(|()| None).map_err(|e| {
@@ -191,7 +191,7 @@ mod tests {
         };
         let before = applied("createOnly");
         let secret = Op::ApplySecret {
-            source: ("hub-ns".into(), "source".into()),
+            source: crate::api::NamespacedName::new("hub-ns", "source"),
             target: SecretReference {
                 name: "copy".into(),
                 namespace: "spoke-ns".into(),

@@ -21,16 +21,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
-use kube::runtime::reflector::ObjectRef;
 use kube::{Client, ResourceExt};
 use rand::Rng;
 use tracing::{debug, instrument, warn};
 
-use crate::api::{ClusterDeployment, ClusterSyncStatus};
+use crate::api::{ClusterDeployment, ClusterKey, ClusterSyncStatus};
 use crate::hub::queue::WorkQueue;
 use crate::hub::secrets::SecretTracker;
 use crate::hub::watch::Stores;
-use crate::hub::ClusterKey;
 use crate::metrics;
 use crate::plan::decode::{Payload, SyncSetKind};
 use crate::plan::gate::{self, Gate};
@@ -142,10 +140,10 @@ enum Outcome {
 }
 
 /// Reconciles one cluster; returns when to look again.
-#[instrument(skip(ctx), fields(namespace = %key.0, name = %key.1))]
+#[instrument(skip(ctx), fields(namespace = %key.namespace, name = %key.name))]
 pub async fn reconcile(ctx: &Context, key: &ClusterKey) -> Option<Duration> {
     let start = std::time::Instant::now();
-    let Some(cd) = ctx.stores.cds.get(&ObjectRef::new(&key.1).within(&key.0)) else {
+    let Some(cd) = ctx.stores.cds.get(&key.object_ref()) else {
         forget(ctx, key);
         observe_reconcile("no-op", start);
         return None;
@@ -193,7 +191,7 @@ fn observe_reconcile(outcome: &str, start: std::time::Instant) {
 fn forget(ctx: &Context, key: &ClusterKey) {
     ctx.queue.forget(key);
     ctx.last_success.remove(key);
-    let _ = metrics::LAST_SUCCESS_AGE.remove_label_values(&[&key.0, &key.1]);
+    let _ = metrics::LAST_SUCCESS_AGE.remove_label_values(&[&key.namespace, &key.name]);
     ctx.pool.forget(key);
     ctx.stores.written.remove(key);
     ctx.backoff.remove(key);
@@ -222,12 +220,7 @@ pub(crate) fn sweep(ctx: &Context) {
                 .map(|s| payload_key(&s.metadata)),
         )
         .collect();
-    let live_cluster = |key: &ClusterKey| {
-        ctx.stores
-            .cds
-            .get(&ObjectRef::new(&key.1).within(&key.0))
-            .is_some()
-    };
+    let live_cluster = |key: &ClusterKey| ctx.stores.cds.get(&key.object_ref()).is_some();
     ctx.payloads.retain(|uid, _| syncsets.contains(uid));
     ctx.templated
         .retain(|(uid, cluster), _| syncsets.contains(uid) && live_cluster(cluster));
@@ -300,10 +293,7 @@ async fn sync_cluster(
             Arc::new(status::create_cluster_sync(&ctx.hub, cd).await?)
         }
     };
-    let lease = ctx
-        .stores
-        .leases
-        .get(&ObjectRef::new(&key.1).within(&key.0));
+    let lease = ctx.stores.leases.get(&key.object_ref());
     let renew_time = lease.as_ref().map(|l| l.spec.renew_time.0);
     let full = gate::time_until_renew(
         ctx.settings.reapply_interval,

@@ -17,9 +17,8 @@ use tracing::{debug, info};
 
 use super::execute::run_op;
 use super::Context;
-use crate::api::{ClusterDeployment, SyncResourceReference, SyncSetResult};
+use crate::api::{ClusterDeployment, ClusterKey, SyncResourceReference, SyncSetResult};
 use crate::consts::{DRIFT_INTERVAL_ANNOTATION, FIELD_MANAGER};
-use crate::hub::ClusterKey;
 use crate::metrics;
 use crate::plan::decode::{ApplyBehavior, Payload, SyncSetKind};
 use crate::plan::drift::{self, Look};
@@ -311,7 +310,7 @@ fn drift_annotation(
         SyncSetKind::SyncSet => ctx
             .stores
             .sync_sets
-            .get(&ObjectRef::new(name).within(&key.0))
+            .get(&ObjectRef::new(name).within(&key.namespace))
             .and_then(|s| s.annotations().get(DRIFT_INTERVAL_ANNOTATION).cloned()),
         SyncSetKind::SelectorSyncSet => ctx
             .stores

@@ -14,10 +14,10 @@ use tracing::{debug, info, warn};
 use super::targets::{content_hash, Targets};
 use super::{jitter, Context, Outcome};
 use crate::api::{
-    ClusterDeployment, ClusterSync, ClusterSyncLease, ClusterSyncStatus, SyncSetResult, SyncStatus,
+    ClusterDeployment, ClusterKey, ClusterSync, ClusterSyncLease, ClusterSyncStatus, SyncSetResult,
+    SyncStatus,
 };
 use crate::hub::watch::resource_version_of;
-use crate::hub::ClusterKey;
 use crate::metrics;
 use crate::plan::conditions;
 use crate::plan::decode::{Payload, SyncSetKind};
@@ -157,10 +157,7 @@ async fn write_status(
     written.managed_fields_mut().clear();
     let written = Arc::new(written);
     // Kept only while the watch has not delivered this version (the watch callback drops it when it does).
-    let watched = ctx
-        .stores
-        .cluster_syncs
-        .get(&ObjectRef::new(&key.1).within(&key.0));
+    let watched = ctx.stores.cluster_syncs.get(&key.object_ref());
     if watched
         .is_none_or(|w| resource_version_of(w.as_ref()) < resource_version_of(written.as_ref()))
     {
@@ -170,10 +167,7 @@ async fn write_status(
 }
 
 pub(super) fn latest_cluster_sync(ctx: &Context, key: &ClusterKey) -> Option<Arc<ClusterSync>> {
-    let watched = ctx
-        .stores
-        .cluster_syncs
-        .get(&ObjectRef::new(&key.1).within(&key.0));
+    let watched = ctx.stores.cluster_syncs.get(&key.object_ref());
     let written = ctx.stores.written.get(key).map(|w| w.clone());
     match (watched, written) {
         (Some(w), Some(mine))
@@ -329,7 +323,7 @@ pub(super) async fn keep_installed_status(ctx: &Context, key: &ClusterKey, cd: &
     if !change(&cd.metadata, &mut cd.status.clone().unwrap_or_default()) {
         return;
     }
-    let result = status::update_cd_status(&ctx.hub, &key.0, &key.1, Some(cd), change).await;
+    let result = status::update_cd_status(&ctx.hub, key, Some(cd), change).await;
     match result {
         Ok(_) => debug!(
             reason = syncset_failed.1,

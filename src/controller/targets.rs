@@ -9,8 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 
 use super::Context;
-use crate::api::{ClusterDeployment, ClusterSyncStatus};
-use crate::hub::ClusterKey;
+use crate::api::{ClusterDeployment, ClusterKey, ClusterSyncStatus};
 use crate::plan::decode::{self, Payload, SyncSetKind};
 use crate::plan::run::Target;
 use crate::plan::select::{self, Payloads};

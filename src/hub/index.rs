@@ -7,28 +7,26 @@ use std::sync::Arc;
 
 use kube::{Resource, ResourceExt};
 
-use super::secrets::SecretKey;
 use super::watch::lenient::{Targets, Undecodable};
 use super::watch::resource_version_of;
-use super::ClusterKey;
-use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncLease, SelectorSyncSet, SyncSet};
+use crate::api::{
+    ClusterDeployment, ClusterKey, ClusterSync, ClusterSyncLease, NamespacedName, SelectorSyncSet,
+    SyncSet,
+};
 use crate::plan::target::selector_syncset_targets;
 
 /// An object's `namespace/name` as a cluster key (a ClusterDeployment, or its ClusterSync or lease of the same name).
 pub fn key_of<K: Resource>(o: &K) -> ClusterKey {
-    (
-        o.meta().namespace.clone().unwrap_or_default(),
-        o.meta().name.clone().unwrap_or_default(),
-    )
+    ClusterKey::of_meta(o.meta())
 }
 
 /// The kubeconfig Secret a ClusterDeployment names now (`None`: none yet, or the cluster is deleted).
-pub fn kubeconfig_secret(cd: &ClusterDeployment, deleted: bool) -> Option<SecretKey> {
+pub fn kubeconfig_secret(cd: &ClusterDeployment, deleted: bool) -> Option<NamespacedName> {
     cd.spec
         .cluster_metadata
         .as_ref()
         .filter(|_| !deleted)
-        .map(|m| (key_of(cd).0, m.admin_kubeconfig_secret_ref.name.clone()))
+        .map(|m| ClusterKey::of(cd).secret(&m.admin_kubeconfig_secret_ref.name))
 }
 
 /// A SyncSet event: the clusters it names now and the clusters whose ClusterSync still records it (a ref removed,
@@ -53,10 +51,10 @@ pub fn undecodable_sync_set_keys(
         Targets::ClusterDeploymentRefs(names) => names.as_slice(),
         _ => &[],
     };
-    let (namespace, name) = ss.key();
+    let syncset = ss.key();
     sync_set_keys_of(
-        &namespace,
-        &name,
+        &syncset.namespace,
+        &syncset.name,
         refs.iter().map(String::as_str),
         cluster_syncs,
     )
@@ -68,9 +66,7 @@ fn sync_set_keys_of<'a>(
     refs: impl IntoIterator<Item = &'a str>,
     cluster_syncs: &[Arc<ClusterSync>],
 ) -> Vec<ClusterKey> {
-    let named = refs
-        .into_iter()
-        .map(|r| (namespace.to_owned(), r.to_owned()));
+    let named = refs.into_iter().map(|r| ClusterKey::new(namespace, r));
     let recording = cluster_syncs.iter().filter(|cs| {
         cs.namespace().as_deref() == Some(namespace)
             && cs
@@ -170,7 +166,7 @@ mod tests {
     use super::*;
 
     fn key(ns: &str, name: &str) -> ClusterKey {
-        (ns.into(), name.into())
+        ClusterKey::new(ns, name)
     }
 
     fn cd(ns: &str, name: &str, labels: Value, kubeconfig: Option<&str>) -> Arc<ClusterDeployment> {
@@ -253,7 +249,7 @@ mod tests {
         assert_eq!(key_of(c.as_ref()), key("ns", "c1"));
         assert_eq!(
             kubeconfig_secret(&c, false),
-            Some(key("ns", "c1-admin-kubeconfig"))
+            Some(NamespacedName::new("ns", "c1-admin-kubeconfig"))
         );
         assert_eq!(kubeconfig_secret(&c, true), None);
         assert_eq!(

@@ -195,7 +195,7 @@ pub async fn run_workers<K, F, Fut>(
     name: &'static str,
     work: F,
 ) where
-    K: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static,
+    K: Clone + Eq + Hash + std::fmt::Display + Send + Sync + 'static,
     F: Fn(K) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Option<Duration>> + Send,
 {
@@ -229,7 +229,7 @@ pub async fn run_workers<K, F, Fut>(
                         let delay = PANIC_BACKOFF
                             .saturating_mul(1 << (*n - 1))
                             .min(PANIC_BACKOFF_MAX);
-                        tracing::error!(worker = name, ?key, panic = %what, retry_in = ?delay, "a worker panicked; retrying that key later");
+                        tracing::error!(worker = name, %key, panic = %what, retry_in = ?delay, "a worker panicked; retrying that key later");
                         Some(delay)
                     }
                 };

@@ -6,31 +6,28 @@ use std::collections::HashSet;
 
 use dashmap::DashMap;
 
-use super::ClusterKey;
-
-/// `namespace/name` of a hub Secret.
-pub type SecretKey = (String, String);
+use crate::api::{ClusterKey, NamespacedName};
 
 #[derive(Default)]
 pub struct SecretTracker {
-    versions: DashMap<SecretKey, String>,
+    versions: DashMap<NamespacedName, String>,
     /// Source Secret → the clusters it was copied to.
-    users: DashMap<SecretKey, HashSet<ClusterKey>>,
+    users: DashMap<NamespacedName, HashSet<ClusterKey>>,
     /// Kubeconfig Secret → the clusters that name it, and the reverse, so a Secret event finds its clusters without
     /// scanning every ClusterDeployment.
-    kubeconfig_users: DashMap<SecretKey, HashSet<ClusterKey>>,
-    kubeconfig_of: DashMap<ClusterKey, SecretKey>,
+    kubeconfig_users: DashMap<NamespacedName, HashSet<ClusterKey>>,
+    kubeconfig_of: DashMap<ClusterKey, NamespacedName>,
 }
 
 impl SecretTracker {
-    pub fn version(&self, key: &SecretKey) -> Option<String> {
+    pub fn version(&self, key: &NamespacedName) -> Option<String> {
         self.versions.get(key).map(|v| v.clone())
     }
 
     /// Records that `cluster` received a copy of `key` at `resource_version`.
     pub fn record_use(
         &self,
-        key: SecretKey,
+        key: NamespacedName,
         cluster: &ClusterKey,
         resource_version: Option<String>,
     ) {
@@ -52,7 +49,7 @@ impl SecretTracker {
     }
 
     /// Records which kubeconfig Secret `cluster` names now (`None`: none, or the cluster is gone).
-    pub fn set_kubeconfig(&self, cluster: &ClusterKey, secret: Option<SecretKey>) {
+    pub fn set_kubeconfig(&self, cluster: &ClusterKey, secret: Option<NamespacedName>) {
         let old = match &secret {
             Some(s) => self.kubeconfig_of.insert(cluster.clone(), s.clone()),
             None => self.kubeconfig_of.remove(cluster).map(|(_, s)| s),
@@ -83,7 +80,7 @@ impl SecretTracker {
 
     /// The clusters a change of Secret `key` concerns: those that copy it as a source and those whose kubeconfig it
     /// holds.
-    pub fn users(&self, key: &SecretKey) -> Vec<ClusterKey> {
+    pub fn users(&self, key: &NamespacedName) -> Vec<ClusterKey> {
         let mut out: Vec<ClusterKey> = self
             .users
             .get(key)
@@ -102,7 +99,7 @@ impl SecretTracker {
 
     /// Records a watch event of a Secret that something references (`None` = deleted). Returns whether the version
     /// changed from the last one known.
-    pub fn observe(&self, key: SecretKey, resource_version: Option<String>) -> bool {
+    pub fn observe(&self, key: NamespacedName, resource_version: Option<String>) -> bool {
         let previous = self.record_version(key, resource_version.clone());
         previous != resource_version
     }
@@ -110,7 +107,7 @@ impl SecretTracker {
     /// Records a Secret's version (`None` = deleted) and returns the one known before, in one step.
     pub fn record_version(
         &self,
-        key: SecretKey,
+        key: NamespacedName,
         resource_version: Option<String>,
     ) -> Option<String> {
         match resource_version {
@@ -122,11 +119,11 @@ impl SecretTracker {
 
 /// What the client pool reads and records of kubeconfig Secrets' versions.
 impl crate::remote::pool::SecretVersions for SecretTracker {
-    fn last_seen(&self, secret: &SecretKey) -> Option<String> {
+    fn last_seen(&self, secret: &NamespacedName) -> Option<String> {
         self.version(secret)
     }
 
-    fn record_seen(&self, secret: SecretKey, resource_version: Option<String>) {
+    fn record_seen(&self, secret: NamespacedName, resource_version: Option<String>) {
         self.observe(secret, resource_version);
     }
 }
@@ -135,14 +132,14 @@ impl crate::remote::pool::SecretVersions for SecretTracker {
 mod tests {
     use super::*;
 
-    fn k(n: &str) -> SecretKey {
-        ("ns".into(), n.into())
+    fn k(n: &str) -> NamespacedName {
+        NamespacedName::new("ns", n)
     }
 
     #[test]
     fn a_version_change_is_reported_once_and_users_are_remembered() {
         let t = SecretTracker::default();
-        let c: ClusterKey = ("cd-ns".into(), "cd".into());
+        let c = ClusterKey::new("cd-ns", "cd");
         t.record_use(k("src"), &c, Some("1".into()));
         assert!(!t.observe(k("src"), Some("1".into())));
         assert!(t.observe(k("src"), Some("2".into())));
@@ -174,10 +171,7 @@ mod tests {
     #[test]
     fn a_forgotten_cluster_leaves_no_versions_behind() {
         let t = SecretTracker::default();
-        let (a, b) = (
-            ("ns".to_string(), "a".to_string()),
-            ("ns".to_string(), "b".to_string()),
-        );
+        let (a, b) = (ClusterKey::new("ns", "a"), ClusterKey::new("ns", "b"));
         t.set_kubeconfig(&a, Some(k("kc-a")));
         t.observe(k("kc-a"), Some("1".into()));
         t.record_use(k("src"), &a, Some("7".into()));
@@ -193,8 +187,7 @@ mod tests {
     #[test]
     fn kubeconfig_users_follow_the_cluster_s_current_secret() {
         let t = SecretTracker::default();
-        let (a, b): (ClusterKey, ClusterKey) =
-            (("ns".into(), "a".into()), ("ns".into(), "b".into()));
+        let (a, b) = (ClusterKey::new("ns", "a"), ClusterKey::new("ns", "b"));
         t.set_kubeconfig(&a, Some(k("kc-a")));
         t.set_kubeconfig(&b, Some(k("kc-a")));
         let mut users = t.users(&k("kc-a"));

@@ -20,12 +20,14 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use self::lenient::{Change, HubKind, Lenient, LenientWriter};
-pub use self::lenient::{ObjectKey, Undecodable, UndecodableMap, MAX_DEPTH};
+pub use self::lenient::{Undecodable, UndecodableMap, MAX_DEPTH};
 use super::index::{self, key_of};
 use super::queue::WorkQueue;
 use super::secrets::SecretTracker;
-use super::ClusterKey;
-use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncLease, SelectorSyncSet, SyncSet};
+use crate::api::{
+    ClusterDeployment, ClusterKey, ClusterSync, ClusterSyncLease, NamespacedName, SelectorSyncSet,
+    SyncSet,
+};
 use crate::plan::target::selector_error;
 use kube::core::PartialObjectMeta;
 
@@ -44,7 +46,7 @@ pub struct Stores {
 }
 
 /// Hub objects that exist on the hub but do not decode as hivesync's types (a field of another type, an embedded
-/// resource nested deeper than [`MAX_DEPTH`]), by kind, each keyed by `(namespace, name)` (namespace `""` for a
+/// resource nested deeper than [`MAX_DEPTH`]), by kind, each keyed by its `NamespacedName` (namespace `""` for a
 /// SelectorSyncSet). Each entry has the object's identity, the decode error (never the object's content) and, for
 /// a (Selector)SyncSet, the clusters it targets when that part decodes ([`Undecodable::targets_cluster`]).
 ///
@@ -183,7 +185,7 @@ pub async fn start(
             q.add(key);
         },
         // Its last good version, if any, stays in use; the reconcile finds the report.
-        move |cd, _| q_bad.add(cd.key()),
+        move |cd, _| q_bad.add(cd.cluster()),
     );
 
     // A deleted ClusterSync is re-created at once (Hive watches ClusterSyncs; "delete the ClusterSync to force a
@@ -203,7 +205,7 @@ pub async fn start(
         },
         move |cs, deleted| {
             if deleted {
-                q_bad.add(cs.key());
+                q_bad.add(cs.cluster());
             }
         },
     );
@@ -269,7 +271,7 @@ pub async fn start(
     tokio::spawn(drive(
         secret_events,
         move |s: &PartialObjectMeta<Secret>, deleted| {
-            let key = key_of(s);
+            let key = NamespacedName::of(s);
             let users = secrets.users(&key);
             if users.is_empty() {
                 return;
@@ -400,7 +402,7 @@ mod tests {
     }
 
     fn bad_names(map: &UndecodableMap) -> Vec<String> {
-        let mut names: Vec<_> = map.iter().map(|e| e.key().1.clone()).collect();
+        let mut names: Vec<_> = map.iter().map(|e| e.key().name.clone()).collect();
         names.sort();
         names
     }
@@ -440,7 +442,7 @@ mod tests {
         assert_eq!(bad_names(&bad.leases), ["c1"]);
         assert!(bad
             .sync_sets
-            .get(&("ns".into(), "deep".into()))
+            .get(&NamespacedName::new("ns", "deep"))
             .unwrap()
             .error
             .contains("deeper than"));
@@ -450,7 +452,7 @@ mod tests {
         let mut for_c1: Vec<_> = bad
             .syncsets_for(&c1)
             .into_iter()
-            .map(|u| u.key().1)
+            .map(|u| u.key().name)
             .collect();
         for_c1.sort();
         assert_eq!(for_c1, ["sss-deep", "wrong"]);

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::identity::{group_of, reference_of};
 use super::template::{self, Budget};
-use crate::api::{SecretReference, SyncResourceReference, SyncSetCommonSpec};
+use crate::api::{NamespacedName, SecretReference, SyncResourceReference, SyncSetCommonSpec};
 use crate::consts::MANAGED_LABEL;
 
 /// `applyBehavior` (empty means Apply).
@@ -97,8 +97,9 @@ pub struct DesiredObject {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SecretOp {
     pub index: usize,
-    /// `(namespace, name)` of the hub Secret, or Hive's error for a bad source namespace (no fast requeue).
-    pub source: Result<(String, String), String>,
+    /// The hub Secret, or Hive's error for a bad source namespace (no fast requeue), which the entry's status says as
+    /// it is.
+    pub source: Result<NamespacedName, String>,
     pub target: SecretReference,
 }
 
@@ -463,16 +464,16 @@ fn secret_source(
     namespace: Option<&str>,
     index: usize,
     source: &SecretReference,
-) -> Result<(String, String), String> {
+) -> Result<NamespacedName, String> {
     match kind {
         SyncSetKind::SelectorSyncSet if source.namespace.is_empty() => {
             Err(format!("source namespace missing for secret {index}"))
         }
-        SyncSetKind::SelectorSyncSet => Ok((source.namespace.clone(), source.name.clone())),
+        SyncSetKind::SelectorSyncSet => Ok(NamespacedName::new(&source.namespace, &source.name)),
         SyncSetKind::SyncSet => {
             let own = namespace.unwrap_or_default();
             if source.namespace.is_empty() || source.namespace == own {
-                Ok((own.to_string(), source.name.clone()))
+                Ok(NamespacedName::new(own, &source.name))
             } else {
                 Err(format!("source in wrong namespace for secret {index}"))
             }
@@ -1013,15 +1014,15 @@ resources:
         );
         assert_eq!(
             with(SyncSetKind::SelectorSyncSet, None, mapping("any")),
-            Ok(("any".into(), "s".into()))
+            Ok(NamespacedName::new("any", "s"))
         );
         assert_eq!(
             with(SyncSetKind::SyncSet, Some("home"), mapping("")),
-            Ok(("home".into(), "s".into()))
+            Ok(NamespacedName::new("home", "s"))
         );
         assert_eq!(
             with(SyncSetKind::SyncSet, Some("home"), mapping("home")),
-            Ok(("home".into(), "s".into()))
+            Ok(NamespacedName::new("home", "s"))
         );
         assert_eq!(
             with(SyncSetKind::SyncSet, Some("home"), mapping("other")),

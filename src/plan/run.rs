@@ -16,7 +16,9 @@ use serde_json::Value;
 use super::decode::{ApplyBehavior, PatchOp, Payload, SyncSetKind};
 use super::entry::{self, ApplyReason, Outcome};
 use super::identity::{describe, sort_for_deletion, Declared};
-use crate::api::{SecretReference, SyncResourceReference, SyncSetResult, SyncStatus};
+use crate::api::{
+    NamespacedName, SecretReference, SyncResourceReference, SyncSetResult, SyncStatus,
+};
 
 /// One syncset that targets the cluster.
 #[derive(Clone, Debug)]
@@ -46,9 +48,9 @@ pub enum Op {
         object: Value,
         behavior: ApplyBehavior,
     },
-    /// Read the hub Secret `source` (namespace, name), then apply it as `target` (see `decode::target_secret`).
+    /// Read the hub Secret `source`, then apply it as `target` (see `decode::target_secret`).
     ApplySecret {
-        source: (String, String),
+        source: NamespacedName,
         target: SecretReference,
         behavior: ApplyBehavior,
     },

@@ -10,18 +10,16 @@ use kube::{Api, Client};
 
 use super::discovery::DiscoveryCache;
 use super::kubeconfig::{client_config, Timeouts};
+use crate::api::{ClusterKey, NamespacedName};
 use crate::consts::KUBECONFIG_SECRET_KEY;
-
-/// `namespace/name`.
-pub type Key = (String, String);
 
 /// The resourceVersions of hub Secrets as last seen, shared with the hub's Secret metadata watch (implemented by
 /// `hub::secrets::SecretTracker`): a cluster's client is reused until its kubeconfig Secret's version changes.
 pub trait SecretVersions: Send + Sync {
-    /// The last version seen of Secret `namespace/name` (`None`: none known).
-    fn last_seen(&self, secret: &Key) -> Option<String>;
-    /// Records the version of Secret `namespace/name` a client was just built from.
-    fn record_seen(&self, secret: Key, resource_version: Option<String>);
+    /// The last version seen of Secret `secret` (`None`: none known).
+    fn last_seen(&self, secret: &NamespacedName) -> Option<String>;
+    /// Records the version of Secret `secret` a client was just built from.
+    fn record_seen(&self, secret: NamespacedName, resource_version: Option<String>);
 }
 
 pub struct RemoteCluster {
@@ -107,8 +105,8 @@ pub struct ClientPool {
     hub: Client,
     timeouts: Timeouts,
     /// Per cluster and endpoint, so the API URL override and its fallback both stay warm.
-    entries: DashMap<(Key, Endpoint), Arc<Entry>>,
-    building: DashMap<(Key, Endpoint), Arc<tokio::sync::Mutex<()>>>,
+    entries: DashMap<(ClusterKey, Endpoint), Arc<Entry>>,
+    building: DashMap<(ClusterKey, Endpoint), Arc<tokio::sync::Mutex<()>>>,
     /// resourceVersions of referenced hub Secrets as the Secret metadata watch last saw them.
     secrets: Arc<dyn SecretVersions>,
 }
@@ -124,7 +122,7 @@ impl ClientPool {
         }
     }
 
-    pub fn forget(&self, cluster: &Key) {
+    pub fn forget(&self, cluster: &ClusterKey) {
         self.entries.retain(|(k, _), _| k != cluster);
         self.building.retain(|(k, _), _| k != cluster);
     }
@@ -133,11 +131,11 @@ impl ClientPool {
     /// its namespace, `endpoint` where to connect.
     pub async fn get(
         &self,
-        cluster: &Key,
+        cluster: &ClusterKey,
         secret: &str,
         endpoint: Endpoint,
     ) -> Result<Arc<RemoteCluster>, ClientError> {
-        let secret_key = (cluster.0.clone(), secret.to_string());
+        let secret_key = cluster.secret(secret);
         let observed = self.secrets.last_seen(&secret_key);
         let entry_key = (cluster.clone(), endpoint);
         let fresh = |e: &Entry| e.secret_version == observed;
@@ -154,16 +152,17 @@ impl ClientPool {
                 return entry.built.clone();
             }
         }
-        let entry = Arc::new(self.build(&secret_key, &entry_key.1).await);
+        let (_, endpoint) = &entry_key;
+        let entry = Arc::new(self.build(&secret_key, endpoint).await);
         if !matches!(&entry.built, Err(e) if e.transient) {
             self.entries.insert(entry_key, entry.clone());
         }
         entry.built.clone()
     }
 
-    async fn build(&self, (namespace, name): &Key, endpoint: &Endpoint) -> Entry {
-        let secrets: Api<Secret> = Api::namespaced(self.hub.clone(), namespace);
-        let secret = match secrets.get(name).await {
+    async fn build(&self, secret_key: &NamespacedName, endpoint: &Endpoint) -> Entry {
+        let secrets: Api<Secret> = Api::namespaced(self.hub.clone(), &secret_key.namespace);
+        let secret = match secrets.get(&secret_key.name).await {
             Ok(s) => s,
             Err(e) => {
                 return Entry {
@@ -180,10 +179,8 @@ impl ClientPool {
         };
         // Record the version we built from, so the next get() reuses this client until the Secret changes (the
         // watch may not have recorded it: at start-up Secrets can arrive before the ClusterDeployments naming them).
-        self.secrets.record_seen(
-            (namespace.clone(), name.clone()),
-            secret.metadata.resource_version.clone(),
-        );
+        self.secrets
+            .record_seen(secret_key.clone(), secret.metadata.resource_version.clone());
         let data = secret
             .data
             .as_ref()

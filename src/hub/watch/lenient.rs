@@ -38,18 +38,19 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Number, Value};
 use tracing::{debug, info, warn};
 
-use crate::api::{ClusterDeployment, ClusterSync, ClusterSyncLease, SelectorSyncSet, SyncSet};
+use crate::api::{
+    ClusterDeployment, ClusterKey, ClusterSync, ClusterSyncLease, NamespacedName, SelectorSyncSet,
+    SyncSet,
+};
 use crate::plan::target::selector_matches;
 
 /// The deepest nesting of a hub object hivesync decodes (the object itself is level 1, `spec` level 2, ...).
 /// kube's pages put an object at serde_json level 3 (list, `items`, object), so this stays below serde_json's 128.
 pub const MAX_DEPTH: usize = 100;
 
-/// An object's `(namespace, name)`; the namespace is empty for a cluster-scoped kind.
-pub type ObjectKey = (String, String);
-
-/// Undecodable objects of one kind, by key. Shared between the watch that fills it and its readers.
-pub type UndecodableMap = Arc<DashMap<ObjectKey, Undecodable>>;
+/// Undecodable objects of one kind, by `namespace/name` (the namespace is empty for a cluster-scoped kind). Shared
+/// between the watch that fills it and its readers.
+pub type UndecodableMap = Arc<DashMap<NamespacedName, Undecodable>>;
 
 /// A hub object that exists but does not decode as its type.
 #[derive(Clone, Debug, PartialEq)]
@@ -77,11 +78,13 @@ pub enum Targets {
 }
 
 impl Undecodable {
-    pub fn key(&self) -> ObjectKey {
-        (
-            self.metadata.namespace.clone().unwrap_or_default(),
-            self.metadata.name.clone().unwrap_or_default(),
-        )
+    pub fn key(&self) -> NamespacedName {
+        NamespacedName::of_meta(&self.metadata)
+    }
+
+    /// For a ClusterDeployment, ClusterSync or ClusterSyncLease: the cluster it belongs to.
+    pub fn cluster(&self) -> ClusterKey {
+        ClusterKey::of_meta(&self.metadata)
     }
 
     /// Whether this (Selector)SyncSet targets `cd`; `None` when that is unknown.
@@ -437,7 +440,7 @@ pub struct LenientWriter<K: HubKind> {
     reader: Store<K>,
     undecodable: UndecodableMap,
     /// The undecodable objects seen since the current relist began (`Init`).
-    listed: HashSet<ObjectKey>,
+    listed: HashSet<NamespacedName>,
 }
 
 impl<K: HubKind> LenientWriter<K> {
@@ -476,7 +479,7 @@ impl<K: HubKind> LenientWriter<K> {
                 }]
             }
             Event::Delete(Lenient::Decoded(k)) => {
-                self.undecodable.remove(&key_of(k.meta()));
+                self.undecodable.remove(&NamespacedName::of_meta(k.meta()));
                 let object = self.write(Event::Delete(k));
                 vec![Change::Object {
                     object,
@@ -516,7 +519,8 @@ impl<K: HubKind> LenientWriter<K> {
                         deleted: true,
                     });
                 }
-                let (namespace, name) = u.key();
+                let key = u.key();
+                let (namespace, name) = (key.namespace.as_str(), key.name.as_str());
                 debug!(kind = %u.kind, namespace, name, "undecodable hub object deleted");
                 changes.push(Change::Undecodable {
                     object: Box::new(u),
@@ -556,10 +560,10 @@ impl<K: HubKind> LenientWriter<K> {
     /// The store's current version of an object (the last one that decoded), unless it was another object of the
     /// same name (deleted and created again while the watch was down).
     fn previous(&self, u: &Undecodable) -> Option<Arc<K>> {
-        let (namespace, name) = u.key();
-        let mut r = ObjectRef::<K>::new(&name);
+        let key = u.key();
+        let mut r = ObjectRef::<K>::new(&key.name);
         if u.metadata.namespace.is_some() {
-            r = r.within(&namespace);
+            r = r.within(&key.namespace);
         }
         self.reader
             .get(&r)
@@ -567,8 +571,9 @@ impl<K: HubKind> LenientWriter<K> {
     }
 
     fn decodes(&self, k: &K) {
-        if let Some((_, was)) = self.undecodable.remove(&key_of(k.meta())) {
-            let (namespace, name) = was.key();
+        if let Some((_, was)) = self.undecodable.remove(&NamespacedName::of_meta(k.meta())) {
+            let key = was.key();
+            let (namespace, name) = (key.namespace.as_str(), key.name.as_str());
             info!(kind = %was.kind, namespace, name, "hub object decodes again");
         }
     }
@@ -579,7 +584,7 @@ impl<K: HubKind> LenientWriter<K> {
         let repeat = self.undecodable.get(&key).is_some_and(|old| {
             old.metadata.resource_version == u.metadata.resource_version && old.error == u.error
         });
-        let (namespace, name) = (key.0.as_str(), key.1.as_str());
+        let (namespace, name) = (key.namespace.as_str(), key.name.as_str());
         if repeat {
             debug!(kind = %u.kind, namespace, name, error = %u.error, "hub object still does not decode");
         } else {
@@ -599,13 +604,6 @@ impl<K: HubKind> LenientWriter<K> {
             deleted: false,
         }
     }
-}
-
-fn key_of(meta: &ObjectMeta) -> ObjectKey {
-    (
-        meta.namespace.clone().unwrap_or_default(),
-        meta.name.clone().unwrap_or_default(),
-    )
 }
 
 /// An undecodable object without even a name cannot be tracked: say so, and drop it.
@@ -753,7 +751,7 @@ mod tests {
 
             let deep = undecodable(&list.items[1]);
             assert_eq!(deep.kind, "SyncSet");
-            assert_eq!(deep.key(), ("ns".to_string(), "deep".to_string()));
+            assert_eq!(deep.key(), NamespacedName::new("ns", "deep"));
             assert_eq!(deep.metadata.uid.as_deref(), Some("uid-deep"));
             assert_eq!(deep.metadata.resource_version.as_deref(), Some("7"));
             assert_eq!(
@@ -766,7 +764,7 @@ mod tests {
             );
 
             let wrong = undecodable(&list.items[2]);
-            assert_eq!(wrong.key(), ("ns".to_string(), "wrong".to_string()));
+            assert_eq!(wrong.key(), NamespacedName::new("ns", "wrong"));
             assert_eq!(wrong.error, "invalid type: integer, expected a string");
             assert_eq!(
                 wrong.targets,
@@ -875,7 +873,7 @@ mod tests {
         ))
         .unwrap();
         let u = undecodable(&l);
-        assert_eq!(u.key(), (String::new(), "a".to_string()));
+        assert_eq!(u.key(), NamespacedName::new("", "a"));
         let mut cd: ClusterDeployment = serde_json::from_value(json!({
             "metadata": {"name": "c", "namespace": "ns"},
             "spec": {"clusterName": "c", "baseDomain": "example.com", "platform": {}},
@@ -936,13 +934,13 @@ mod tests {
             .iter()
             .map(|c| match c {
                 Change::Object { object, deleted } => (object.name_any(), true, *deleted),
-                Change::Undecodable { object, deleted } => (object.key().1, false, *deleted),
+                Change::Undecodable { object, deleted } => (object.key().name, false, *deleted),
             })
             .collect()
     }
 
-    fn key(name: &str) -> ObjectKey {
-        ("ns".into(), name.into())
+    fn key(name: &str) -> NamespacedName {
+        NamespacedName::new("ns", name)
     }
 
     #[tokio::test]
@@ -1034,7 +1032,7 @@ mod tests {
             .expect("the store is ready")
             .unwrap();
         assert!(store.is_empty());
-        let mut bad: Vec<_> = map.iter().map(|e| e.key().1.clone()).collect();
+        let mut bad: Vec<_> = map.iter().map(|e| e.key().name.clone()).collect();
         bad.sort();
         assert_eq!(bad, ["deep", "wrong"]);
     }
