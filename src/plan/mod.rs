@@ -40,6 +40,9 @@ pub fn aggregate<S: AsRef<str>>(messages: &[S]) -> Option<String> {
 }
 
 #[cfg(test)]
+mod examples_tests;
+
+#[cfg(test)]
 mod tests {
     use super::aggregate;
 
