@@ -31,8 +31,12 @@ use crate::remote::{observe, RemoteCluster};
 pub(crate) struct Observation {
     /// hivesync's owned-fields fingerprint per object (by a hash of its reference), as of its last apply or first look.
     baselines: HashMap<u64, u64>,
-    /// When the objects are next due for a look (`None`: not scheduled).
+    /// When the objects with a health rule are next due for a look (`None`: at the next reconcile).
     next_look: Option<Instant>,
+    /// When every watched object is next due for a drift check (`None`: at the next reconcile, e.g. after a
+    /// restart). Kept apart from `next_look` so that a run's applies are not followed by a read of every object:
+    /// their baselines come from the applies' answers, and only objects with a health rule are read soon after.
+    next_drift: Option<Instant>,
     /// Looks in a row that found something unsettled.
     attempt: u32,
     /// The last assessment (`None` before the first).
@@ -99,24 +103,33 @@ pub(super) async fn observe(
         .remove(key)
         .map(|(_, o)| o)
         .unwrap_or_default();
+    let watched = watched(ctx, key, finished, payloads);
+    let interval = if watched.drift_interval.is_zero() {
+        HEALTH_RECHECK
+    } else {
+        watched.drift_interval
+    };
     if !finished.applied.is_empty() {
         obs.applied_at.get_or_insert(now);
         obs.attempt = 0;
         obs.next_look = Some(now + FIRST_LOOK);
+        // No sooner than this syncset's interval needs (an earlier look for other syncsets stays).
+        let due = now + interval;
+        obs.next_drift = Some(obs.next_drift.map_or(due, |t| t.min(due)));
     }
-    let due = obs.next_look.is_none_or(|t| t <= now);
-    if !due {
+    let health_due = obs.next_look.is_none_or(|t| t <= now);
+    let drift_due = obs.next_drift.is_none_or(|t| t <= now);
+    if !health_due && !drift_due {
         let verdict = obs.verdict.clone();
-        let wait = obs.next_look.map(|t| t - now);
+        let wait = wake_after(&obs, now);
         ctx.observations.insert(key.clone(), obs);
         return (verdict, wait);
     }
 
-    let watched = watched(ctx, key, finished, payloads);
     let mut assessed: Vec<(SyncResourceReference, Assessment)> = Vec::new();
     let mut corrected: Vec<(SyncResourceReference, Look)> = Vec::new();
     let mut lost = false;
-    for w in &watched.objects {
+    for w in watched.objects.iter().filter(|w| w.rule || drift_due) {
         let live = match observe::read(rc, &w.reference, w.rule).await {
             Ok(live) => live,
             Err(e) if e.unreachable || e.timed_out => {
@@ -177,6 +190,7 @@ pub(super) async fn observe(
         ctx.probes.add(key.clone());
         let verdict = obs.verdict.clone();
         obs.next_look = Some(now + FIRST_LOOK);
+        obs.next_drift = Some(now + FIRST_LOOK);
         ctx.observations.insert(key.clone(), obs);
         return (verdict, Some(FIRST_LOOK));
     }
@@ -199,17 +213,27 @@ pub(super) async fn observe(
     }
     let unsettled = verdict.health != Health::Healthy || !corrected.is_empty();
     obs.attempt = if unsettled { obs.attempt + 1 } else { 0 };
-    let interval = if watched.drift_interval.is_zero() {
-        HEALTH_RECHECK
-    } else {
-        watched.drift_interval
-    };
     // Spread: clusters synced together do not all look together again.
-    let wait = drift::next_look(unsettled, obs.attempt.saturating_sub(1), interval)
-        .mul_f64(1.0 + rand::rng().random::<f64>() / 10.0);
-    obs.next_look = Some(now + wait);
+    let spread = || 1.0 + rand::rng().random::<f64>() / 10.0;
+    let health_wait = drift::next_look(unsettled, obs.attempt.saturating_sub(1), interval);
+    obs.next_look = Some(now + health_wait.mul_f64(spread()));
+    if drift_due && !watched.drift_interval.is_zero() {
+        obs.next_drift = Some(now + watched.drift_interval.mul_f64(spread()));
+    } else if watched.drift_interval.is_zero() {
+        obs.next_drift = Some(now + HEALTH_RECHECK);
+    }
+    let wait = wake_after(&obs, now);
     ctx.observations.insert(key.clone(), obs);
-    (Some(verdict), Some(wait))
+    (Some(verdict), wait)
+}
+
+/// How long until the next look of either kind.
+fn wake_after(obs: &Observation, now: Instant) -> Option<Duration> {
+    [obs.next_look, obs.next_drift]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| t.saturating_duration_since(now))
 }
 
 /// The objects to look at and the shortest drift interval among their syncsets.
