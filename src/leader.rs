@@ -238,16 +238,25 @@ pub async fn lead(client: Client, s: LeaseSettings) -> tokio::task::JoinHandle<(
     })
 }
 
+/// Why a pass over a lease did not say whether this replica holds it.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    #[error("{0}")]
+    Hub(#[from] kube::Error),
+    #[error("no answer within {0:?}")]
+    NoAnswer(Duration),
+}
+
 /// `step` within one renewal period: a hub call that hangs must not keep a replica serving past its lease.
 async fn bounded_step(
     api: &Api<Lease>,
     name: &str,
     s: &LeaseSettings,
     preferred: bool,
-) -> Result<bool, String> {
+) -> Result<bool, StepError> {
     match tokio::time::timeout(s.renew_every, step(api, name, s, preferred)).await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(_) => Err(format!("no answer within {:?}", s.renew_every)),
+        Ok(r) => Ok(r?),
+        Err(_) => Err(StepError::NoAnswer(s.renew_every)),
     }
 }
 

@@ -22,7 +22,7 @@ use crate::hub::queue::WorkQueue;
 use crate::plan::conditions::set_cd_condition;
 use crate::plan::gate;
 use crate::plan::reach::{self, AfterPrimary, Observed, ACTIVE_API_URL_OVERRIDE, UNREACHABLE};
-use crate::remote::ops;
+use crate::remote::{ops, RemoteError};
 use crate::status;
 
 /// Probes in flight at once.
@@ -143,21 +143,24 @@ impl Prober {
             self.try_url(key, &cd, &secret, override_url.as_deref())
                 .await
         };
-        let verdict = match reach::after_primary(observed, primary.clone()) {
-            AfterPrimary::Done(v) => v,
-            AfterPrimary::ProbeSecondary => {
-                self.secondary_probed.insert(key.clone(), Instant::now());
-                let secondary = self.try_url(key, &cd, &secret, None).await;
-                reach::after_secondary(
-                    primary
-                        .as_ref()
-                        .err()
-                        .map(String::as_str)
-                        .unwrap_or_default(),
-                    secondary,
-                )
-            }
-        };
+        // The plan words the conditions from the probes' messages.
+        let message = |e: &RemoteError| e.message.clone();
+        let verdict =
+            match reach::after_primary(observed, primary.as_ref().map_err(message).copied()) {
+                AfterPrimary::Done(v) => v,
+                AfterPrimary::ProbeSecondary => {
+                    self.secondary_probed.insert(key.clone(), Instant::now());
+                    let secondary = self.try_url(key, &cd, &secret, None).await;
+                    reach::after_secondary(
+                        primary
+                            .as_ref()
+                            .err()
+                            .map(|e| e.message.as_str())
+                            .unwrap_or_default(),
+                        secondary.as_ref().map_err(message).copied(),
+                    )
+                }
+            };
 
         let mut changes = Vec::new();
         if let Some(v) = verdict.unreachable {
@@ -176,8 +179,11 @@ impl Prober {
         let url_switched =
             became(ACTIVE_API_URL_OVERRIDE, "True") || became(ACTIVE_API_URL_OVERRIDE, "False");
         if became(UNREACHABLE, "True") {
-            let error = primary.as_ref().err().cloned().unwrap_or_default();
-            warn!(namespace = %key.namespace, name = %key.name, %error, "cluster is unreachable");
+            let (kind, error) = primary
+                .as_ref()
+                .err()
+                .map_or(("", String::new()), |e| (e.kind(), e.message.clone()));
+            warn!(namespace = %key.namespace, name = %key.name, kind, %error, "cluster is unreachable");
             self.ctx
                 .events
                 .publish(&cd, true, "ClusterUnreachable", error)
@@ -228,12 +234,10 @@ impl Prober {
         cd: &ClusterDeployment,
         secret: &str,
         url: Option<&str>,
-    ) -> Result<(), String> {
+    ) -> Result<(), RemoteError> {
         let endpoint = crate::remote::Endpoint::of(cd, url);
-        match self.ctx.pool.get(key, secret, endpoint).await {
-            Ok(rc) => ops::probe(&rc, PROBE_TIMEOUT).await.map_err(|e| e.message),
-            Err(e) => Err(e.message),
-        }
+        let rc = self.ctx.pool.get(key, secret, endpoint).await?;
+        ops::probe(&rc, PROBE_TIMEOUT).await
     }
 
     /// Writes conditions that differ from `current` (and refreshes an old `lastProbeTime`).

@@ -44,6 +44,7 @@ pub struct Args {
     pub hub_kubeconfig: Option<PathBuf>,
 }
 
+/// clap's value parser for `--label` (its error, a `String`, is what clap prints).
 fn parse_label(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -29,8 +29,7 @@ use crate::plan::identity::{contains, group_of, reference_of};
 use crate::plan::run::Op;
 use crate::plan::select::PlannedOp;
 use crate::remote::kubeconfig::Timeouts;
-use crate::remote::ops::OpError;
-use crate::remote::preview;
+use crate::remote::{preview, Cause, RemoteError};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -273,7 +272,7 @@ impl DiffContext<'_> {
                 Ok(pv) => Ok(Change::Patched(
                     self.diff(pv.live.as_ref(), pv.after.as_ref()),
                 )),
-                Err(e) if !e.unreachable => {
+                Err(e) if e.cause != Cause::Unreachable => {
                     let r = SyncResourceReference {
                         api_version: patch.api_version.clone(),
                         kind: patch.kind.clone(),
@@ -310,7 +309,7 @@ impl DiffContext<'_> {
         &mut self,
         object: &Value,
         behavior: decode::ApplyBehavior,
-    ) -> Result<Change, OpError> {
+    ) -> Result<Change, RemoteError> {
         let r = reference_of(object);
         let change = match preview::apply(self.rc, object, behavior).await {
             Ok(preview::Preview { live: None, after }) => Change::Created {
@@ -329,7 +328,7 @@ impl DiffContext<'_> {
                 }
             }
             Ok(preview::Preview { after: None, .. }) => Change::Unchanged,
-            Err(e) if e.unreachable => return Err(e),
+            Err(e) if e.cause == Cause::Unreachable => return Err(e),
             Err(e) => match self.depends_on_new(&r, &e.message) {
                 Some(note) => Change::Created {
                     object: object.clone(),

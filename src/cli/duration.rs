@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+/// The error is a `String`: clap prints it as the flag's error, and `plan::drift` puts it in its warning, as it is.
 pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     let err = || {
         format!(

@@ -270,7 +270,8 @@ fn patch_comment(origin: &str, p: &PatchOp, show_secrets: bool) -> String {
     out
 }
 
-/// The hub Secret of a secret mapping, or why it cannot be read.
+/// The hub Secret of a secret mapping, or why it cannot be read: the error's whole chain as one line (a `String`),
+/// which `render` and `diff` print as it is.
 pub async fn read_secret(hub: &Hub, secret: &NamespacedName) -> Result<Secret, String> {
     let api: Api<Secret> = Api::namespaced(hub.client.clone(), &secret.namespace);
     hub.call(&format!("get Secret {secret}"), api.get(&secret.name))

@@ -9,7 +9,7 @@ use super::{record, Context, Outcome};
 use crate::api::clusterdeployment::ClusterMetadata;
 use crate::api::{ClusterDeployment, ClusterKey};
 use crate::plan::gate;
-use crate::remote::{Endpoint, RemoteCluster};
+use crate::remote::{Cause, Endpoint, RemoteCluster};
 
 /// Where the plan's operations go.
 pub(super) enum Spoke {
@@ -37,13 +37,13 @@ pub(super) async fn connect(
         .await
     {
         Ok(rc) => Ok(Ok(Spoke::Remote(rc))),
-        Err(e) if e.transient => {
+        Err(e) if e.cause == Cause::Hub => {
             // The hub did not answer for the Secret: nothing is known about the cluster; try again soon.
-            warn!(message = %e.message, "cannot read the kubeconfig Secret; retrying");
+            warn!(kind = e.kind(), message = %e.message, "cannot read the kubeconfig Secret; retrying");
             Ok(Err(Outcome::Retry))
         }
         Err(e) => {
-            warn!(message = %e.message, "cannot build a client for the cluster");
+            warn!(kind = e.kind(), message = %e.message, "cannot build a client for the cluster");
             record::client_failure(ctx, key, cd, targets, &e.message).await?;
             // The Secret watch queues the cluster again when the Secret changes.
             Ok(Err(Outcome::Idle))

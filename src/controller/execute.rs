@@ -15,7 +15,7 @@ use crate::api::ClusterKey;
 use crate::metrics;
 use crate::plan::decode;
 use crate::plan::run::{ClusterRun, Op, OpError};
-use crate::remote::{ops, RemoteCluster};
+use crate::remote::{ops, Cause, RemoteCluster, RemoteError};
 
 /// The cluster stopped answering during the run: nothing more was sent, and a probe was asked for.
 pub(super) struct Lost;
@@ -40,9 +40,11 @@ pub(super) async fn execute(
             Spoke::Fake => fake_execute(&op).await,
         };
         let lost = match (&result, spoke) {
-            (Err(e), Spoke::Remote(rc)) if e.timed_out => !still_answers(rc).await,
-            (Err(e), _) => e.unreachable,
-            (Ok(()), _) => false,
+            (Err(ExecError::Remote(e)), Spoke::Remote(rc)) if e.cause == Cause::Timeout => {
+                !still_answers(rc).await
+            }
+            (Err(ExecError::Remote(e)), _) => e.cause == Cause::Unreachable,
+            (Err(ExecError::ReadSecret(_)), _) | (Ok(()), _) => false,
         };
         match result {
             Ok(()) => run.record(Ok(())),
@@ -51,11 +53,11 @@ pub(super) async fn execute(
                 // (condition and Event) and brings it back. The worker does not wait for that hub write: with a whole
                 // spoke down, hundreds of such writes on a busy hub held the workers the healthy clusters needed
                 // (scenario 6 of the benchmark).
-                warn!(message = %e.message, "cluster stopped answering during the sync; probing it now");
+                warn!(kind = e.kind(), message = %e, "cluster stopped answering during the sync; probing it now");
                 ctx.probes.add(key.clone());
                 return Err(Lost);
             }
-            Err(e) => run.record(Err(e.into_plan())),
+            Err(e) => run.record(Err(e.into())),
         }
     }
     Ok(())
@@ -92,15 +94,16 @@ pub(super) async fn run_op(
         Op::Apply { object, behavior } => metered_apply(rc, object, *behavior).await,
         Op::ApplySecret { source: secret, target, behavior } => {
             let source = Api::<Secret>::namespaced(ctx.hub.clone(), &secret.namespace).get(&secret.name).await.map_err(|e| {
-                info!(secret = %secret.name, namespace = %secret.namespace, "cannot read secret");
-                ExecError { read: true, unreachable: false, timed_out: false, message: ops::describe_error(&e) }
+                let err = ExecError::ReadSecret(ops::describe_error(&e));
+                info!(secret = %secret.name, namespace = %secret.namespace, kind = err.kind(), "cannot read secret");
+                err
             })?;
             let owned = metered_apply(rc, &decode::target_secret(&source, target), *behavior).await?;
             ctx.secrets.record_use(secret.clone(), key, source.metadata.resource_version);
             Ok(owned)
         }
         Op::Patch(p) => ops::patch(rc, p).await.map(|()| None).map_err(|e| {
-            warn!(patch = p.index, name = %p.name, error = %e.message, "running the patch command failed");
+            warn!(patch = p.index, name = %p.name, kind = e.kind(), error = %e.message, "running the patch command failed");
             ExecError::from(e)
         }),
         Op::Delete(r) => ops::delete(rc, r).await.map(|()| None).map_err(ExecError::from),
@@ -148,30 +151,49 @@ async fn metered_apply(
     result.map_err(ExecError::from)
 }
 
-pub(super) struct ExecError {
-    read: bool,
-    unreachable: bool,
-    timed_out: bool,
-    pub message: String,
+/// Why one of the plan's operations failed, as the executor saw it: the controller layer's error, between the remote
+/// layer's [`RemoteError`] and what the plan records ([`OpError`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum ExecError {
+    /// The hub Secret a secret mapping copies could not be read (the hub's message). Nothing was sent to the cluster.
+    ReadSecret(String),
+    /// The managed cluster failed the call, or did not answer it.
+    Remote(RemoteError),
 }
 
-impl From<ops::OpError> for ExecError {
-    fn from(e: ops::OpError) -> Self {
-        Self {
-            read: false,
-            unreachable: e.unreachable,
-            timed_out: e.timed_out,
-            message: e.message,
+impl ExecError {
+    /// The label the failure is logged with: `read-secret`, or the remote error's own ([`RemoteError::kind`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::ReadSecret(_) => "read-secret",
+            Self::Remote(e) => e.kind(),
         }
     }
 }
 
-impl ExecError {
-    fn into_plan(self) -> OpError {
-        if self.read {
-            OpError::ReadSecret(self.message)
-        } else {
-            OpError::Failed(self.message)
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ReadSecret(message) => f.write_str(message),
+            Self::Remote(e) => e.fmt(f),
+        }
+    }
+}
+
+impl From<RemoteError> for ExecError {
+    fn from(e: RemoteError) -> Self {
+        Self::Remote(e)
+    }
+}
+
+/// What the plan records: the message, and whether it was the hub Secret's read (Hive words that entry differently).
+/// Whether the cluster was unreachable or slow is the executor's to act on: a cluster that stopped answering ends the
+/// run before anything is recorded (`execute`), and the rest is the operation's failure, recorded with its message.
+impl From<ExecError> for OpError {
+    fn from(e: ExecError) -> Self {
+        match e {
+            ExecError::ReadSecret(message) => OpError::ReadSecret(message),
+            ExecError::Remote(e) => OpError::Failed(e.message),
         }
     }
 }
@@ -202,5 +224,24 @@ mod tests {
         assert!(fake_execute(&secret).await.is_ok());
         // Other tests only add to the counter: at least these two.
         assert!(applied("createOnly") >= before + 2);
+    }
+
+    #[test]
+    fn an_exec_error_reaches_the_plan_with_its_message_and_whether_it_was_the_secret_read() {
+        let read = ExecError::ReadSecret("secrets \"s\" not found".into());
+        assert_eq!(read.kind(), "read-secret");
+        assert_eq!(
+            OpError::from(read),
+            OpError::ReadSecret("secrets \"s\" not found".into())
+        );
+        let slow = ExecError::from(RemoteError::timeout("request timed out after 20s"));
+        assert_eq!(
+            (slow.kind(), slow.to_string().as_str()),
+            ("timeout", "request timed out after 20s")
+        );
+        assert_eq!(
+            OpError::from(slow),
+            OpError::Failed("request timed out after 20s".into())
+        );
     }
 }

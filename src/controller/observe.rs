@@ -24,7 +24,7 @@ use crate::plan::decode::{ApplyBehavior, Payload, SyncSetKind};
 use crate::plan::drift::{self, Look};
 use crate::plan::health::{self, Assessment, Health};
 use crate::plan::run::{Finished, Op};
-use crate::remote::{observe, RemoteCluster};
+use crate::remote::{observe, Cause, RemoteCluster};
 
 /// What hivesync knows of one cluster's applied objects between reconciles.
 #[derive(Default)]
@@ -132,7 +132,7 @@ pub(super) async fn observe(
     for w in watched.objects.iter().filter(|w| w.rule || drift_due) {
         let live = match observe::read(rc, &w.reference, w.rule).await {
             Ok(live) => live,
-            Err(e) if e.unreachable || e.timed_out => {
+            Err(e) if matches!(e.cause, Cause::Unreachable | Cause::Timeout) => {
                 lost = true;
                 break;
             }
@@ -169,7 +169,7 @@ pub(super) async fn observe(
                             obs.applied_at.get_or_insert(now);
                         }
                         Err(e) => {
-                            debug!(error = %e.message, "drift correction failed; the next look retries");
+                            debug!(kind = e.kind(), error = %e, "drift correction failed; the next look retries");
                         }
                     }
                 }

@@ -1,6 +1,10 @@
 //! A syncset's payload turned into the operations to send, in the order to send them (docs/hive-compatibility.md,
 //! "Inside one syncset", with "Deliberate differences", 3): resources (Namespaces, then CRDs, then the rest in list
 //! order) → secret mappings → patches. Errors keep Hive's indices, which are positions in the user's lists.
+//!
+//! Errors here are `String`s on purpose (`PatchType::parse`, `SecretOp::source`, `PatchOp::patch_type` and `body`,
+//! the resource decoders): each is Hive's (or kubectl's) text, goes verbatim into the syncset's status entry, and no
+//! caller tells one from another.
 
 use std::collections::BTreeMap;
 

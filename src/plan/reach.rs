@@ -3,6 +3,9 @@
 //!
 //! hivesync probes on its own schedule (seconds, not Hive's 2 h), so "recheck due" here means the secondary (the
 //! kubeconfig's server) may be probed again after the override failed; Hive probes it at most every 2 h.
+//!
+//! A probe's failure comes in as its message (`Result<(), String>`): the conditions carry it (scrubbed for
+//! `Unreachable`, as it is for `ActiveAPIURLOverride`), and nothing here depends on why the probe failed.
 
 use std::time::Duration;
 

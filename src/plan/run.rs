@@ -58,7 +58,10 @@ pub enum Op {
     Delete(SyncResourceReference),
 }
 
-/// Why an operation failed, as the executor saw it.
+/// Why an operation failed, as the plan records it (the executor's `controller::execute::ExecError` maps to it). The
+/// messages stay `String`s: each goes verbatim into the syncset's status entry (`failureMessage`, Hive's wording
+/// around it), and the plan never looks inside them. Whether the cluster was unreachable or slow is not here: the
+/// executor acts on that before anything is recorded.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OpError {
     /// The hub Secret of an `ApplySecret` could not be read.

@@ -11,22 +11,24 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use kube::client::{ClientBuilder, ConfigExt};
 use tower::ServiceBuilder;
 
+use super::error::RemoteError;
 use crate::consts::MAX_SPOKE_RESPONSE_BYTES;
 use crate::metrics::ClientMetricsLayer;
 
 /// Parses `apiServerIPOverride` (an IPv4 or IPv6 address).
-pub fn ip_override(value: Option<&str>) -> Result<Option<IpAddr>, String> {
+pub fn ip_override(value: Option<&str>) -> Result<Option<IpAddr>, RemoteError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("invalid apiServerIPOverride {v:?}: not an IP address")),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            RemoteError::config(format!(
+                "invalid apiServerIPOverride {v:?}: not an IP address"
+            ))
+        }),
     }
 }
 
 /// A managed cluster's client for `config`, dialing `ip` instead of resolving the URL's host when given.
-pub fn client(config: kube::Config, ip: Option<IpAddr>) -> Result<kube::Client, String> {
+pub fn client(config: kube::Config, ip: Option<IpAddr>) -> Result<kube::Client, RemoteError> {
     let metrics = ClientMetricsLayer { remote: true };
     match ip {
         None => kube::client::ClientBuilder::try_from(config).map(|b| {
@@ -40,7 +42,11 @@ pub fn client(config: kube::Config, ip: Option<IpAddr>) -> Result<kube::Client, 
                 .build()
         }),
     }
-    .map_err(|e| format!("could not build client for the admin kubeconfig: {e}"))
+    .map_err(|e| {
+        RemoteError::config(format!(
+            "could not build client for the admin kubeconfig: {e}"
+        ))
+    })
 }
 
 fn limit_body<B>(response: http::Response<B>) -> http::Response<http_body_util::Limited<B>> {
@@ -104,7 +110,9 @@ mod tests {
         );
         assert_eq!(
             ip_override(Some("api.example.com")),
-            Err("invalid apiServerIPOverride \"api.example.com\": not an IP address".into())
+            Err(RemoteError::config(
+                "invalid apiServerIPOverride \"api.example.com\": not an IP address"
+            ))
         );
     }
 }

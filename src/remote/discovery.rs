@@ -9,6 +9,8 @@ use kube::core::{ApiResource, GroupVersionKind};
 use kube::Client;
 use tokio::sync::RwLock;
 
+use super::error::{Cause, RemoteError};
+
 /// A resolved kind: what to call it and whether it lives in a namespace.
 #[derive(Clone, Debug)]
 pub struct Resolved {
@@ -16,43 +18,15 @@ pub struct Resolved {
     pub namespaced: bool,
 }
 
-/// A failed lookup. `not_served` only when the cluster answered that it does not serve the kind (the group-version is
-/// absent, or a successful discovery of it lacks the kind): the one answer that lets a delete count as done. Every
-/// other failure (403, 429, 5xx, a timeout, a refused connection) says nothing about the object.
-#[derive(Clone, Debug)]
-pub struct DiscoveryError {
-    pub message: String,
-    /// The cluster did not answer at all (a connection-level failure).
-    pub unreachable: bool,
-    pub not_served: bool,
+/// A failed lookup is `Cause::NotServed` only when the cluster answered that it does not serve the kind (the
+/// group-version is absent, or a successful discovery of it lacks the kind): the one answer that lets a delete count
+/// as done. Every other failure (403, 429, 5xx, a timeout, a refused connection) says nothing about the object.
+fn not_served(message: String) -> RemoteError {
+    RemoteError::new(Cause::NotServed, message)
 }
 
-impl DiscoveryError {
-    fn failed(message: String) -> Self {
-        Self {
-            message,
-            unreachable: false,
-            not_served: false,
-        }
-    }
-
-    fn not_served(message: String) -> Self {
-        Self {
-            not_served: true,
-            ..Self::failed(message)
-        }
-    }
-
-    fn from_kube(what: &str, e: kube::Error) -> Self {
-        Self {
-            unreachable: super::ops::is_connection_error(&e),
-            message: format!(
-                "discovery of {what} failed: {}",
-                super::ops::describe_error(&e)
-            ),
-            not_served: false,
-        }
-    }
+fn discovery_failed(what: &str, e: &kube::Error) -> RemoteError {
+    RemoteError::from_kube(e).context(format_args!("discovery of {what} failed"))
 }
 
 /// Group-versions remembered as not served, per cluster, before that memory is cleared.
@@ -98,11 +72,11 @@ impl DiscoveryCache {
         client: &Client,
         api_version: &str,
         kind: &str,
-    ) -> Result<Resolved, DiscoveryError> {
+    ) -> Result<Resolved, RemoteError> {
         self.lookup(client, api_version, |served| served.kinds.get(kind))
             .await?
             .ok_or_else(|| {
-                DiscoveryError::not_served(format!(
+                not_served(format!(
                     "no matches for kind \"{kind}\" in version \"{api_version}\""
                 ))
             })
@@ -110,18 +84,18 @@ impl DiscoveryCache {
 
     /// Resolves a patch's target as `kubectl patch` does (Hive runs it): `name` may be the Kind, the resource's plural
     /// or singular name in any case, or one of its short names, in `api_version` only. Nothing matching fails with
-    /// kubectl's `the server doesn't have a resource type "<name>"` (`not_served`). Resources and deletes keep the
+    /// kubectl's `the server doesn't have a resource type "<name>"` (`Cause::NotServed`). Resources and deletes keep the
     /// exact Kind ([`DiscoveryCache::resolve`]), as Hive's RESTMapping does.
     pub async fn resolve_patch_target(
         &self,
         client: &Client,
         api_version: &str,
         name: &str,
-    ) -> Result<Resolved, DiscoveryError> {
+    ) -> Result<Resolved, RemoteError> {
         self.lookup(client, api_version, |served| served.patch_target(name))
             .await?
             .ok_or_else(|| {
-                DiscoveryError::not_served(format!(
+                not_served(format!(
                     "the server doesn't have a resource type \"{name}\""
                 ))
             })
@@ -134,7 +108,7 @@ impl DiscoveryCache {
         client: &Client,
         api_version: &str,
         find: impl Fn(&Served) -> Option<&Resolved>,
-    ) -> Result<Option<Resolved>, DiscoveryError> {
+    ) -> Result<Option<Resolved>, RemoteError> {
         if let Some(Some(served)) = self.by_group_version.read().await.get(api_version) {
             if let Some(r) = find(served) {
                 return Ok(Some(r.clone()));
@@ -153,10 +127,10 @@ impl DiscoveryCache {
         client: &Client,
         api_version: &str,
         kind: &str,
-    ) -> Result<Option<Resolved>, DiscoveryError> {
+    ) -> Result<Option<Resolved>, RemoteError> {
         match self.resolve(client, api_version, kind).await {
             Ok(r) => return Ok(Some(r)),
-            Err(e) if e.not_served => {}
+            Err(e) if e.cause == Cause::NotServed => {}
             Err(e) => return Err(e),
         }
         let Some((group, _)) = api_version.rsplit_once('/') else {
@@ -165,7 +139,7 @@ impl DiscoveryCache {
         };
         let req = http::Request::get(format!("/apis/{group}"))
             .body(Vec::new())
-            .map_err(|e| DiscoveryError::failed(e.to_string()))?;
+            .map_err(|e| RemoteError::api(e.to_string()))?;
         let versions = match client.request::<APIGroup>(req).await {
             Ok(g) => {
                 let preferred = g.preferred_version.map(|v| v.group_version);
@@ -175,12 +149,12 @@ impl DiscoveryCache {
                 all
             }
             Err(kube::Error::Api(s)) if s.code == 404 => return Ok(None),
-            Err(e) => return Err(DiscoveryError::from_kube(group, e)),
+            Err(e) => return Err(discovery_failed(group, &e)),
         };
         for gv in versions.iter().filter(|gv| gv.as_str() != api_version) {
             match self.resolve(client, gv, kind).await {
                 Ok(r) => return Ok(Some(r)),
-                Err(e) if e.not_served => {}
+                Err(e) if e.cause == Cause::NotServed => {}
                 Err(e) => return Err(e),
             }
         }
@@ -196,7 +170,7 @@ impl DiscoveryCache {
         &self,
         client: &Client,
         api_version: &str,
-    ) -> Result<Option<Kinds>, DiscoveryError> {
+    ) -> Result<Option<Kinds>, RemoteError> {
         let path = if api_version.contains('/') {
             format!("/apis/{api_version}")
         } else {
@@ -204,7 +178,7 @@ impl DiscoveryCache {
         };
         let req = http::Request::get(&path)
             .body(Vec::new())
-            .map_err(|e| DiscoveryError::failed(e.to_string()))?;
+            .map_err(|e| RemoteError::api(e.to_string()))?;
         let list = match client.request::<APIResourceList>(req).await {
             Ok(list) => list,
             Err(kube::Error::Api(s)) if s.code == 404 => {
@@ -217,7 +191,7 @@ impl DiscoveryCache {
                 cache.insert(api_version.to_string(), None);
                 return Ok(None);
             }
-            Err(e) => return Err(DiscoveryError::from_kube(api_version, e)),
+            Err(e) => return Err(discovery_failed(api_version, &e)),
         };
         let gv = kube::core::GroupVersion::gv(
             api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or(""),

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use super::error::RemoteError;
+
 /// Per-request limits for spoke calls: a dead or slow cluster must never hold a worker for long.
 #[derive(Clone, Copy, Debug)]
 pub struct Timeouts {
@@ -31,7 +33,7 @@ impl Default for Timeouts {
 /// Refuses a kubeconfig that names a program to run or a local file to read, in any user or cluster (not only the
 /// current context's: a context switch must not turn a refused entry on). Hive's message for `exec` (HIVE-2485) is
 /// kept as it is; the others name the field the same way.
-pub fn check_allowed(kubeconfig: &Kubeconfig) -> Result<(), String> {
+pub fn check_allowed(kubeconfig: &Kubeconfig) -> Result<(), RemoteError> {
     for named in &kubeconfig.auth_infos {
         let Some(user) = &named.auth_info else {
             continue;
@@ -59,18 +61,18 @@ pub fn check_allowed(kubeconfig: &Kubeconfig) -> Result<(), String> {
     Ok(())
 }
 
-fn refusal(field: &str, section: &str, name: &str) -> String {
+fn refusal(field: &str, section: &str, name: &str) -> RemoteError {
     let why = match field {
-        "exec" => return format!("insecure exec in {section}[{name}]"),
+        "exec" => return RemoteError::config(format!("insecure exec in {section}[{name}]")),
         "auth-provider" => "auth providers run programs; use an inline token or client certificate",
         _ => "file paths are not read; inline the data (the -data field, or token)",
     };
-    format!("insecure {field} in {section}[{name}]: {why}")
+    RemoteError::config(format!("insecure {field} in {section}[{name}]: {why}"))
 }
 
 /// serde_yaml's messages quote the scalar they failed on (`invalid type: string "…"`), which may be a token or key
 /// from the Secret: keep the message's shape and position, drop quoted values.
-fn parse_error(e: &serde_yaml::Error) -> String {
+fn parse_error(e: &serde_yaml::Error) -> RemoteError {
     let text = e.to_string();
     let mut out = String::with_capacity(text.len());
     let mut quoted = false;
@@ -84,7 +86,7 @@ fn parse_error(e: &serde_yaml::Error) -> String {
             out.push(c);
         }
     }
-    format!("could not parse admin kubeconfig: {out}")
+    RemoteError::config(format!("could not parse admin kubeconfig: {out}"))
 }
 
 /// Parses kubeconfig bytes into a client config. `api_url` replaces the server URL when the API URL override is
@@ -93,23 +95,31 @@ pub async fn client_config(
     data: Option<&[u8]>,
     api_url: Option<&str>,
     timeouts: Timeouts,
-) -> Result<kube::Config, String> {
+) -> Result<kube::Config, RemoteError> {
     let data = match data {
         Some(d) if !d.is_empty() => d,
-        _ => return Err("kubeconfig secret does not contain necessary data".into()),
+        _ => {
+            return Err(RemoteError::config(
+                "kubeconfig secret does not contain necessary data",
+            ))
+        }
     };
-    let text = std::str::from_utf8(data)
-        .map_err(|e| format!("kubeconfig is not valid UTF-8 (byte {})", e.valid_up_to()))?;
+    let text = std::str::from_utf8(data).map_err(|e| {
+        RemoteError::config(format!(
+            "kubeconfig is not valid UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })?;
     let kubeconfig: Kubeconfig = serde_yaml::from_str(text).map_err(|e| parse_error(&e))?;
     check_allowed(&kubeconfig)?;
     let mut config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
-            .map_err(|e| format!("invalid admin kubeconfig: {e}"))?;
+            .map_err(|e| RemoteError::config(format!("invalid admin kubeconfig: {e}")))?;
     if let Some(url) = api_url {
         config.cluster_url = url
             .parse()
-            .map_err(|e| format!("invalid API URL {url:?}: {e}"))?;
+            .map_err(|e| RemoteError::config(format!("invalid API URL {url:?}: {e}")))?;
     }
     config.connect_timeout = Some(timeouts.connect);
     // No stream-level read/write timeouts: every remote call has its own deadline (`ops::with_timeout`), and a read
@@ -140,15 +150,16 @@ current-context: c
         let t = Timeouts::default();
         assert_eq!(
             client_config(None, None, t).await.unwrap_err(),
-            "kubeconfig secret does not contain necessary data"
+            RemoteError::config("kubeconfig secret does not contain necessary data")
         );
         assert_eq!(
             client_config(Some(b""), None, t).await.unwrap_err(),
-            "kubeconfig secret does not contain necessary data"
+            RemoteError::config("kubeconfig secret does not contain necessary data")
         );
         let err = client_config(Some(b"{not: [yaml"), None, t)
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .message;
         assert!(
             err.starts_with("could not parse admin kubeconfig: "),
             "{err}"
@@ -160,7 +171,8 @@ current-context: c
         assert_eq!(
             client_config(Some(exec.as_bytes()), None, t)
                 .await
-                .unwrap_err(),
+                .unwrap_err()
+                .message,
             "insecure exec in AuthInfos[admin]"
         );
     }
@@ -209,7 +221,7 @@ current-context: c
             let err = client_config(Some(kc.as_bytes()), None, t)
                 .await
                 .unwrap_err();
-            assert_eq!(err, want, "{user}");
+            assert_eq!(err, RemoteError::config(want), "{user}");
         }
         // A user that no context names is refused too: switching context must not turn it on.
         let unused = KUBECONFIG.replace(
@@ -219,6 +231,7 @@ current-context: c
         assert!(client_config(Some(unused.as_bytes()), None, t)
             .await
             .unwrap_err()
+            .message
             .starts_with("insecure tokenFile in AuthInfos[spare]"));
         let ca = KUBECONFIG.replace(
             "insecure-skip-tls-verify: true",
@@ -227,6 +240,7 @@ current-context: c
         assert!(client_config(Some(ca.as_bytes()), None, t)
             .await
             .unwrap_err()
+            .message
             .starts_with("insecure certificate-authority in Clusters[c]: file paths are not read"));
     }
 
@@ -252,7 +266,8 @@ current-context: c
         let kc = KUBECONFIG.replace("users: [", "preferences: \"PLANTED-SECRET\"\nusers: [");
         let err = client_config(Some(kc.as_bytes()), None, Timeouts::default())
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .message;
         assert!(
             err.starts_with("could not parse admin kubeconfig: "),
             "{err}"

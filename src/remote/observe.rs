@@ -5,7 +5,8 @@
 use kube::api::DynamicObject;
 use serde_json::{json, Value};
 
-use super::ops::{api_for_ref, from_kube, with_timeout, OpError};
+use super::error::RemoteError;
+use super::ops::{api_for_ref, from_kube, with_timeout};
 use super::RemoteCluster;
 use crate::api::SyncResourceReference;
 
@@ -14,14 +15,14 @@ pub async fn read(
     rc: &RemoteCluster,
     r: &SyncResourceReference,
     whole: bool,
-) -> Result<Option<Value>, OpError> {
+) -> Result<Option<Value>, RemoteError> {
     let api = api_for_ref(rc, r).await?;
     if whole {
         let live: Option<DynamicObject> = with_timeout(rc, api.get_opt(&r.name))
             .await?
             .map_err(from_kube)?;
         return live
-            .map(|o| serde_json::to_value(o).map_err(|e| OpError::failed(e.to_string())))
+            .map(|o| serde_json::to_value(o).map_err(|e| RemoteError::api(e.to_string())))
             .transpose();
     }
     let meta = with_timeout(rc, api.get_metadata_opt(&r.name))

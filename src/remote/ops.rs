@@ -1,5 +1,5 @@
-//! The calls sent to a managed cluster. Each has a timeout; errors carry the API server's message and say whether
-//! the cluster could not be reached at all (so the caller can mark it Unreachable at once).
+//! The calls sent to a managed cluster. Each has a timeout; errors ([`RemoteError`]) carry the API server's message
+//! and say whether the cluster could not be reached at all (so the caller can mark it Unreachable at once).
 
 use std::future::Future;
 use std::time::Duration;
@@ -9,39 +9,13 @@ use kube::core::ApiResource;
 use kube::Api;
 use serde_json::{json, Value};
 
-use super::discovery::{DiscoveryError, Resolved};
+use super::discovery::Resolved;
+use super::error::RemoteError;
 use super::RemoteCluster;
 use crate::api::SyncResourceReference;
 use crate::consts::FIELD_MANAGER;
 use crate::plan::decode::{ApplyBehavior, PatchOp, PatchType};
 use crate::plan::identity::reference_of;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpError {
-    pub message: String,
-    /// The cluster did not answer (a connection-level failure), as opposed to answering with an error.
-    pub unreachable: bool,
-    /// The call ran out of time. That alone does not say the cluster is gone (a slow admission webhook, a large
-    /// object): the caller asks the cluster whether it still answers before treating it as unreachable.
-    pub timed_out: bool,
-}
-
-impl OpError {
-    pub(crate) fn failed(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            unreachable: false,
-            timed_out: false,
-        }
-    }
-
-    fn timed_out(message: String) -> Self {
-        Self {
-            timed_out: true,
-            ..Self::failed(message)
-        }
-    }
-}
 
 /// The API server's own message for API errors; otherwise the error with its causes (`client error (Connect):
 /// tcp connect error: Connection refused (os error 111)`), so a condition says why a call failed. A managed cluster
@@ -86,12 +60,8 @@ pub(crate) fn is_connection_error(e: &kube::Error) -> bool {
     matches!(e, kube::Error::HyperError(_) | kube::Error::Service(_)) && body_limit_hit(e).is_none()
 }
 
-pub(crate) fn from_kube(e: kube::Error) -> OpError {
-    OpError {
-        unreachable: is_connection_error(&e),
-        message: describe_error(&e),
-        timed_out: false,
-    }
+pub(crate) fn from_kube(e: kube::Error) -> RemoteError {
+    RemoteError::from_kube(&e)
 }
 
 pub(crate) fn is_status(e: &kube::Error, code: u16) -> bool {
@@ -101,35 +71,34 @@ pub(crate) fn is_status(e: &kube::Error, code: u16) -> bool {
 pub(crate) async fn with_timeout<T>(
     rc: &RemoteCluster,
     fut: impl Future<Output = Result<T, kube::Error>>,
-) -> Result<Result<T, kube::Error>, OpError> {
+) -> Result<Result<T, kube::Error>, RemoteError> {
     within(rc.timeouts.request, fut).await
 }
 
 async fn within<T>(
     limit: Duration,
     fut: impl Future<Output = Result<T, kube::Error>>,
-) -> Result<Result<T, kube::Error>, OpError> {
+) -> Result<Result<T, kube::Error>, RemoteError> {
     tokio::time::timeout(limit, fut)
         .await
-        .map_err(|_| OpError::timed_out(format!("request timed out after {limit:?}")))
+        .map_err(|_| RemoteError::timeout(format!("request timed out after {limit:?}")))
 }
 
 /// A discovery lookup within the cluster's request timeout.
 async fn discover(
     rc: &RemoteCluster,
-    lookup: impl Future<Output = Result<Resolved, DiscoveryError>>,
-) -> Result<Resolved, OpError> {
+    lookup: impl Future<Output = Result<Resolved, RemoteError>>,
+) -> Result<Resolved, RemoteError> {
     tokio::time::timeout(rc.timeouts.request, lookup)
         .await
-        .map_err(|_| OpError::timed_out("discovery timed out".into()))?
-        .map_err(|e| OpError {
-            message: e.message,
-            unreachable: e.unreachable,
-            timed_out: false,
-        })
+        .map_err(|_| RemoteError::timeout("discovery timed out"))?
 }
 
-async fn resolve(rc: &RemoteCluster, api_version: &str, kind: &str) -> Result<Resolved, OpError> {
+async fn resolve(
+    rc: &RemoteCluster,
+    api_version: &str,
+    kind: &str,
+) -> Result<Resolved, RemoteError> {
     discover(rc, rc.discovery.resolve(&rc.client, api_version, kind)).await
 }
 
@@ -138,7 +107,7 @@ async fn resolve(rc: &RemoteCluster, api_version: &str, kind: &str) -> Result<Re
 pub(crate) async fn resolve_patch_target(
     rc: &RemoteCluster,
     op: &PatchOp,
-) -> Result<Resolved, OpError> {
+) -> Result<Resolved, RemoteError> {
     discover(
         rc,
         rc.discovery
@@ -164,10 +133,10 @@ pub(crate) fn api_for(
 pub(crate) async fn api_for_ref(
     rc: &RemoteCluster,
     r: &SyncResourceReference,
-) -> Result<Api<DynamicObject>, OpError> {
+) -> Result<Api<DynamicObject>, RemoteError> {
     let resolved = resolve(rc, &r.api_version, &r.kind).await?;
     if resolved.namespaced && r.namespace.is_empty() {
-        return Err(OpError::failed(format!(
+        return Err(RemoteError::api(format!(
             "a namespace must be specified for namespaced resource {} \"{}\"",
             r.kind, r.name
         )));
@@ -187,11 +156,11 @@ pub async fn apply(
     rc: &RemoteCluster,
     object: &Value,
     behavior: ApplyBehavior,
-) -> Result<Option<u64>, OpError> {
+) -> Result<Option<u64>, RemoteError> {
     let r = reference_of(object);
     let api = api_for_ref(rc, &r).await?;
     let data: DynamicObject =
-        serde_json::from_value(object.clone()).map_err(|e| OpError::failed(e.to_string()))?;
+        serde_json::from_value(object.clone()).map_err(|e| RemoteError::api(e.to_string()))?;
     let post = PostParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..Default::default()
@@ -261,7 +230,7 @@ async fn wait_established(
     rc: &RemoteCluster,
     api: &Api<DynamicObject>,
     crd: &crate::plan::crd::CrdWait,
-) -> Result<(), OpError> {
+) -> Result<(), RemoteError> {
     let name = &crd.name;
     let deadline = tokio::time::Instant::now() + rc.timeouts.request;
     loop {
@@ -270,7 +239,7 @@ async fn wait_established(
             break;
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(OpError::failed(format!(
+            return Err(RemoteError::api(format!(
                 "CustomResourceDefinition {name} did not become Established"
             )));
         }
@@ -284,9 +253,9 @@ async fn wait_established(
 
 /// Sends one patch as a PATCH request of its type, its body as JSON (converted from YAML by the plan); the server
 /// computes it. As in kubectl, a bad type or body fails before the target is resolved.
-pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<(), OpError> {
-    let patch_type = op.patch_type.clone().map_err(OpError::failed)?;
-    let body = op.body().map_err(OpError::failed)?;
+pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<(), RemoteError> {
+    let patch_type = op.patch_type.clone().map_err(RemoteError::api)?;
+    let body = op.body().map_err(RemoteError::api)?;
     let resolved = resolve_patch_target(rc, op).await?;
     let api = api_for(rc, &resolved.resource, resolved.namespaced, &op.namespace);
     let params = PatchParams {
@@ -306,7 +275,7 @@ pub(crate) async fn send_patch(
     params: &PatchParams,
     patch_type: PatchType,
     body: Value,
-) -> Result<DynamicObject, OpError> {
+) -> Result<DynamicObject, RemoteError> {
     let result = match patch_type {
         PatchType::Strategic => {
             with_timeout(rc, api.patch(name, params, &Patch::Strategic(body))).await?
@@ -314,7 +283,7 @@ pub(crate) async fn send_patch(
         PatchType::Merge => with_timeout(rc, api.patch(name, params, &Patch::Merge(body))).await?,
         PatchType::Json => {
             let ops: json_patch::Patch = serde_json::from_value(body)
-                .map_err(|e| OpError::failed(format!("unable to parse json patch: {e}")))?;
+                .map_err(|e| RemoteError::api(format!("unable to parse json patch: {e}")))?;
             with_timeout(rc, api.patch(name, params, &Patch::<()>::Json(ops))).await?
         }
     };
@@ -326,24 +295,20 @@ pub(crate) async fn send_patch(
 pub(crate) async fn resolve_any_version(
     rc: &RemoteCluster,
     r: &SyncResourceReference,
-) -> Result<Option<Resolved>, OpError> {
+) -> Result<Option<Resolved>, RemoteError> {
     tokio::time::timeout(
         rc.timeouts.request,
         rc.discovery
             .resolve_any_version(&rc.client, &r.api_version, &r.kind),
     )
     .await
-    .map_err(|_| OpError::timed_out("could not get mapping: discovery timed out".into()))?
-    .map_err(|e| OpError {
-        message: format!("could not get mapping: {}", e.message),
-        unreachable: e.unreachable,
-        timed_out: false,
-    })
+    .map_err(|_| RemoteError::timeout("could not get mapping: discovery timed out"))?
+    .map_err(|e| e.context("could not get mapping"))
 }
 
 /// Deletes a tracked object; already gone is success. Messages follow Hive's (`could not get mapping: ...`,
 /// `could not delete resource: ...`).
-pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(), OpError> {
+pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(), RemoteError> {
     // The cluster serves the kind at no version any more (its CRD was deleted): no such object can exist.
     let Some(resolved) = resolve_any_version(rc, r).await? else {
         return Ok(());
@@ -352,21 +317,14 @@ pub async fn delete(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<(),
     match with_timeout(rc, api.delete(&r.name, &DeleteParams::default())).await? {
         Ok(_) => Ok(()),
         Err(e) if is_status(&e, 404) => Ok(()),
-        Err(e) => {
-            let mut err = from_kube(e);
-            err.message = format!("could not delete resource: {}", err.message);
-            Err(err)
-        }
+        Err(e) => Err(from_kube(e).context("could not delete resource")),
     }
 }
 
 /// A cheap reachability probe: `GET /version`, within `limit` (or the cluster's request timeout, if shorter).
-pub async fn probe(rc: &RemoteCluster, limit: Duration) -> Result<(), OpError> {
+pub async fn probe(rc: &RemoteCluster, limit: Duration) -> Result<(), RemoteError> {
     let url = format!("{}/version", rc.url.trim_end_matches('/'));
-    let prefix = |mut e: OpError| {
-        e.message = format!("Get \"{url}\": {}", e.message);
-        e
-    };
+    let prefix = |e: RemoteError| e.context(format_args!("Get \"{url}\""));
     within(
         limit.min(rc.timeouts.request),
         rc.client.apiserver_version(),

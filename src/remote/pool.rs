@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 
 use super::discovery::DiscoveryCache;
+use super::error::{Cause, RemoteError};
 use super::kubeconfig::{client_config, Timeouts};
 use crate::api::{ClusterKey, NamespacedName};
 use crate::consts::KUBECONFIG_SECRET_KEY;
@@ -32,31 +33,9 @@ pub struct RemoteCluster {
 
 struct Entry {
     secret_version: Option<String>,
-    built: Result<Arc<RemoteCluster>, ClientError>,
-}
-
-/// Why there is no client for a cluster.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientError {
-    pub message: String,
-    /// The hub failed to answer for the Secret (not: the Secret is missing or its kubeconfig unusable). Nothing about
-    /// the cluster is known, so the caller retries instead of recording a failure; such errors are not cached.
-    pub transient: bool,
-}
-
-impl std::fmt::Display for ClientError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl ClientError {
-    fn bad_input(message: String) -> Self {
-        Self {
-            message,
-            transient: false,
-        }
-    }
+    /// The client, or why there is none: `Cause::Config` (kept like a client), or `Cause::Hub` when the hub failed to
+    /// answer for the Secret (never kept: nothing about the cluster is known, so the caller retries).
+    built: Result<Arc<RemoteCluster>, RemoteError>,
 }
 
 /// Where to connect to a cluster: the API URL override while it is active (else the kubeconfig's server), and the
@@ -88,7 +67,7 @@ impl RemoteCluster {
         kubeconfig: Option<&[u8]>,
         endpoint: &Endpoint,
         timeouts: Timeouts,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, RemoteError> {
         let ip = super::connect::ip_override(endpoint.ip_override.as_deref())?;
         let config = client_config(kubeconfig, endpoint.api_url.as_deref(), timeouts).await?;
         let url = config.cluster_url.to_string();
@@ -134,7 +113,7 @@ impl ClientPool {
         cluster: &ClusterKey,
         secret: &str,
         endpoint: Endpoint,
-    ) -> Result<Arc<RemoteCluster>, ClientError> {
+    ) -> Result<Arc<RemoteCluster>, RemoteError> {
         let secret_key = cluster.secret(secret);
         let observed = self.secrets.last_seen(&secret_key);
         let entry_key = (cluster.clone(), endpoint);
@@ -154,7 +133,7 @@ impl ClientPool {
         }
         let (_, endpoint) = &entry_key;
         let entry = Arc::new(self.build(&secret_key, endpoint).await);
-        if !matches!(&entry.built, Err(e) if e.transient) {
+        if !matches!(&entry.built, Err(e) if e.cause == Cause::Hub) {
             self.entries.insert(entry_key, entry.clone());
         }
         entry.built.clone()
@@ -167,13 +146,17 @@ impl ClientPool {
             Err(e) => {
                 return Entry {
                     secret_version: None,
-                    built: Err(ClientError {
-                        transient: !crate::remote::ops::is_status(&e, 404),
-                        message: format!(
+                    built: Err(RemoteError::new(
+                        if crate::remote::ops::is_status(&e, 404) {
+                            Cause::Config
+                        } else {
+                            Cause::Hub
+                        },
+                        format!(
                             "could not get admin kubeconfig secret: {}",
                             crate::remote::ops::describe_error(&e)
                         ),
-                    }),
+                    )),
                 }
             }
         };
@@ -188,8 +171,7 @@ impl ClientPool {
             .map(|b| b.0.as_slice());
         let built = RemoteCluster::build(data, endpoint, self.timeouts)
             .await
-            .map(Arc::new)
-            .map_err(ClientError::bad_input);
+            .map(Arc::new);
         Entry {
             secret_version: secret.metadata.resource_version,
             built,

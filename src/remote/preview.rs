@@ -8,13 +8,14 @@ use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::Value;
 
+use super::error::{Cause, RemoteError};
 use super::kubeconfig::Timeouts;
 use super::ops::{
     api_for, api_for_ref, describe_error, from_kube, is_status, resolve_any_version,
-    resolve_patch_target, send_patch, with_timeout, OpError,
+    resolve_patch_target, send_patch, with_timeout,
 };
 use super::RemoteCluster;
-use crate::api::{ClusterDeployment, SyncResourceReference};
+use crate::api::{ClusterDeployment, ClusterKey, SyncResourceReference};
 use crate::consts::{FIELD_MANAGER, KUBECONFIG_SECRET_KEY};
 use crate::plan::decode::{ApplyBehavior, PatchOp};
 use crate::plan::identity::reference_of;
@@ -33,21 +34,29 @@ pub async fn remote_for(
     hub: &Client,
     cd: &ClusterDeployment,
     timeouts: Timeouts,
-) -> Result<RemoteCluster, String> {
-    let namespace = cd.metadata.namespace.clone().unwrap_or_default();
-    let meta = cd
-        .spec
-        .cluster_metadata
-        .as_ref()
-        .ok_or("the ClusterDeployment has no spec.clusterMetadata (not installed yet?)")?;
-    let name = &meta.admin_kubeconfig_secret_ref.name;
-    let secret = Api::<Secret>::namespaced(hub.clone(), &namespace)
-        .get(name)
+) -> Result<RemoteCluster, RemoteError> {
+    let meta = cd.spec.cluster_metadata.as_ref().ok_or_else(|| {
+        RemoteError::config(
+            "the ClusterDeployment has no spec.clusterMetadata (not installed yet?)",
+        )
+    })?;
+    let secret_key = ClusterKey::of(cd).secret(&meta.admin_kubeconfig_secret_ref.name);
+    let secret = Api::<Secret>::namespaced(hub.clone(), &secret_key.namespace)
+        .get(&secret_key.name)
         .await
         .map_err(|e| {
-            format!(
-                "could not get admin kubeconfig secret {namespace}/{name}: {}",
-                describe_error(&e)
+            // As the client pool: a missing Secret is bad input, any other failure the hub's.
+            let cause = if is_status(&e, 404) {
+                Cause::Config
+            } else {
+                Cause::Hub
+            };
+            RemoteError::new(
+                cause,
+                format!(
+                    "could not get admin kubeconfig secret {secret_key}: {}",
+                    describe_error(&e)
+                ),
             )
         })?;
     let data = secret
@@ -59,15 +68,15 @@ pub async fn remote_for(
     RemoteCluster::build(data, &endpoint, timeouts).await
 }
 
-fn to_value(o: DynamicObject) -> Result<Value, OpError> {
-    serde_json::to_value(o).map_err(|e| OpError::failed(e.to_string()))
+fn to_value(o: DynamicObject) -> Result<Value, RemoteError> {
+    serde_json::to_value(o).map_err(|e| RemoteError::api(e.to_string()))
 }
 
 async fn get_opt(
     rc: &RemoteCluster,
     api: &Api<DynamicObject>,
     name: &str,
-) -> Result<Option<Value>, OpError> {
+) -> Result<Option<Value>, RemoteError> {
     with_timeout(rc, api.get_opt(name))
         .await?
         .map_err(from_kube)?
@@ -76,7 +85,10 @@ async fn get_opt(
 }
 
 /// The live object, if it exists.
-pub async fn live(rc: &RemoteCluster, r: &SyncResourceReference) -> Result<Option<Value>, OpError> {
+pub async fn live(
+    rc: &RemoteCluster,
+    r: &SyncResourceReference,
+) -> Result<Option<Value>, RemoteError> {
     let api = api_for_ref(rc, r).await?;
     get_opt(rc, &api, &r.name).await
 }
@@ -86,7 +98,7 @@ pub async fn apply(
     rc: &RemoteCluster,
     object: &Value,
     behavior: ApplyBehavior,
-) -> Result<Preview, OpError> {
+) -> Result<Preview, RemoteError> {
     let r = reference_of(object);
     let api = api_for_ref(rc, &r).await?;
     let live = if r.name.is_empty() {
@@ -100,7 +112,7 @@ pub async fn apply(
     };
     let create = || async {
         let data: DynamicObject =
-            serde_json::from_value(object.clone()).map_err(|e| OpError::failed(e.to_string()))?;
+            serde_json::from_value(object.clone()).map_err(|e| RemoteError::api(e.to_string()))?;
         with_timeout(rc, api.create(&post, &data)).await
     };
     let after = match (behavior, &live) {
@@ -142,14 +154,14 @@ pub async fn apply(
 
 /// What a patch would make of its target, as `ops::patch` sends it, with `dryRun=All`. A missing target is an error
 /// (the patch fails).
-pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<Preview, OpError> {
-    let patch_type = op.patch_type.clone().map_err(OpError::failed)?;
-    let body = op.body().map_err(OpError::failed)?;
+pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<Preview, RemoteError> {
+    let patch_type = op.patch_type.clone().map_err(RemoteError::api)?;
+    let body = op.body().map_err(RemoteError::api)?;
     let resolved = resolve_patch_target(rc, op).await?;
     let api = api_for(rc, &resolved.resource, resolved.namespaced, &op.namespace);
     let live = get_opt(rc, &api, &op.name).await?;
     if live.is_none() {
-        return Err(OpError::failed(format!(
+        return Err(RemoteError::api(format!(
             "{} {} \"{}\" not found: the patch would fail",
             op.api_version, resolved.resource.kind, op.name
         )));
@@ -171,7 +183,7 @@ pub async fn patch(rc: &RemoteCluster, op: &PatchOp) -> Result<Preview, OpError>
 pub async fn delete(
     rc: &RemoteCluster,
     r: &SyncResourceReference,
-) -> Result<Option<Value>, OpError> {
+) -> Result<Option<Value>, RemoteError> {
     let Some(resolved) = resolve_any_version(rc, r).await? else {
         return Ok(None);
     };
@@ -186,10 +198,6 @@ pub async fn delete(
     match with_timeout(rc, api.delete(&r.name, &params)).await? {
         Ok(_) => Ok(Some(live)),
         Err(e) if is_status(&e, 404) => Ok(None),
-        Err(e) => Err(OpError {
-            message: format!("could not delete resource: {}", describe_error(&e)),
-            unreachable: false,
-            timed_out: false,
-        }),
+        Err(e) => Err(RemoteError::api(describe_error(&e)).context("could not delete resource")),
     }
 }

@@ -7,7 +7,8 @@ use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::Api;
 use serde_json::{json, Value};
 
-use super::ops::{from_kube, is_status, with_timeout, OpError};
+use super::error::RemoteError;
+use super::ops::{from_kube, is_status, with_timeout};
 use super::RemoteCluster;
 use crate::consts::FIELD_MANAGER;
 use crate::plan::takeover::upgraded_managed_fields;
@@ -18,7 +19,7 @@ pub(crate) async fn take_over(
     api: &Api<DynamicObject>,
     applied: &DynamicObject,
     object: &Value,
-) -> Result<bool, OpError> {
+) -> Result<bool, RemoteError> {
     let managed = applied
         .metadata
         .managed_fields
@@ -33,7 +34,7 @@ pub(crate) async fn take_over(
         {"op": "test", "path": "/metadata/resourceVersion", "value": applied.metadata.resource_version},
         {"op": "replace", "path": "/metadata/managedFields", "value": upgraded},
     ]))
-    .map_err(|e| OpError::failed(format!("taking over Hive's field managers: {e}")))?;
+    .map_err(|e| RemoteError::api(format!("taking over Hive's field managers: {e}")))?;
     match with_timeout(
         rc,
         api.patch(name, &PatchParams::default(), &Patch::<()>::Json(patch)),
@@ -45,11 +46,7 @@ pub(crate) async fn take_over(
         Err(e) if is_status(&e, 409) || is_status(&e, 422) || is_status(&e, 404) => {
             return Ok(true)
         }
-        Err(e) => {
-            let mut err = from_kube(e);
-            err.message = format!("taking over Hive's field managers: {}", err.message);
-            return Err(err);
-        }
+        Err(e) => return Err(from_kube(e).context("taking over Hive's field managers")),
     }
     tracing::info!(kind = object["kind"].as_str().unwrap_or_default(), %name, "took over the fields Hive applied");
     let params = PatchParams::apply(FIELD_MANAGER).force();

@@ -59,6 +59,7 @@ enum Flow {
     Continue,
 }
 
+/// An execution error is Go's error text, which ends up verbatim in a status entry (see `TemplateError`).
 type EResult<T> = Result<T, String>;
 
 /// The variable stack (Go's `state.vars`), innermost last. Go finds a variable by scanning the stack from the top;

@@ -37,6 +37,10 @@
 //! [`kind_may_be_secret`]), the values of `data` and `stringData` are replaced by `<redacted>` in those messages, and
 //! so is everything of a failing template's own text and Go error but its `cdParams:line:col` and a guard-rail
 //! text; patches of such kinds likewise. Other objects keep Hive's messages exactly.
+//!
+//! Inside the engine an error is a `String` (`Result<_, String>` in `parse`, `exec`, `funcs`, `number`, `quote`): it is
+//! Go's error text, which reaches a status entry verbatim; [`TemplateError`] only tells a parse failure from an
+//! execution one.
 
 use std::collections::BTreeMap;
 use std::fmt;

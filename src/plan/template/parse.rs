@@ -84,6 +84,7 @@ struct Parser {
     depth: usize,
 }
 
+/// A parse error is Go's error text, which ends up verbatim in a status entry (see `TemplateError`).
 type PResult<T> = Result<T, String>;
 
 pub(super) fn parse(text: &str) -> PResult<Trees> {
