@@ -380,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn lease_decisions() {
+    fn a_replica_takes_free_leases_asks_for_its_own_shard_and_hands_others_back_when_wanted() {
         use LeaseAction::*;
         assert_eq!(decide(None, true, None, "a", false), Hold, "free");
         assert_eq!(decide(Some("b"), true, None, "a", false), Hold, "expired");

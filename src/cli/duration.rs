@@ -55,7 +55,7 @@ mod tests {
     }
 
     #[test]
-    fn go_durations_parse() {
+    fn go_durations_with_units_parse_and_empty_unitless_or_worded_ones_do_not() {
         assert_eq!(parse_go_duration("2h").unwrap(), Duration::from_secs(7200));
         assert_eq!(
             parse_go_duration("1h30m").unwrap(),

@@ -1035,7 +1035,7 @@ resources:
     }
 
     #[test]
-    fn patch_defaults_and_bad_patch_types() {
+    fn a_patch_defaults_to_namespace_default_and_strategic_and_an_unknown_type_gets_hive_s_error() {
         let p = decode(
             SyncSetKind::SyncSet,
             Some("ns"),

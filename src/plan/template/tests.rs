@@ -64,7 +64,7 @@ fn from_cd_label_missing_or_empty_label_is_empty_string() {
 }
 
 #[test]
-fn from_cd_label_in_pipelines() {
+fn from_cd_label_takes_piped_and_nested_arguments_and_feeds_pipelines() {
     assert_eq!(ok(r#"{{ fromCDLabel "env" | printf "%s-y" }}"#), "prod-y");
     assert_eq!(ok(r#"{{ "env" | fromCDLabel }}"#), "prod");
     assert_eq!(ok(r#"{{ fromCDLabel (fromCDLabel "key-of-key") }}"#), "");
@@ -83,7 +83,7 @@ fn dot_and_dollar_are_nil_and_never_expose_labels() {
 }
 
 #[test]
-fn literals() {
+fn string_raw_number_char_and_float_literals_print_as_in_go() {
     assert_eq!(
         ok(r#"{{ "s" }}|{{ `raw\n` }}|{{ 42 }}|{{ -7 }}|{{ true }}|{{ false }}"#),
         r#"s|raw\n|42|-7|true|false"#
@@ -113,7 +113,7 @@ fn text_without_actions_is_unchanged() {
 }
 
 #[test]
-fn trim_markers() {
+fn trim_markers_drop_the_whitespace_beside_an_action_but_a_minus_without_space_is_a_sign() {
     assert_eq!(ok(r#"a  {{- "b" -}}  c"#), "abc");
     assert_eq!(
         ok("a\n\t{{- \"b\" }}\n c"),
@@ -144,7 +144,7 @@ z"#
 }
 
 #[test]
-fn comments() {
+fn comments_print_nothing_even_across_lines_and_with_trim_markers() {
     assert_eq!(ok("a{{/* c */}}b"), "ab");
     assert_eq!(
         ok(r#"a{{- /* multi
@@ -155,7 +155,7 @@ line */ -}}  b"#),
 }
 
 #[test]
-fn if_else_if_else() {
+fn if_else_if_else_takes_the_first_true_branch_and_an_empty_label_is_false() {
     assert_eq!(ok("{{ if true }}yes{{ end }}"), "yes");
     assert_eq!(ok("{{ if false }}yes{{ else }}no{{ end }}"), "no");
     assert_eq!(
@@ -177,7 +177,7 @@ fn if_else_if_else() {
 }
 
 #[test]
-fn nested_if() {
+fn ifs_nest_in_either_branch() {
     assert_eq!(
         ok("{{ if true }}a{{ if false }}b{{ else }}c{{ if 1 }}d{{ end }}{{ end }}e{{ end }}"),
         "acde"
@@ -191,7 +191,7 @@ fn nested_if() {
 }
 
 #[test]
-fn truthiness() {
+fn empty_strings_zeros_nil_and_zero_bytes_are_false_as_in_go() {
     assert_eq!(
         ok(
             r#"{{ if "" }}T{{ else }}F{{ end }}{{ if "x" }}T{{ else }}F{{ end }}{{ if 0 }}T{{ else }}F{{ end }}{{ if 1 }}T{{ else }}F{{ end }}{{ if 0.0 }}T{{ else }}F{{ end }}{{ if . }}T{{ else }}F{{ end }}{{ if (index "\x00" 0) }}T{{ else }}F{{ end }}"#
@@ -201,7 +201,7 @@ fn truthiness() {
 }
 
 #[test]
-fn with_and_else_with() {
+fn with_sets_dot_to_a_non_empty_value_and_else_with_tries_the_next() {
     assert_eq!(
         ok(r#"{{ with fromCDLabel "env" }}[{{ . }}]{{ end }}"#),
         "[prod]"
@@ -221,7 +221,7 @@ fn with_and_else_with() {
 }
 
 #[test]
-fn variables() {
+fn variables_are_declared_assigned_and_scoped_to_their_block() {
     assert_eq!(ok(r#"{{ $x := "a" }}{{ $x }}"#), "a");
     assert_eq!(ok(r#"{{ $x := "a" }}{{ $x = "b" }}{{ $x }}"#), "b");
     assert_eq!(
@@ -260,7 +260,7 @@ fn range_over_integers_with_break_and_continue() {
 }
 
 #[test]
-fn define_template_and_block() {
+fn defined_templates_are_called_by_name_and_block_defines_and_calls_at_once() {
     assert_eq!(
         ok(r#"{{ define "a" }}A{{ end }}{{ template "a" }}{{ template "a" }}"#),
         "AA"
@@ -274,7 +274,7 @@ fn define_template_and_block() {
 }
 
 #[test]
-fn printf_verbs() {
+fn printf_formats_verbs_flags_widths_and_argument_indexes_as_go() {
     assert_eq!(
         ok(r#"{{ printf "%s|%d|%v|%q" "a" 42 "v" "q" }}"#),
         r#"a|42|v|"q""#
@@ -331,7 +331,7 @@ fn printf_error_markers_like_go_fmt() {
 }
 
 #[test]
-fn print_println_html_js_urlquery() {
+fn print_println_and_the_html_js_urlquery_escapers_match_go() {
     assert_eq!(ok(r#"{{ print 1 2 "a" "b" 3 nil }}"#), "1 2ab3 <nil>");
     assert_eq!(
         ok(r#"{{ println 1 "a" }}"#),
@@ -354,7 +354,7 @@ fn print_println_html_js_urlquery() {
 }
 
 #[test]
-fn comparisons() {
+fn eq_ne_lt_le_gt_ge_compare_numbers_strings_and_bytes_as_go() {
     assert_eq!(
         ok(
             r#"{{ eq 1 1 }} {{ eq 1 2 }} {{ eq "a" "a" }} {{ eq 1 2 3 1 }} {{ eq . . }} {{ eq "a" . }}"#
@@ -375,7 +375,7 @@ fn comparisons() {
 }
 
 #[test]
-fn and_or_not() {
+fn and_and_or_return_the_deciding_argument_and_not_negates() {
     assert_eq!(
         ok(r#"{{ and 1 2 }}|{{ and 0 2 }}|{{ and "" "x" }}|{{ and 1 }}"#),
         "2|0||1"
@@ -396,7 +396,7 @@ fn and_or_not() {
 }
 
 #[test]
-fn index_slice_len() {
+fn index_slice_and_len_work_on_a_string_s_bytes() {
     assert_eq!(
         ok(
             r#"{{ index "abc" 1 }} {{ index "abc" }} {{ printf "%c" (index (fromCDLabel "env") 0) }}"#
@@ -414,7 +414,7 @@ fn index_slice_len() {
 }
 
 #[test]
-fn pipelines_and_parentheses() {
+fn a_piped_value_becomes_the_last_argument_and_parentheses_group_a_call() {
     assert_eq!(ok(r#"{{ 1 | printf "%d" | printf "%s!" }}"#), "1!");
     assert_eq!(ok(r#"{{ "abc" | len }}"#), "3");
     assert_eq!(ok(r#"{{ len (printf "%d" 12345) }}"#), "5");
@@ -425,7 +425,7 @@ fn pipelines_and_parentheses() {
 }
 
 #[test]
-fn parse_error_unclosed_action() {
+fn an_unclosed_action_fails_to_parse_and_says_where_it_started() {
     assert_eq!(
         parse_err(r#"{{ fromCDLabel "env""#),
         "template: cdParams:1: unclosed action"
@@ -449,7 +449,7 @@ fn parse_error_unclosed_action() {
 }
 
 #[test]
-fn parse_error_unknown_function() {
+fn an_undefined_function_fails_to_parse_and_function_names_are_case_sensitive() {
     assert_eq!(
         parse_err("{{ foo }}"),
         r#"template: cdParams:1: function "foo" not defined"#
@@ -465,7 +465,7 @@ fn parse_error_unknown_function() {
 }
 
 #[test]
-fn parse_error_bad_pipeline() {
+fn a_pipeline_stage_that_is_not_a_command_and_an_empty_command_fail_to_parse() {
     assert_eq!(
         parse_err(r#"{{ "a" | "b" }}"#),
         "template: cdParams:1: non executable command in pipeline stage 2"
@@ -493,7 +493,7 @@ fn parse_error_bad_pipeline() {
 }
 
 #[test]
-fn parse_error_unbalanced_control_structures() {
+fn unbalanced_if_else_end_and_a_break_outside_range_fail_to_parse() {
     assert_eq!(
         parse_err("{{ if true }}x"),
         "template: cdParams:1: unexpected EOF"
@@ -521,7 +521,7 @@ fn parse_error_unbalanced_control_structures() {
 }
 
 #[test]
-fn parse_error_bad_tokens() {
+fn malformed_strings_numbers_characters_parens_and_comments_fail_with_go_s_messages() {
     assert_eq!(
         parse_err(r#"{{ "unterminated }}"#),
         "template: cdParams:1: unterminated quoted string"
@@ -589,7 +589,7 @@ fn parse_error_bad_tokens() {
 }
 
 #[test]
-fn parse_error_template_definitions() {
+fn a_redefined_nested_or_malformed_define_fails_to_parse() {
     assert_eq!(
         parse_err(r#"{{ define "a" }}1{{ end }}{{ define "a" }}2{{ end }}"#),
         r#"template: cdParams:1: template: multiple definition of template "a""#
@@ -609,7 +609,7 @@ fn parse_error_template_definitions() {
 }
 
 #[test]
-fn exec_error_wrong_number_of_args() {
+fn a_call_with_the_wrong_number_of_arguments_fails_when_executed() {
     assert_eq!(
         exec_err("{{ fromCDLabel }}"),
         r#"template: cdParams:1:3: executing "cdParams" at <fromCDLabel>: wrong number of args for fromCDLabel: want 1 got 0"#
@@ -641,7 +641,7 @@ fn exec_error_wrong_number_of_args() {
 }
 
 #[test]
-fn exec_error_wrong_argument_types() {
+fn an_argument_of_the_wrong_type_fails_at_its_own_column() {
     assert_eq!(
         exec_err("{{ fromCDLabel 3 }}"),
         r#"template: cdParams:1:15: executing "cdParams" at <3>: expected string; found 3"#
@@ -669,7 +669,7 @@ fn exec_error_wrong_argument_types() {
 }
 
 #[test]
-fn exec_error_from_builtins() {
+fn a_failing_builtin_is_reported_as_error_calling_it_with_go_s_reason() {
     assert_eq!(
         exec_err(r#"{{ eq 1 "a" }}"#),
         r#"template: cdParams:1:3: executing "cdParams" at <eq 1 "a">: error calling eq: incompatible types for comparison: int and string"#
@@ -728,7 +728,7 @@ fn exec_error_from_builtins() {
 }
 
 #[test]
-fn exec_error_non_function_and_nil_commands() {
+fn arguments_to_non_functions_nil_commands_and_missing_templates_fail_when_executed() {
     assert_eq!(
         exec_err(r#"{{ "a" "b" }}"#),
         r#"template: cdParams:1:3: executing "cdParams" at <"a">: can't give argument to non-function "a""#
@@ -976,7 +976,7 @@ fn nesting_is_limited_without_overflowing_the_stack() {
 }
 
 #[test]
-fn execution_is_bounded() {
+fn recursion_depth_steps_and_output_size_are_capped_during_execution() {
     let recursive = r#"{{ define "r" }}{{ template "r" }}{{ end }}{{ template "r" }}"#;
     assert!(exec_err(recursive).ends_with(&format!(
         "exceeded maximum template depth ({MAX_EXEC_DEPTH})"
