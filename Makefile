@@ -16,7 +16,8 @@ test:
 unit:
 	$(CARGO) test --lib --bins --features e2e
 
-## e2e: the e2e suite against the running local clusters (starts them when needed, leaves them up)
+## e2e: the e2e suite against the running local clusters (starts them when needed, leaves them up): the e2e test
+## target against one shared controller, then the e2e-restart target (hack/e2e.sh; `hack/e2e.sh NAME` filters both)
 e2e:
 	hack/e2e.sh
 

@@ -2,14 +2,16 @@
 # The e2e suite against real clusters: the local ones by default (started if not running, left running), or any hub
 # and managed kubeconfigs given by HIVESYNC_E2E_HUB_KUBECONFIG / HIVESYNC_E2E_MANAGED_KUBECONFIGS (e.g. kind).
 # Installs the CRDs and deploy/base/rbac, checks the controller's RBAC (kubectl auth can-i) and a server-side dry run of
-# each deploy/overlays/*, builds hivesync, then runs `cargo test --features e2e --test e2e` in two phases:
-#   1. every test but faults::restart_*, E2E_THREADS at a time, against ONE controller started here for the phase with
-#      the deploy/ ServiceAccount's token (not as admin); log: $STATE_DIR/logs/controller-e2e.log;
-#   2. the faults::restart_* tests, one at a time and with no shared controller: each starts, kills and restarts
-#      controllers of its own (HIVESYNC_E2E_OWN_CONTROLLER=1; the same binary, identity and flags; they append to
+# each deploy/overlays/*, builds hivesync, then runs the suite's two test targets in two phases:
+#   1. `cargo test --features e2e --test e2e`: E2E_THREADS tests at a time, against ONE controller started here for
+#      the phase with the deploy/ ServiceAccount's token (not as admin); log: $STATE_DIR/logs/controller-e2e.log;
+#   2. `cargo test --features e2e --test e2e-restart -- --test-threads=1` (e2e/restart.rs, the restart_* tests): one at
+#      a time and with no shared controller: each starts, kills and restarts controllers of its own
+#      (HIVESYNC_E2E_OWN_CONTROLLER=1; the same binary, identity and flags; they append to
 #      $STATE_DIR/logs/controller-e2e-restart.log). Phase 2 is not run with HIVESYNC_E2E_EXTERNAL_CONTROLLER=1.
-# Arguments go to the test binary in both phases (a name filter, --skip NAME, --nocapture, ...): a test runs when it
-# matches them and belongs to the phase. Exit status 1 when either phase failed.
+# Arguments go to the test binary in both phases (a name filter, --skip NAME, --exact, --nocapture, ...; phase 2 drops
+# --test-threads): `hack/e2e.sh restart_` runs phase 2's tests alone, `hack/e2e.sh sync::` phase 1's sync tests alone.
+# Phase 2 is skipped when the arguments select none of its tests. Exit status 1 when either phase failed.
 # Env: HIVESYNC_E2E_EXTERNAL_CONTROLLER=1  start no controller: one already runs for this hub (hack/kind.sh: in the
 #        hub); phase 2 cannot run then (it must kill the controller)
 #      HIVESYNC_E2E_CONTROLLER_IDENTITY=admin  run the controller(s) with the hub's admin kubeconfig instead
@@ -19,8 +21,9 @@ set -euo pipefail
 cd "$REPO_ROOT"
 k8s_path
 
-# The tests phase 2 runs (name prefix inside the test binary).
-RESTART_TESTS=faults::restart_
+# The test target of each phase.
+SHARED_TARGET=e2e
+RESTART_TARGET=e2e-restart
 # The flags of every controller of the suite.
 CONTROLLER_FLAGS=(--probe-interval 2s --remote-timeout 5s --metrics-address 127.0.0.1:0)
 
@@ -88,47 +91,45 @@ else
   export HIVESYNC_E2E_CONTROLLER_LOG="$LOG"
 fi
 
-say "running the e2e suite, phase 1: all but the $RESTART_TESTS tests, with one shared controller"
-if ! cargo test --features e2e --test e2e -- --test-threads="${E2E_THREADS:-4}" --skip "$RESTART_TESTS" "$@"; then
+say "running the e2e suite, phase 1: the $SHARED_TARGET tests, with one shared controller"
+if ! cargo test --features e2e --test "$SHARED_TARGET" -- --test-threads="${E2E_THREADS:-4}" "$@"; then
   report_failure "phase 1" "$LOG"
   FAILED=1
 fi
 
 if [ "${HIVESYNC_E2E_EXTERNAL_CONTROLLER:-}" = 1 ]; then
-  say "phase 2 ($RESTART_TESTS tests) not run: they kill and start controllers, and the external one cannot be"
+  say "phase 2 (the $RESTART_TARGET tests) not run: they kill and start controllers, and the external one cannot be"
 else
   stop_controller
-  # The phase 2 tests the arguments select (their filters and --skip applied by the test binary's --list), named
-  # exactly; the arguments' other options are passed on.
-  if ! listed=$(cargo test --features e2e --test e2e --quiet -- --list "$@" 2>&1); then
+  # The arguments as they are, but one test at a time.
+  args=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --test-threads) shift; [ $# -gt 0 ] && shift ;;
+      --test-threads=*) shift ;;
+      *) args+=("$1"); shift ;;
+    esac
+  done
+  # How many of its tests they select (filters, --skip and --exact applied by the test binary's --list).
+  if ! listed=$(cargo test --features e2e --test "$RESTART_TARGET" --quiet -- --list ${args[@]+"${args[@]}"} 2>&1); then
     printf '%s\n' "$listed" | tail -20 >&2
     say "phase 2: could not list the tests"
     exit 1
   fi
-  mapfile -t selected < <(printf '%s\n' "$listed" | sed -n 's/: test$//p' | grep "^$RESTART_TESTS" || true)
-  options=()
-  while [ $# -gt 0 ]; do
-    case $1 in
-      --skip | --test-threads) shift; [ $# -gt 0 ] && shift ;;
-      --skip=* | --test-threads=* | --exact) shift ;;
-      --logfile | --format | --color | -Z | --shuffle-seed) options+=("$1" "${2:-}"); shift; [ $# -gt 0 ] && shift ;;
-      -*) options+=("$1"); shift ;;
-      *) shift ;; # a name filter
-    esac
-  done
-  if [ "${#selected[@]}" -eq 0 ]; then
-    say "phase 2: no $RESTART_TESTS test selected"
+  count=$(printf '%s\n' "$listed" | grep -c ': test$' || true)
+  if [ "$count" -eq 0 ]; then
+    say "phase 2: no $RESTART_TARGET test selected"
   else
     RESTART_LOG="$STATE_DIR/logs/controller-e2e-restart.log"
     mkdir -p "$(dirname "$RESTART_LOG")"
     : >"$RESTART_LOG"
-    say "running the e2e suite, phase 2: ${#selected[@]} $RESTART_TESTS test(s), one at a time, each with controllers of its own (log: $RESTART_LOG)"
+    say "running the e2e suite, phase 2: $count $RESTART_TARGET test(s), one at a time, each with controllers of its own (log: $RESTART_LOG)"
     if ! HIVESYNC_E2E_OWN_CONTROLLER=1 \
       HIVESYNC_E2E_BIN="$HIVESYNC" \
       HIVESYNC_E2E_CONTROLLER_KUBECONFIG="${CONTROLLER_KUBECONFIG:-$HUB_KUBECONFIG}" \
       HIVESYNC_E2E_CONTROLLER_LOG="$RESTART_LOG" \
       HIVESYNC_E2E_CONTROLLER_PIDFILE="$TEST_CONTROLLER_PIDS" \
-      cargo test --features e2e --test e2e -- --test-threads=1 --exact ${options[@]+"${options[@]}"} "${selected[@]}"; then
+      cargo test --features e2e --test "$RESTART_TARGET" -- --test-threads=1 ${args[@]+"${args[@]}"}; then
       report_failure "phase 2" "$RESTART_LOG"
       FAILED=1
     fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: unit tests, then the e2e suite against real local clusters. Clusters that this script started are
-# stopped at the end; clusters that were already running are left as they were.
+# `make test`: unit tests, then the e2e suite against real local clusters (hack/e2e.sh: the `e2e` test target with one
+# shared controller, then the `e2e-restart` target, whose tests start and kill controllers of their own). Clusters that
+# this script started are stopped at the end; clusters that were already running are left as they were.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"

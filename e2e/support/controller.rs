@@ -96,21 +96,25 @@ pub async fn wait_for_controller_log_line(
 }
 
 // ------------------------------------------------------------------------------- controllers started by a test
+// The e2e-restart target's alone (e2e/restart.rs): the `e2e` target, which shares this module, uses none of it, hence
+// the `allow(dead_code)`s.
 
-/// Set (to `1`) by `hack/e2e.sh` for its second phase: no shared controller runs, each `faults::restart_` test starts
-/// and kills controllers of its own ([`Controller`]).
+/// Set (to `1`) by `hack/e2e.sh` for its second phase, the `e2e-restart` target (e2e/restart.rs): no shared controller
+/// runs, each test starts and kills controllers of its own ([`Controller`]).
+#[allow(dead_code)]
 pub const OWN_CONTROLLER_ENV: &str = "HIVESYNC_E2E_OWN_CONTROLLER";
 
 /// Fails (with how to run it) unless the suite runs without a shared controller, so that a test may start, kill and
-/// restart controllers of its own: `hack/e2e.sh` runs the `restart_` tests that way, after the others.
+/// restart controllers of its own: `hack/e2e.sh` runs the `e2e-restart` target that way, after the `e2e` target.
+#[allow(dead_code)]
 pub fn require_own_controller() -> Result<()> {
     if std::env::var(OWN_CONTROLLER_ENV).as_deref() == Ok("1") {
         return Ok(());
     }
     bail!(
         "this test starts and kills controllers of its own, so no other controller may run against the hub: run it \
-         through hack/e2e.sh (its second phase sets {OWN_CONTROLLER_ENV}=1 after stopping the shared controller), \
-         e.g. `hack/e2e.sh restart_`; it is not run with HIVESYNC_E2E_EXTERNAL_CONTROLLER=1"
+         through hack/e2e.sh (its second phase, the e2e-restart target, sets {OWN_CONTROLLER_ENV}=1 after stopping \
+         the shared controller), e.g. `hack/e2e.sh restart_`; it is not run with HIVESYNC_E2E_EXTERNAL_CONTROLLER=1"
     )
 }
 
@@ -121,6 +125,7 @@ pub fn require_own_controller() -> Result<()> {
 /// `$HIVESYNC_E2E_CONTROLLER_KUBECONFIG` (else [`hub_kubeconfig`]), the log `$HIVESYNC_E2E_CONTROLLER_LOG` (so
 /// [`controller_log_lines`] sees it; else a file in the temp directory). Each pid is appended to
 /// `$HIVESYNC_E2E_CONTROLLER_PIDFILE` when set, so `hack/e2e.sh` can end a controller a killed test run left behind.
+#[allow(dead_code)]
 pub struct Controller {
     child: std::process::Child,
     log: PathBuf,
@@ -128,6 +133,7 @@ pub struct Controller {
     offset: u64,
 }
 
+#[allow(dead_code)]
 impl Controller {
     /// The flags every test controller gets unless `args` gives them: those of the shared controller.
     pub const DEFAULT_ARGS: &'static [(&'static str, &'static str)] = &[
