@@ -323,7 +323,7 @@ async fn a_managed_configmap_deleted_or_changed_on_the_spoke_is_put_back_but_fie
     let spoke_ns = cluster.spoke().namespace("e2e-drift").await?;
     let ss = cluster.syncset("e2e-drift");
     let obj = with_drift_interval(
-        // Two ConfigMaps in one namespace: a look reads them with one LIST of the managed objects there.
+        // Two ConfigMaps in one namespace: only the one changed by hand is applied again.
         ss.object(json!({"resources": [
             configmap(&spoke_ns.name, "drifty", json!({"owned": "by-hivesync"})),
             configmap(&spoke_ns.name, "steady", json!({"owned": "by-hivesync"})),

@@ -129,14 +129,8 @@ pub(super) async fn observe(
     let mut assessed: Vec<(SyncResourceReference, Assessment)> = Vec::new();
     let mut corrected: Vec<(SyncResourceReference, Look)> = Vec::new();
     let mut lost = false;
-    let looked_at: Vec<&Watched> = watched
-        .objects
-        .iter()
-        .filter(|w| w.rule || drift_due)
-        .collect();
-    let mut lists = Lists::new(&looked_at);
-    for w in looked_at {
-        let live = match lists.read(rc, w).await {
+    for w in watched.objects.iter().filter(|w| w.rule || drift_due) {
+        let live = match observe::read(rc, &w.reference, w.rule).await {
             Ok(live) => live,
             Err(e) if matches!(e.cause, Cause::Unreachable | Cause::Timeout) => {
                 lost = true;
@@ -240,54 +234,6 @@ fn wake_after(obs: &Observation, now: Instant) -> Option<Duration> {
         .flatten()
         .min()
         .map(|t| t.saturating_duration_since(now))
-}
-
-/// Reads for one look: an object alone in its (kind, namespace) is read with a GET; several are read with one LIST
-/// of the managed objects there, so a look costs a request per kind and namespace, not per object (an object that
-/// lost its managed label reads as deleted, and applying it again puts the label back).
-struct Lists {
-    /// Objects per (apiVersion, kind, namespace, whole).
-    counts: HashMap<(String, String, String, bool), usize>,
-    listed: HashMap<(String, String, String, bool), HashMap<String, serde_json::Value>>,
-}
-
-impl Lists {
-    fn new(objects: &[&Watched]) -> Self {
-        let mut counts = HashMap::new();
-        for w in objects {
-            *counts.entry(Self::group(w)).or_default() += 1;
-        }
-        Self {
-            counts,
-            listed: HashMap::new(),
-        }
-    }
-
-    fn group(w: &Watched) -> (String, String, String, bool) {
-        let r = &w.reference;
-        (
-            r.api_version.clone(),
-            r.kind.clone(),
-            r.namespace.clone(),
-            w.rule,
-        )
-    }
-
-    async fn read(
-        &mut self,
-        rc: &RemoteCluster,
-        w: &Watched<'_>,
-    ) -> Result<Option<serde_json::Value>, crate::remote::RemoteError> {
-        let group = Self::group(w);
-        if self.counts.get(&group).copied().unwrap_or(0) < 2 {
-            return observe::read(rc, &w.reference, w.rule).await;
-        }
-        if !self.listed.contains_key(&group) {
-            let listed = observe::read_managed(rc, &w.reference, w.rule).await?;
-            self.listed.insert(group.clone(), listed);
-        }
-        Ok(self.listed[&group].get(&w.reference.name).cloned())
-    }
 }
 
 /// The objects to look at and the shortest drift interval among their syncsets.

@@ -30,37 +30,3 @@ pub async fn read(
         .map_err(from_kube)?;
     Ok(meta.map(|m| json!({ "metadata": m.metadata })))
 }
-
-/// Every object of one kind in one namespace (cluster-wide for a cluster-scoped kind) that carries hivesync's managed
-/// label, by name: one LIST instead of a GET per object. `sample` names the kind and the namespace.
-pub async fn read_managed(
-    rc: &RemoteCluster,
-    sample: &SyncResourceReference,
-    whole: bool,
-) -> Result<std::collections::HashMap<String, Value>, RemoteError> {
-    let api = api_for_ref(rc, sample).await?;
-    let params =
-        kube::api::ListParams::default().labels(&format!("{}=true", crate::consts::MANAGED_LABEL));
-    let mut out = std::collections::HashMap::new();
-    if whole {
-        let list = with_timeout(rc, api.list(&params))
-            .await?
-            .map_err(from_kube)?;
-        for o in list.items {
-            let name = o.metadata.name.clone().unwrap_or_default();
-            let v = serde_json::to_value(o).map_err(|e| RemoteError::api(e.to_string()))?;
-            out.insert(name, v);
-        }
-    } else {
-        let list = with_timeout(rc, api.list_metadata(&params))
-            .await?
-            .map_err(from_kube)?;
-        for m in list.items {
-            out.insert(
-                m.metadata.name.clone().unwrap_or_default(),
-                json!({ "metadata": m.metadata }),
-            );
-        }
-    }
-    Ok(out)
-}
