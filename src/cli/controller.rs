@@ -22,14 +22,14 @@ pub struct Args {
     #[arg(long, env = "HIVESYNC_CONCURRENCY", default_value_t = 16)]
     pub concurrency: usize,
     /// Full re-apply interval, a Go duration (Hive's SYNCSET_REAPPLY_INTERVAL); +0–10 % jitter.
-    #[arg(long, env = "SYNCSET_REAPPLY_INTERVAL", default_value = "2h", value_parser = super::duration::parse_go_duration)]
+    #[arg(long, env = "SYNCSET_REAPPLY_INTERVAL", default_value = "2h", value_parser = crate::duration::parse_go_duration)]
     pub reapply_interval: Duration,
     /// How often every cluster's reachability is probed (healthy ones together, on shared ticks). A cluster that
     /// stops answering is Unreachable within this plus the 10 s probe timeout; sooner if a sync hits it first.
-    #[arg(long, env = "HIVESYNC_PROBE_INTERVAL", default_value = "20s", value_parser = super::duration::parse_go_duration)]
+    #[arg(long, env = "HIVESYNC_PROBE_INTERVAL", default_value = "20s", value_parser = crate::duration::parse_go_duration)]
     pub probe_interval: Duration,
     /// Timeout of every request to a managed cluster.
-    #[arg(long, env = "HIVESYNC_REMOTE_TIMEOUT", default_value = "20s", value_parser = super::duration::parse_go_duration)]
+    #[arg(long, env = "HIVESYNC_REMOTE_TIMEOUT", default_value = "20s", value_parser = crate::duration::parse_go_duration)]
     pub remote_timeout: Duration,
     /// Address of /metrics, /healthz and /readyz.
     #[arg(
@@ -52,19 +52,19 @@ pub struct Args {
     #[arg(long, default_value = "hivesync")]
     pub lease_name: String,
     /// Lease duration: how long a dead holder keeps its lease before another replica takes over.
-    #[arg(long, default_value = "15s", value_parser = super::duration::parse_go_duration)]
+    #[arg(long, default_value = "15s", value_parser = crate::duration::parse_go_duration)]
     pub lease_duration: Duration,
     /// This replica's identity (default: the pod name; its trailing ordinal picks its preferred shard).
     #[arg(long, env = "HIVESYNC_POD_NAME")]
     pub identity: Option<String>,
     /// Serve Hive's opt-in `hive_clustersync_failing_seconds` for ClusterSyncs failing at least this long (Hive's
     /// HiveConfig `metricsConfig.metricsWithDuration: [{name: currentClusterSyncFailing, duration: ...}]`). Unset: off.
-    #[arg(long, env = "HIVESYNC_CLUSTERSYNC_FAILING_MIN_DURATION", value_parser = super::duration::parse_go_duration)]
+    #[arg(long, env = "HIVESYNC_CLUSTERSYNC_FAILING_MIN_DURATION", value_parser = crate::duration::parse_go_duration)]
     pub clustersync_failing_min_duration: Option<Duration>,
     /// How often applied objects are checked for drift (deleted, or fields hivesync owns changed on the cluster) and
     /// put back; a syncset may set its own with the annotation `hivesync.io/drift-interval`. `0`: off (health is then
     /// still assessed, every 5 minutes once settled).
-    #[arg(long, env = "HIVESYNC_DRIFT_INTERVAL", default_value = "5m", value_parser = super::duration::parse_go_duration)]
+    #[arg(long, env = "HIVESYNC_DRIFT_INTERVAL", default_value = "5m", value_parser = crate::duration::parse_go_duration)]
     pub drift_interval: Duration,
 }
 

@@ -52,7 +52,7 @@ pub struct Args {
     #[arg(long)]
     pub show_secrets: bool,
     /// Timeout of every request to the managed cluster.
-    #[arg(long, default_value = "20s", value_parser = super::duration::parse_go_duration)]
+    #[arg(long, default_value = "20s", value_parser = crate::duration::parse_go_duration)]
     pub remote_timeout: Duration,
     /// Hub kubeconfig (default: $KUBECONFIG / ~/.kube/config / in-cluster).
     #[arg(long, env = "HIVESYNC_KUBECONFIG")]

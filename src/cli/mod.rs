@@ -4,7 +4,6 @@ pub mod adopt;
 pub mod controller;
 pub mod crdgen;
 pub mod diff;
-pub mod duration;
 pub mod hub;
 pub mod render;
 pub mod report;

@@ -17,10 +17,11 @@ use tracing::{debug, info};
 
 use super::execute::run_op;
 use super::Context;
+use crate::api::NamespacedName;
 use crate::api::{ClusterDeployment, ClusterKey, SyncResourceReference, SyncSetResult};
 use crate::consts::{DRIFT_INTERVAL_ANNOTATION, FIELD_MANAGER};
 use crate::metrics;
-use crate::plan::decode::{ApplyBehavior, Payload, SyncSetKind};
+use crate::plan::decode::{ApplyBehavior, Payload, SecretOp, SyncSetKind};
 use crate::plan::drift::{self, Look};
 use crate::plan::health::{self, Assessment, Health};
 use crate::plan::run::{Finished, Op};
@@ -57,6 +58,30 @@ impl Observation {
     }
 }
 
+/// Where a watched object comes from in its payload.
+enum Source<'a> {
+    Resource(&'a serde_json::Value),
+    /// A secret mapping whose hub source is known.
+    Secret(&'a NamespacedName, &'a SecretOp),
+}
+
+impl Source<'_> {
+    /// The op that applies the object again.
+    fn op(&self, behavior: ApplyBehavior) -> Op {
+        match self {
+            Source::Resource(object) => Op::Apply {
+                object: (*object).clone(),
+                behavior,
+            },
+            Source::Secret(source, s) => Op::ApplySecret {
+                source: (*source).clone(),
+                target: s.target.clone(),
+                behavior,
+            },
+        }
+    }
+}
+
 fn reference_key(r: &SyncResourceReference) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     r.hash(&mut h);
@@ -76,12 +101,13 @@ const HEALTH_RECHECK: Duration = Duration::from_secs(300);
 /// The first look after an apply.
 const FIRST_LOOK: Duration = Duration::from_secs(2);
 
-/// One object to look at.
+/// One object to look at, borrowed from its syncset's payload (computed at every reconcile: nothing is cloned until
+/// an object is applied again).
 struct Watched<'a> {
     reference: SyncResourceReference,
     behavior: ApplyBehavior,
-    /// The op that applies it again.
-    op: Op,
+    /// What applies it again.
+    source: Source<'a>,
     drift: bool,
     rule: bool,
     syncset: &'a str,
@@ -159,7 +185,7 @@ pub(super) async fn observe(
                 Look::Deleted | Look::Changed => {
                     info!(syncset = w.syncset, kind = %w.reference.kind, namespace = %w.reference.namespace,
                           name = %w.reference.name, drift = look.as_str(), "correcting drift");
-                    match run_op(ctx, key, rc, &w.op).await {
+                    match run_op(ctx, key, rc, &w.source.op(w.behavior)).await {
                         Ok(owned) => {
                             obs.applied(&w.reference, owned);
                             metrics::DRIFT_CORRECTIONS
@@ -248,7 +274,7 @@ fn watched<'a>(
     ctx: &Context,
     key: &ClusterKey,
     finished: &'a Finished,
-    payloads: &HashMap<(SyncSetKind, String), Arc<Payload>>,
+    payloads: &'a HashMap<(SyncSetKind, String), Arc<Payload>>,
 ) -> WatchList<'a> {
     let mut objects = Vec::new();
     let mut shortest: Option<Duration> = None;
@@ -288,10 +314,7 @@ fn watched<'a>(
             objects.push(Watched {
                 reference: o.reference.clone(),
                 behavior: payload.behavior,
-                op: Op::Apply {
-                    object: o.object.clone(),
-                    behavior: payload.behavior,
-                },
+                source: Source::Resource(&o.object),
                 drift,
                 rule,
                 syncset: &entry.name,
@@ -303,11 +326,7 @@ fn watched<'a>(
                 objects.push(Watched {
                     reference: s.reference(),
                     behavior: payload.behavior,
-                    op: Op::ApplySecret {
-                        source: source.clone(),
-                        target: s.target.clone(),
-                        behavior: payload.behavior,
-                    },
+                    source: Source::Secret(source, s),
                     drift,
                     rule: false,
                     syncset: &entry.name,

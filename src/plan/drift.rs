@@ -32,11 +32,6 @@ pub enum Look {
 }
 
 impl Look {
-    /// Whether the object must be applied again.
-    pub fn drifted(self) -> bool {
-        matches!(self, Look::Deleted | Look::Changed)
-    }
-
     /// The metric label and Event word for a correction.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -103,7 +98,7 @@ pub fn look(
 pub fn interval(annotation: Option<&str>, default: Duration) -> (Duration, Option<String>) {
     match annotation {
         None => (default, None),
-        Some(v) => match crate::cli::duration::parse_go_duration(v) {
+        Some(v) => match crate::duration::parse_go_duration(v) {
             Ok(d) => (d, None),
             Err(e) => (
                 default,
