@@ -9,9 +9,9 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use prometheus::{
-    register_gauge, register_gauge_vec, register_histogram, register_histogram_vec,
-    register_int_counter_vec, register_int_gauge, register_int_gauge_vec, Gauge, GaugeVec,
-    Histogram, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    register_gauge_vec, register_histogram, register_histogram_vec, register_int_counter_vec,
+    register_int_gauge, register_int_gauge_vec, GaugeVec, Histogram, HistogramVec, IntCounterVec,
+    IntGauge, IntGaugeVec,
 };
 
 /// The `controller` label of the shared Hive metrics.
@@ -131,7 +131,11 @@ lazy!(LAST_SUCCESS_AGE: GaugeVec = register_gauge_vec!(
     "Seconds since the cluster's last reconcile that ended with every syncset applied",
     &["namespace", "name"]
 ));
-lazy!(BUILD: Gauge = register_gauge!("hivesync_build_info", "Always 1"));
+lazy!(BUILD: GaugeVec = register_gauge_vec!(
+    "hivesync_build_info",
+    "Always 1; the labels name the version and the commit the binary was built from",
+    &["version", "commit"]
+));
 
 /// The `resource` label Hive uses: `core/v1/configmaps`, `<group>/<version>/<resource>`; None when the path is not
 /// an API resource path (such paths are not counted, as in Hive).
@@ -264,7 +268,9 @@ pub fn hub_client(config: kube::Config) -> kube::Result<kube::Client> {
 
 /// Touches every metric so `/metrics` lists them from the start.
 pub fn init() {
-    BUILD.set(1.0);
+    BUILD
+        .with_label_values(&[env!("CARGO_PKG_VERSION"), env!("HIVESYNC_COMMIT")])
+        .set(1.0);
     LazyLock::force(&RESOURCES_APPLIED);
     LazyLock::force(&RESOURCE_APPLY_SECONDS);
     LazyLock::force(&SYNCSET_FIRST_APPLY_SECONDS);
@@ -313,6 +319,28 @@ mod tests {
             CLIENT_REQUESTS_CANCELLED.with_label_values(&labels).get(),
             before + 1
         );
+    }
+
+    #[test]
+    fn build_info_names_the_version_and_the_commit() {
+        super::init();
+        let family = prometheus::gather()
+            .into_iter()
+            .find(|f| f.name() == "hivesync_build_info")
+            .expect("hivesync_build_info is registered");
+        let labels: Vec<(String, String)> = family.get_metric()[0]
+            .get_label()
+            .iter()
+            .map(|l| (l.name().to_string(), l.value().to_string()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("commit".to_string(), env!("HIVESYNC_COMMIT").to_string()),
+                ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            ]
+        );
+        assert_ne!(env!("HIVESYNC_COMMIT"), "");
     }
 
     #[test]

@@ -11,10 +11,18 @@ pub mod status;
 
 use clap::{Parser, Subcommand};
 
+/// `hivesync --version`: the crate's version and the commit it was built from (build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("HIVESYNC_COMMIT"),
+    ")"
+);
+
 #[derive(Parser, Debug)]
 #[command(
     name = "hivesync",
-    version,
+    version = VERSION,
     about = "Hive-compatible multi-cluster sync controller"
 )]
 pub struct Cli {
