@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: all build test unit e2e demo crds crds-check crds-install clusters-up clusters-down lint fmt bench
+.PHONY: all build test unit e2e demo crds crds-check crds-install clusters-up clusters-down lint fmt bench release-check
 
 all: build
 
@@ -25,8 +25,14 @@ e2e:
 demo:
 	hack/demo.sh
 
+## crds: crds/ and the Helm chart's copy (deploy/helm/hivesync/crds/) from the API types
 crds:
 	$(CARGO) run --quiet -- crdgen --dir crds
+	cp crds/*_*.yaml deploy/helm/hivesync/crds/
+
+## release-check: what the release workflow does that runs here (release build, assets, helm, actionlint)
+release-check:
+	hack/release-check.sh
 
 crds-install:
 	hack/e2e.sh --install-crds-only
