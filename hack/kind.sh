@@ -89,7 +89,8 @@ build_image() {
     say "SKIP_BUILD=1: using the image $IMAGE as it is"
   else
     say "building $IMAGE"
-    docker build -t "$IMAGE" "$REPO_ROOT"
+    docker build --build-arg HIVESYNC_COMMIT="$(git -C "$REPO_ROOT" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)" \
+      -t "$IMAGE" "$REPO_ROOT"
   fi
   say "loading $IMAGE into $HUB"
   kind load docker-image "$IMAGE" --name "$HUB"
