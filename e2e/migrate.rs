@@ -184,10 +184,10 @@ async fn adopt_writes_what_hiveutil_writes_and_the_controller_reaches_the_adopte
             &ns,
             "--cluster-id",
             "abc-123",
-            "--kubeconfig",
+            "--cluster-kubeconfig",
         ])
         .arg(managed_kubeconfig(1))
-        .arg("--hub-kubeconfig")
+        .arg("--kubeconfig")
         .arg(hub_kubeconfig())
         .output()?;
     ensure!(

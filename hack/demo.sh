@@ -35,7 +35,7 @@ show hub get crd -l '!x' -o custom-columns=NAME:.metadata.name --no-headers | gr
 
 step "4. Register both managed clusters (like 'hiveutil create-cluster --adopt')"
 for n in managed-1 managed-2; do
-  show "$HIVESYNC" adopt "$n" --kubeconfig "$STATE_DIR/$n.kubeconfig" --hub-kubeconfig "$HUB_KUBECONFIG"
+  show "$HIVESYNC" adopt "$n" --cluster-kubeconfig "$STATE_DIR/$n.kubeconfig" --kubeconfig "$HUB_KUBECONFIG"
 done
 
 step "5. Start the controller"

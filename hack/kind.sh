@@ -186,8 +186,8 @@ cmd_up() {
   for ((i = 1; i <= n; i++)); do
     name=$(managed_name "$i")
     say "adopting $name (kubeconfig: kind get kubeconfig --internal)"
-    "$REPO_ROOT/target/release/hivesync" adopt "$name" --kubeconfig "$KIND_STATE_DIR/managed-$i.internal.kubeconfig" \
-      --hub-kubeconfig "$HUB_KUBECONFIG"
+    "$REPO_ROOT/target/release/hivesync" adopt "$name" --cluster-kubeconfig "$KIND_STATE_DIR/managed-$i.internal.kubeconfig" \
+      --kubeconfig "$HUB_KUBECONFIG"
   done
   for ((i = 1; i <= n; i++)); do wait_reachable "$(managed_name "$i")"; done
   say "up: the controller in $HUB reaches all $n managed clusters"

@@ -1,5 +1,3 @@
-use clap::Parser;
-
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -13,7 +11,7 @@ pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muz
 async fn main() -> anyhow::Result<()> {
     // rustls needs one process-wide crypto provider before any client is built.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cli = hivesync::cli::Cli::parse();
-    hivesync::cli::init_tracing();
+    let cli = hivesync::cli::parse();
+    hivesync::cli::init_tracing(cli.log_format);
     hivesync::cli::run(cli).await
 }

@@ -18,9 +18,9 @@ use crate::remote::kubeconfig::{client_config, Timeouts};
 pub struct Args {
     /// Name of the ClusterDeployment (and of the cluster).
     pub name: String,
-    /// Admin kubeconfig of the cluster to adopt.
-    #[arg(long)]
-    pub kubeconfig: PathBuf,
+    /// Admin kubeconfig of the cluster to adopt (--kubeconfig and --context name the hub, as in kubectl).
+    #[arg(long, value_name = "FILE")]
+    pub cluster_kubeconfig: PathBuf,
     /// Hub namespace for the ClusterDeployment and its Secret (created if missing; default: NAME).
     #[arg(long)]
     pub namespace: Option<String>,
@@ -39,9 +39,8 @@ pub struct Args {
     /// `spec.baseDomain`.
     #[arg(long, default_value = "hivesync.local")]
     pub base_domain: String,
-    /// Hub kubeconfig (default: $KUBECONFIG / ~/.kube/config / in-cluster).
-    #[arg(long, env = "HIVESYNC_KUBECONFIG")]
-    pub hub_kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub hub: super::hub::HubArgs,
 }
 
 /// clap's value parser for `--label` (its error, a `String`, is what clap prints).
@@ -55,14 +54,14 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let Args {
         name,
-        kubeconfig,
+        cluster_kubeconfig: kubeconfig,
         namespace,
         labels,
         api_url_override,
         cluster_id,
         infra_id,
         base_domain,
-        hub_kubeconfig,
+        hub,
     } = args;
     let namespace = namespace.unwrap_or_else(|| name.clone());
     let data = std::fs::read(&kubeconfig)
@@ -71,7 +70,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", kubeconfig.display()))?;
 
-    let hub = super::controller::hub_client(hub_kubeconfig.as_deref()).await?;
+    let hub = hub.client().await?;
     hub.apiserver_version()
         .await
         .map_err(|e| anyhow::anyhow!("the hub API server is not reachable: {e}"))?;

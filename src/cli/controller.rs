@@ -1,7 +1,6 @@
 //! `hivesync controller`: watches the hub and syncs every ClusterDeployment.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +14,8 @@ use crate::remote::{kubeconfig::Timeouts, ClientPool};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Hub kubeconfig (default: in-cluster config, or $KUBECONFIG / ~/.kube/config).
-    #[arg(long, env = "HIVESYNC_KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub hub: super::hub::HubArgs,
     /// Clusters reconciled in parallel (one reconcile per cluster at a time).
     #[arg(long, env = "HIVESYNC_CONCURRENCY", default_value_t = 16)]
     pub concurrency: usize,
@@ -68,22 +66,9 @@ pub struct Args {
     pub drift_interval: Duration,
 }
 
-pub async fn hub_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path).map_err(|e| {
-                anyhow::anyhow!("cannot read hub kubeconfig {}: {e}", path.display())
-            })?;
-            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?
-        }
-        None => kube::Config::infer().await?,
-    };
-    Ok(crate::metrics::hub_client(config)?)
-}
-
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let Args {
-        kubeconfig,
+        hub,
         concurrency,
         reapply_interval,
         probe_interval,
@@ -111,7 +96,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         duration: lease_duration,
         renew_every: (lease_duration / 3).max(Duration::from_secs(1)),
     };
-    let hub = hub_client(kubeconfig.as_deref()).await?;
+    let hub = hub.client().await?;
     crate::metrics::init();
     // Health first: /healthz answers while the hub is still unreachable, /readyz only once the caches are synced.
     let ready = Arc::new(AtomicBool::new(false));

@@ -54,9 +54,8 @@ pub struct Args {
     /// Timeout of every request to the managed cluster.
     #[arg(long, default_value = "20s", value_parser = crate::duration::parse_go_duration)]
     pub remote_timeout: Duration,
-    /// Hub kubeconfig (default: $KUBECONFIG / ~/.kube/config / in-cluster).
-    #[arg(long, env = "HIVESYNC_KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub hub: super::hub::HubArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<u8> {
@@ -68,9 +67,9 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         delete,
         show_secrets,
         remote_timeout,
-        kubeconfig,
+        hub,
     } = args;
-    let hub = Hub::connect(kubeconfig.as_deref()).await?;
+    let hub = Hub::connect(&hub).await?;
     let style = Style::detect();
     if let Some(target) = delete {
         return deletion(&hub, &target, namespace.as_deref(), style).await;

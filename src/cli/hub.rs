@@ -8,6 +8,58 @@ use kube::{Api, Client, ResourceExt};
 
 use crate::api::ClusterDeployment;
 
+/// How every command reaches the hub, with kubectl's flags and meanings: `--kubeconfig FILE` (one file; default
+/// `$KUBECONFIG`, which may list several, then `~/.kube/config`, then the in-cluster config) and `--context NAME` (a
+/// context of that kubeconfig; default its current context).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct HubArgs {
+    /// Path to the hub's kubeconfig file, as kubectl's --kubeconfig (default: $KUBECONFIG, ~/.kube/config,
+    /// in-cluster).
+    #[arg(
+        long,
+        alias = "hub-kubeconfig",
+        env = "HIVESYNC_KUBECONFIG",
+        value_name = "FILE"
+    )]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// The kubeconfig context to use, as kubectl's --context (default: the current context).
+    #[arg(long, env = "HIVESYNC_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl HubArgs {
+    /// The client configuration these flags name.
+    pub async fn config(&self) -> anyhow::Result<kube::Config> {
+        use kube::config::{KubeConfigOptions, Kubeconfig};
+        let options = KubeConfigOptions {
+            context: self.context.clone(),
+            ..Default::default()
+        };
+        let context = |e: &dyn std::fmt::Display| match &self.context {
+            Some(c) => anyhow!("context {c:?}: {e}"),
+            None => anyhow!("{e}"),
+        };
+        Ok(match (&self.kubeconfig, &self.context) {
+            (Some(path), _) => {
+                let kc = Kubeconfig::read_from(path)
+                    .map_err(|e| anyhow!("cannot read kubeconfig {}: {e}", path.display()))?;
+                kube::Config::from_custom_kubeconfig(kc, &options)
+                    .await
+                    .map_err(|e| context(&e))?
+            }
+            (None, Some(_)) => kube::Config::from_kubeconfig(&options)
+                .await
+                .map_err(|e| context(&e))?,
+            (None, None) => kube::Config::infer().await?,
+        })
+    }
+
+    /// The hub's client (requests counted in the client metrics, `HUB_REQUEST_TIMEOUT` per request).
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        Ok(crate::metrics::hub_client(self.config().await?)?)
+    }
+}
+
 /// The hub, for the report commands: calls with a timeout and errors that say what to do.
 pub struct Hub {
     pub client: Client,
@@ -16,12 +68,12 @@ pub struct Hub {
 const HUB_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Hub {
-    pub async fn connect(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<Self> {
-        let client = super::controller::hub_client(kubeconfig)
-            .await
-            .map_err(|e| {
-                anyhow!("{e:#}: pass the hub's kubeconfig with --kubeconfig (or $KUBECONFIG)")
-            })?;
+    pub async fn connect(args: &HubArgs) -> anyhow::Result<Self> {
+        let client = args.client().await.map_err(|e| {
+            anyhow!(
+                "{e:#}: pass the hub's kubeconfig with --kubeconfig (or $KUBECONFIG) and --context"
+            )
+        })?;
         Ok(Self { client })
     }
 
@@ -57,6 +109,40 @@ impl Hub {
             .call(&what, api.list(&ListParams::default()))
             .await?
             .items)
+    }
+
+    /// The ClusterDeployments in `namespace` (all when None) whose labels match `selector` (kubectl's `-l` syntax,
+    /// evaluated by the API server).
+    pub async fn list_clusters(
+        &self,
+        namespace: Option<&str>,
+        selector: Option<&str>,
+    ) -> anyhow::Result<Vec<ClusterDeployment>> {
+        let api: Api<ClusterDeployment> = match namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        };
+        let mut params = ListParams::default();
+        if let Some(s) = selector {
+            params = params.labels(s);
+        }
+        Ok(self
+            .call("list clusterdeployments", api.list(&params))
+            .await?
+            .items)
+    }
+
+    pub async fn get_cluster_scoped<K>(&self, name: &str) -> anyhow::Result<Option<K>>
+    where
+        K: kube::Resource<Scope = kube::core::ClusterResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::all(self.client.clone());
+        let what = format!("get {} {name}", K::kind(&Default::default()));
+        self.call(&what, api.get_opt(name)).await
     }
 
     pub async fn get_opt<K>(&self, namespace: &str, name: &str) -> anyhow::Result<Option<K>>

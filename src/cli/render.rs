@@ -4,8 +4,6 @@
 //! `kubectl apply --server-side --field-manager=hivesync -f -` reproduces the objects. Secret data is redacted unless
 //! `--show-secrets`. Also the hub snapshot and the plan that `diff` shares.
 
-use std::path::PathBuf;
-
 use anyhow::Context as _;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
@@ -35,9 +33,8 @@ pub struct Args {
     /// Show Secret data instead of `<redacted>` (reads the hub Secrets either way).
     #[arg(long)]
     pub show_secrets: bool,
-    /// Hub kubeconfig (default: $KUBECONFIG / ~/.kube/config / in-cluster).
-    #[arg(long, env = "HIVESYNC_KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub hub: super::hub::HubArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<u8> {
@@ -45,9 +42,9 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         cluster,
         namespace,
         show_secrets,
-        kubeconfig,
+        hub,
     } = args;
-    let hub = Hub::connect(kubeconfig.as_deref()).await?;
+    let hub = Hub::connect(&hub).await?;
     let snapshot = Snapshot::load(&hub, namespace.as_deref(), &cluster).await?;
     let plan = snapshot.plan();
     let mut out = header(&snapshot, show_secrets);

@@ -5,7 +5,6 @@
 //! unreachable, a syncset fails or its objects are Degraded (the `Healthy` condition), 2 on a usage or hub error.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use jiff::Timestamp;
 use kube::ResourceExt;
@@ -25,6 +24,9 @@ pub enum Output {
     /// Adds the messages.
     Wide,
     Json,
+    Yaml,
+    /// `clusterdeployment.hive.openshift.io/NAME`, one a line, as kubectl prints them.
+    Name,
 }
 
 #[derive(clap::Args, Debug)]
@@ -34,26 +36,58 @@ pub struct Args {
     /// Only clusters in this hub namespace (default: all namespaces).
     #[arg(long, short = 'n')]
     pub namespace: Option<String>,
-    /// Output format: `wide` adds the messages, `json` is for scripts.
+    /// Only clusters whose ClusterDeployment labels match this selector, as kubectl's -l (`k=v`, `k!=v`,
+    /// `k in (a,b)`, `!k`, comma-separated).
+    #[arg(long, short = 'l', value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// One syncset across the fleet: on which clusters it landed and where not (`NAME`, or `selectorsyncset/NAME`,
+    /// `syncset/NAME` when both kinds have one by that name).
+    #[arg(long, value_name = "[KIND/]NAME", conflicts_with = "cluster")]
+    pub syncset: Option<String>,
+    /// Output format: `wide` adds the messages; `json` and `yaml` are for scripts; `name` lists the clusters.
     #[arg(long, short = 'o', value_enum)]
     pub output: Option<Output>,
-    /// Hub kubeconfig (default: $KUBECONFIG / ~/.kube/config / in-cluster).
-    #[arg(long, env = "HIVESYNC_KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub hub: super::hub::HubArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<u8> {
     let Args {
         cluster,
         namespace,
+        selector,
+        syncset,
         output,
-        kubeconfig,
+        hub,
     } = args;
-    let hub = Hub::connect(kubeconfig.as_deref()).await?;
+    let hub = Hub::connect(&hub).await?;
     let style = Style::detect();
     let now = Timestamp::now();
+    if let Some(syncset) = syncset {
+        return fleet_of_syncset(
+            &hub,
+            &syncset,
+            namespace.as_deref(),
+            selector.as_deref(),
+            output,
+            style,
+            now,
+        )
+        .await;
+    }
     if let Some(cluster) = cluster {
         let cd = hub.find_cluster(namespace.as_deref(), &cluster).await?;
+        if let Some(selector) = &selector {
+            anyhow::ensure!(
+                hub.list_clusters(Some(&key_namespace(&cd)), Some(selector))
+                    .await?
+                    .iter()
+                    .any(|c| c.name_any() == cd.name_any()),
+                "{}/{} does not match the selector {selector:?}",
+                key_namespace(&cd),
+                cd.name_any()
+            );
+        }
         let key = ClusterKey::of(&cd);
         let cs = hub
             .get_opt::<ClusterSync>(&key.namespace, &key.name)
@@ -64,6 +98,8 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         let row = ClusterRow::new(&cd, cs.as_ref(), lease.as_ref(), true);
         match output {
             Some(Output::Json) => println!("{}", serde_json::to_string_pretty(&row)?),
+            Some(Output::Yaml) => print!("{}", serde_yaml::to_string(&row)?),
+            Some(Output::Name) => println!("{}", object_name(&row.name)),
             o => print!(
                 "{}",
                 format_cluster(&row, o == Some(Output::Wide), style, now)
@@ -77,7 +113,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     }
     let ns = namespace.as_deref();
     let (cds, css, leases) = tokio::try_join!(
-        hub.list::<ClusterDeployment>(ns),
+        hub.list_clusters(ns, selector.as_deref()),
         hub.list::<ClusterSync>(ns),
         hub.list::<ClusterSyncLease>(ns),
     )?;
@@ -102,9 +138,20 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "clusters": rows }))?
         ),
+        Some(Output::Yaml) => print!(
+            "{}",
+            serde_yaml::to_string(&serde_json::json!({ "clusters": rows }))?
+        ),
+        Some(Output::Name) => rows
+            .iter()
+            .for_each(|r| println!("{}", object_name(&r.name))),
         _ if rows.is_empty() => eprintln!(
-            "No ClusterDeployments found{}.",
-            ns.map(|n| format!(" in namespace {n}")).unwrap_or_default()
+            "No ClusterDeployments found{}{}.",
+            ns.map(|n| format!(" in namespace {n}")).unwrap_or_default(),
+            selector
+                .as_deref()
+                .map(|s| format!(" matching {s:?}"))
+                .unwrap_or_default()
         ),
         o => print!(
             "{}",
@@ -116,6 +163,322 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     } else {
         EXIT_OK
     })
+}
+
+fn key_namespace(cd: &ClusterDeployment) -> String {
+    cd.namespace().unwrap_or_default()
+}
+
+/// kubectl's `-o name` for a ClusterDeployment.
+fn object_name(name: &str) -> String {
+    format!("clusterdeployment.hive.openshift.io/{name}")
+}
+
+// ------------------------------------------------------------------------------------------------------ one syncset
+
+/// Where one syncset stands on one cluster it targets (or still has an entry on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Landing {
+    /// Applied at the syncset's current generation.
+    Applied,
+    /// Its last apply failed.
+    Failing,
+    /// Targeted, but not applied yet at the current generation (no entry yet, or an older generation's).
+    Pending,
+    /// No longer targeted: its objects are being deleted from the cluster (the entry goes when they are).
+    Removing,
+}
+
+impl Landing {
+    fn landed(self) -> bool {
+        self == Self::Applied
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LandingRow {
+    pub namespace: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub syncset: String,
+    pub landing: Landing,
+    /// The ClusterSync entry's observedGeneration (0: no entry) and the syncset's generation now.
+    pub observed_generation: i64,
+    pub generation: i64,
+    pub reachable: Reachable,
+    pub paused: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The syncsets a `--syncset` argument names: `NAME` (both kinds), `selectorsyncset/NAME` or `syncset/NAME`.
+fn syncset_kinds(arg: &str) -> anyhow::Result<(bool, bool, &str)> {
+    match arg.split_once('/') {
+        None => Ok((true, true, arg)),
+        Some((kind, name)) => match kind.to_ascii_lowercase().as_str() {
+            "selectorsyncset" | "selectorsyncsets" | "sss" => Ok((false, true, name)),
+            "syncset" | "syncsets" | "ss" => Ok((true, false, name)),
+            _ => anyhow::bail!(
+                "--syncset {arg}: expected NAME, selectorsyncset/NAME or syncset/NAME"
+            ),
+        },
+    }
+}
+
+/// `status --syncset`: the clusters a syncset targets (in `namespace` and matching `selector` when given), with
+/// where it landed and where not; clusters it no longer targets but whose ClusterSync still has its entry show as
+/// Removing. Exit 1 unless it is applied, at its current generation, on every cluster it targets.
+async fn fleet_of_syncset(
+    hub: &Hub,
+    arg: &str,
+    namespace: Option<&str>,
+    selector: Option<&str>,
+    output: Option<Output>,
+    style: Style,
+    now: Timestamp,
+) -> anyhow::Result<u8> {
+    use crate::api::{SelectorSyncSet, SyncSet};
+    use crate::plan::target::{selector_syncset_targets, syncset_targets};
+    let (want_ss, want_sss, name) = syncset_kinds(arg)?;
+    let sss = if want_sss {
+        hub.get_cluster_scoped::<SelectorSyncSet>(name).await?
+    } else {
+        None
+    };
+    let sss_list: Vec<SyncSet> = if want_ss {
+        hub.list::<SyncSet>(namespace)
+            .await?
+            .into_iter()
+            .filter(|s| s.name_any() == name)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    anyhow::ensure!(
+        sss.is_some() || !sss_list.is_empty(),
+        "no {} named {name}{}; `kubectl get selectorsyncsets,syncsets -A` lists them",
+        match (want_ss, want_sss) {
+            (true, true) => "SyncSet or SelectorSyncSet",
+            (true, false) => "SyncSet",
+            _ => "SelectorSyncSet",
+        },
+        namespace
+            .map(|n| format!(" (SyncSets: in namespace {n})"))
+            .unwrap_or_default()
+    );
+    let (cds, css) = tokio::try_join!(
+        hub.list_clusters(namespace, selector),
+        hub.list::<ClusterSync>(namespace),
+    )?;
+    let css: HashMap<_, _> = css
+        .into_iter()
+        .map(|c| (ClusterKey::of_meta(&c.metadata), c))
+        .collect();
+    let mut rows = Vec::new();
+    for cd in &cds {
+        let status = css.get(&ClusterKey::of(cd)).and_then(|c| c.status.as_ref());
+        let mut candidates: Vec<(SyncSetKind, i64, bool)> = Vec::new();
+        if let Some(s) = &sss {
+            candidates.push((
+                SyncSetKind::SelectorSyncSet,
+                s.metadata.generation.unwrap_or_default(),
+                selector_syncset_targets(s, cd),
+            ));
+        }
+        for s in sss_list.iter().filter(|s| s.namespace() == cd.namespace()) {
+            candidates.push((
+                SyncSetKind::SyncSet,
+                s.metadata.generation.unwrap_or_default(),
+                syncset_targets(s, cd),
+            ));
+        }
+        for (kind, generation, targeted) in candidates {
+            let entries = status.map(|s| match kind {
+                SyncSetKind::SyncSet => &s.sync_sets,
+                SyncSetKind::SelectorSyncSet => &s.selector_sync_sets,
+            });
+            let entry = entries.and_then(|e| e.iter().find(|e| e.name == name));
+            if !targeted && entry.is_none() {
+                continue;
+            }
+            rows.push(landing_row(cd, kind, name, generation, targeted, entry));
+        }
+    }
+    rows.sort_by(|a, b| {
+        (a.landing.landed(), &a.namespace, &a.name, a.kind).cmp(&(
+            b.landing.landed(),
+            &b.namespace,
+            &b.name,
+            b.kind,
+        ))
+    });
+    let targeted = rows
+        .iter()
+        .filter(|r| r.landing != Landing::Removing)
+        .count();
+    let count = |l: Landing| rows.iter().filter(|r| r.landing == l).count();
+    let summary = serde_json::json!({
+        "syncset": arg,
+        "clusters": cds.len(),
+        "targeted": targeted,
+        "applied": count(Landing::Applied),
+        "failing": count(Landing::Failing),
+        "pending": count(Landing::Pending),
+        "removing": count(Landing::Removing),
+    });
+    match output {
+        Some(Output::Json) => println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"summary": summary, "clusters": rows})
+            )?
+        ),
+        Some(Output::Yaml) => print!(
+            "{}",
+            serde_yaml::to_string(&serde_json::json!({"summary": summary, "clusters": rows}))?
+        ),
+        Some(Output::Name) => rows
+            .iter()
+            .for_each(|r| println!("{}", object_name(&r.name))),
+        o => {
+            if !rows.is_empty() {
+                print!(
+                    "{}",
+                    format_landings(&rows, o == Some(Output::Wide), style, now)
+                );
+            }
+            println!(
+                "{arg}: applied on {} of the {targeted} clusters it targets ({} failing, {} pending){}; {} of {} clusters{} not targeted",
+                count(Landing::Applied),
+                count(Landing::Failing),
+                count(Landing::Pending),
+                match count(Landing::Removing) {
+                    0 => String::new(),
+                    n => format!(", being removed from {n}"),
+                },
+                cds.len().saturating_sub(targeted),
+                cds.len(),
+                selector.map(|s| format!(" matching {s:?}")).unwrap_or_default(),
+            );
+        }
+    }
+    Ok(if rows.iter().any(|r| r.landing != Landing::Applied) {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    })
+}
+
+fn landing_row(
+    cd: &ClusterDeployment,
+    kind: SyncSetKind,
+    name: &str,
+    generation: i64,
+    targeted: bool,
+    entry: Option<&SyncStatus>,
+) -> LandingRow {
+    let unreachable = cd.condition(UNREACHABLE);
+    let reachable = match unreachable.map(|c| c.status.as_str()) {
+        Some("False") => Reachable::Yes,
+        Some("True") => Reachable::No,
+        _ => Reachable::Unknown,
+    };
+    let gate = gate::gate(cd);
+    let landing = match entry {
+        _ if !targeted => Landing::Removing,
+        Some(e) if e.result != SyncSetResult::Success => Landing::Failing,
+        Some(e) if e.observed_generation >= generation => Landing::Applied,
+        _ => Landing::Pending,
+    };
+    let message = match (landing, gate) {
+        (Landing::Failing, _) => entry
+            .and_then(|e| e.failure_message.clone())
+            .or_else(|| Some("failed".into())),
+        (Landing::Applied, _) => None,
+        (_, _) if reachable == Reachable::No => Some(format!(
+            "unreachable: {}",
+            unreachable
+                .and_then(|c| c.message.as_deref())
+                .unwrap_or_default()
+        )),
+        (_, Gate::Paused { .. }) => Some("cluster paused".into()),
+        (_, Gate::NotInstalled) => Some("cluster not installed yet".into()),
+        (_, Gate::Deleting) => Some("cluster being deleted".into()),
+        (Landing::Pending, _) if entry.is_some() => Some(format!(
+            "generation {} applied, {generation} not yet",
+            entry.map(|e| e.observed_generation).unwrap_or_default()
+        )),
+        (Landing::Pending, _) => Some("not applied yet".into()),
+        (Landing::Removing, _) => Some(format!(
+            "no longer targeted; {} objects to delete",
+            entry
+                .map(|e| e.resources_to_delete.len())
+                .unwrap_or_default()
+        )),
+    };
+    LandingRow {
+        namespace: key_namespace(cd),
+        name: cd.name_any(),
+        kind: kind.as_str(),
+        syncset: name.to_string(),
+        landing,
+        observed_generation: entry.map(|e| e.observed_generation).unwrap_or_default(),
+        generation,
+        reachable,
+        paused: matches!(gate, Gate::Paused { .. }),
+        since: entry.map(|e| e.last_transition_time.0),
+        message,
+    }
+}
+
+/// One line per cluster a syncset targets: not landed first.
+pub fn format_landings(rows: &[LandingRow], wide: bool, style: Style, now: Timestamp) -> String {
+    let header = [
+        "NAMESPACE",
+        "NAME",
+        "KIND",
+        "RESULT",
+        "GENERATION",
+        "REACHABLE",
+        "SINCE",
+        "MESSAGE",
+    ];
+    let cells: Vec<Vec<Cell>> = rows
+        .iter()
+        .map(|r| {
+            let colour = match r.landing {
+                Landing::Applied => GREEN,
+                Landing::Failing => RED,
+                Landing::Pending | Landing::Removing => YELLOW,
+            };
+            let message = r.message.as_deref().unwrap_or_default();
+            vec![
+                (r.namespace.clone(), ""),
+                (r.name.clone(), ""),
+                (r.kind.to_string(), ""),
+                (format!("{:?}", r.landing), colour),
+                (format!("{}/{}", r.observed_generation, r.generation), ""),
+                reachable_cell(r.reachable),
+                (age(r.since, now), ""),
+                (
+                    if wide {
+                        one_line(message)
+                    } else {
+                        truncate(message, 100)
+                    },
+                    if r.landing == Landing::Failing {
+                        RED
+                    } else {
+                        ""
+                    },
+                ),
+            ]
+        })
+        .collect();
+    table(&header, &cells, style)
 }
 
 // ------------------------------------------------------------------------------------------------------ the rows
@@ -747,6 +1110,82 @@ mod tests {
             serde_json::to_value(&row).unwrap()["health"]["health"],
             "Degraded"
         );
+    }
+
+    #[test]
+    fn one_syncset_across_the_fleet_says_where_it_landed_and_where_not() {
+        let entry_at = |result: &str, generation: i64, message: Option<&str>| -> SyncStatus {
+            let mut e = entry("cso-test", result, message);
+            e["observedGeneration"] = json!(generation);
+            serde_json::from_value(e).unwrap()
+        };
+        let reachable = cd("c", Some("False"), json!({}));
+        let now_generation = 3;
+        let row = |entry: Option<&SyncStatus>, targeted: bool| {
+            landing_row(
+                &reachable,
+                SyncSetKind::SelectorSyncSet,
+                "cso-test",
+                now_generation,
+                targeted,
+                entry,
+            )
+        };
+        assert_eq!(
+            row(Some(&entry_at("Success", 3, None)), true).landing,
+            Landing::Applied
+        );
+        let old = row(Some(&entry_at("Success", 2, None)), true);
+        assert_eq!(old.landing, Landing::Pending);
+        assert_eq!(
+            old.message.as_deref(),
+            Some("generation 2 applied, 3 not yet")
+        );
+        let failing = row(Some(&entry_at("Failure", 3, Some("boom"))), true);
+        assert_eq!(failing.landing, Landing::Failing);
+        assert_eq!(failing.message.as_deref(), Some("boom"));
+        let none = row(None, true);
+        assert_eq!(none.landing, Landing::Pending);
+        assert_eq!(none.message.as_deref(), Some("not applied yet"));
+        let gone = row(Some(&entry_at("Success", 3, None)), false);
+        assert_eq!(gone.landing, Landing::Removing);
+        let dead = landing_row(
+            &cd("d", Some("True"), json!({})),
+            SyncSetKind::SelectorSyncSet,
+            "cso-test",
+            3,
+            true,
+            None,
+        );
+        assert_eq!(
+            dead.message.as_deref(),
+            Some("unreachable: dial tcp: connection refused")
+        );
+        let text = format_landings(&[failing, none], false, Style::PLAIN, now());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "NAMESPACE  NAME  KIND             RESULT   GENERATION  REACHABLE  SINCE    MESSAGE"
+        );
+        assert_eq!(
+            lines[1],
+            "ns         c     SelectorSyncSet  Failing  3/3         yes        60m ago  boom"
+        );
+        assert_eq!(
+            lines[2],
+            "ns         c     SelectorSyncSet  Pending  0/3         yes        -        not applied yet"
+        );
+    }
+
+    #[test]
+    fn a_syncset_argument_may_name_its_kind() {
+        assert_eq!(syncset_kinds("x").unwrap(), (true, true, "x"));
+        assert_eq!(
+            syncset_kinds("selectorsyncset/x").unwrap(),
+            (false, true, "x")
+        );
+        assert_eq!(syncset_kinds("SyncSet/x").unwrap(), (true, false, "x"));
+        assert!(syncset_kinds("configmap/x").is_err());
     }
 
     #[test]
