@@ -46,9 +46,17 @@ pub(crate) struct Observation {
     applied_at: Option<Instant>,
     /// Objects with a health rule, per health, as last assessed (for `hivesync_objects{health}`).
     pub counts: HashMap<&'static str, i64>,
+    /// Groups (kind and namespace) found to hold more managed objects than a look expects: read object by object.
+    crowded: std::collections::HashSet<u64>,
 }
 
 impl Observation {
+    /// Whether something was applied since the last look found the cluster Healthy (its `Healthy` condition is then
+    /// older than what it runs).
+    pub fn settling(&self) -> bool {
+        self.applied_at.is_some()
+    }
+
     /// Records an apply's answer: the baseline of the object's owned fields, or none (the first look takes it).
     pub fn applied(&mut self, object: &SyncResourceReference, owned: Option<u64>) {
         match owned {
@@ -155,8 +163,14 @@ pub(super) async fn observe(
     let mut assessed: Vec<(SyncResourceReference, Assessment)> = Vec::new();
     let mut corrected: Vec<(SyncResourceReference, Look)> = Vec::new();
     let mut lost = false;
-    for w in watched.objects.iter().filter(|w| w.rule || drift_due) {
-        let live = match observe::read(rc, &w.reference, w.rule).await {
+    let looked_at: Vec<&Watched> = watched
+        .objects
+        .iter()
+        .filter(|w| w.rule || drift_due)
+        .collect();
+    let mut reads = Reads::new(&looked_at);
+    for w in looked_at {
+        let live = match reads.read(rc, w, &mut obs.crowded).await {
             Ok(live) => live,
             Err(e) if matches!(e.cause, Cause::Unreachable | Cause::Timeout) => {
                 lost = true;
@@ -251,6 +265,84 @@ pub(super) async fn observe(
     let wait = wake_after(&obs, now);
     ctx.observations.insert(key.clone(), obs);
     (Some(verdict), wait)
+}
+
+/// A look's reads. Objects of one kind in one namespace (or cluster-wide, for a cluster-scoped kind) are read with
+/// one LIST of the managed objects there when there are several, so a look costs about a request per kind and
+/// namespace rather than one per object; a lone object is read with a GET. A LIST that finds more managed objects
+/// than the look has (another syncset's, leftovers of Upsert mode, or many clusters sharing one API server as in
+/// the benchmark) is cut at its limit, and that group is read object by object from then on.
+struct Reads<'a> {
+    counts: HashMap<Group<'a>, u32>,
+    listed: HashMap<Group<'a>, HashMap<String, serde_json::Value>>,
+}
+
+/// (apiVersion, kind, namespace, whole object).
+type Group<'a> = (&'a str, &'a str, &'a str, bool);
+
+impl<'a> Reads<'a> {
+    fn new(objects: &[&'a Watched<'a>]) -> Self {
+        let mut counts = HashMap::new();
+        for w in objects {
+            *counts.entry(Self::group(w)).or_default() += 1;
+        }
+        Self {
+            counts,
+            listed: HashMap::new(),
+        }
+    }
+
+    fn group(w: &'a Watched<'a>) -> Group<'a> {
+        let r = &w.reference;
+        (&r.api_version, &r.kind, &r.namespace, w.rule)
+    }
+
+    fn group_hash(g: &Group) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        g.hash(&mut h);
+        h.finish()
+    }
+
+    async fn read(
+        &mut self,
+        rc: &RemoteCluster,
+        w: &'a Watched<'a>,
+        crowded: &mut std::collections::HashSet<u64>,
+    ) -> Result<Option<serde_json::Value>, crate::remote::RemoteError> {
+        let group = Self::group(w);
+        let count = self.counts.get(&group).copied().unwrap_or(0);
+        if count < 2 || crowded.contains(&Self::group_hash(&group)) {
+            return observe::read(rc, &w.reference, w.rule).await;
+        }
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.listed.entry(group) {
+            let limit = count.saturating_mul(2).saturating_add(16);
+            match observe::read_group(rc, &w.reference, w.rule, limit).await {
+                Ok(Some(listed)) => {
+                    slot.insert(listed);
+                }
+                Ok(None) => {
+                    debug!(kind = %w.reference.kind, namespace = %w.reference.namespace,
+                           "more managed objects than expected: reading them one by one");
+                    crowded.insert(Self::group_hash(&group));
+                    return observe::read(rc, &w.reference, w.rule).await;
+                }
+                Err(e) if matches!(e.cause, Cause::Unreachable | Cause::Timeout) => return Err(e),
+                Err(_) => {
+                    crowded.insert(Self::group_hash(&group));
+                    return observe::read(rc, &w.reference, w.rule).await;
+                }
+            }
+        }
+        Ok(self.listed[&group].get(&w.reference.name).map(|o| {
+            let mut o = o.clone();
+            if w.rule {
+                // List items carry no apiVersion and kind; the health rules read them.
+                o["apiVersion"] = w.reference.api_version.clone().into();
+                o["kind"] = w.reference.kind.clone().into();
+            }
+            o
+        }))
+    }
 }
 
 /// How long until the next look of either kind.
