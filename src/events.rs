@@ -24,6 +24,18 @@ impl Events {
     }
 
     pub async fn publish(&self, cd: &ClusterDeployment, warning: bool, reason: &str, note: String) {
+        self.publish_on(&cd.object_ref(&()), warning, reason, note)
+            .await;
+    }
+
+    /// An Event on any hub object (a syncset, for its rollout).
+    pub async fn publish_on(
+        &self,
+        object: &k8s_openapi::api::core::v1::ObjectReference,
+        warning: bool,
+        reason: &str,
+        note: String,
+    ) {
         let event = Event {
             type_: if warning {
                 EventType::Warning
@@ -35,7 +47,7 @@ impl Events {
             action: "Sync".into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, &cd.object_ref(&())).await {
+        if let Err(e) = self.recorder.publish(&event, object).await {
             tracing::debug!(error = %e, "could not publish an event");
         }
     }

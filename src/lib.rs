@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod plan;
 pub mod reachability;
 pub mod remote;
+pub mod rollout;
 pub mod status;
 
 /// Label, annotation, condition and field-manager strings shared by every module (Hive's exact spellings).
@@ -31,6 +32,10 @@ pub mod consts {
     pub const FAKE_CLUSTER_ANNOTATION: &str = "hive.openshift.io/fake-cluster";
     /// On a SyncSet or SelectorSyncSet: how often its objects are checked for drift (a Go duration; `0`: never).
     pub const DRIFT_INTERVAL_ANNOTATION: &str = "hivesync.io/drift-interval";
+    /// A SyncSet or SelectorSyncSet opts into progressive rollout by naming a `RolloutStrategy` here.
+    pub const ROLLOUT_STRATEGY_ANNOTATION: &str = "hivesync.io/rollout-strategy";
+    /// On a rollout's ControllerRevisions: the name of its `Rollout`.
+    pub const ROLLOUT_LABEL: &str = "hivesync.io/rollout";
     /// The ClusterSync condition that says whether the objects applied to the cluster are healthy (hivesync's own;
     /// Hive's schema allows any condition type).
     pub const HEALTHY_CONDITION: &str = "Healthy";

@@ -116,6 +116,16 @@ lazy!(OBJECTS: IntGaugeVec = register_int_gauge_vec!(
     "Applied objects with a health rule, by health as last assessed (Healthy, Progressing, Degraded, Missing, Unknown)",
     &["health"]
 ));
+lazy!(ROLLOUT_STEP: IntGaugeVec = register_int_gauge_vec!(
+    "hivesync_rollout_step",
+    "The step (0-based) a syncset's progressive rollout is at; the number of steps once complete",
+    &["kind", "name"]
+));
+lazy!(ROLLOUT_CLUSTERS: IntGaugeVec = register_int_gauge_vec!(
+    "hivesync_rollout_clusters",
+    "Clusters of a rolled-out syncset at its update revision and at its stable one",
+    &["kind", "name", "revision"]
+));
 lazy!(TIME_TO_HEALTHY: Histogram = register_histogram!(
     "hivesync_time_to_healthy_seconds",
     "From a run that applied something to a cluster until all its objects with a health rule are Healthy",

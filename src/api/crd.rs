@@ -3,7 +3,10 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use super::{ClusterDeployment, ClusterSync, ClusterSyncLease, SelectorSyncSet, SyncSet};
+use super::{
+    ClusterDeployment, ClusterSync, ClusterSyncLease, Rollout, RolloutStrategy, SelectorSyncSet,
+    SyncSet,
+};
 
 /// Every CRD with the file name it is written to (Hive's `config/crds` naming: `<group>_<plural>.yaml`).
 pub fn all() -> Vec<(String, CustomResourceDefinition)> {
@@ -13,6 +16,8 @@ pub fn all() -> Vec<(String, CustomResourceDefinition)> {
         SelectorSyncSet::crd(),
         ClusterSync::crd(),
         ClusterSyncLease::crd(),
+        RolloutStrategy::crd(),
+        Rollout::crd(),
     ]
     .into_iter()
     .map(|crd| {

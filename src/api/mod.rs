@@ -7,6 +7,7 @@ pub mod clusterdeployment;
 pub mod clustersync;
 pub mod crd;
 pub mod key;
+pub mod rollout;
 mod schema;
 pub mod syncset;
 
@@ -18,6 +19,7 @@ pub use clustersync::{
     ClusterSyncStatus, SyncResourceReference, SyncSetResult, SyncStatus, TrackedResources,
 };
 pub use key::{ClusterKey, NamespacedName};
+pub use rollout::{Rollout, RolloutStrategy};
 pub use syncset::{
     SecretMapping, SecretReference, SelectorSyncSet, SelectorSyncSetSpec, SyncObjectPatch, SyncSet,
     SyncSetCommonSpec, SyncSetSpec,

@@ -114,7 +114,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let secrets = Arc::new(SecretTracker::default());
     let pool = Arc::new(ClientPool::new(hub.clone(), timeouts, secrets.clone()));
-    let queue = WorkQueue::new();
+    let queue = WorkQueue::named(crate::metrics::CONTROLLER);
     let stores = watch::start(hub.clone(), queue.clone(), secrets.clone()).await?;
     if let Some(min) = clustersync_failing_min_duration {
         crate::fleet::ClusterSyncFailing::new(
@@ -149,7 +149,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if shards > 0 {
         ctx.ownership = Ownership::sharded(shards);
     }
+    ctx.rollouts = crate::rollout::Rollouts::new(lease.namespace.clone());
     let ctx = Arc::new(ctx);
+    // Rollouts are evaluated once before any worker runs, so no cluster is sent a revision its rollout has not
+    // reached (after a restart, the same step resumes).
+    let mut revisions = crate::rollout::Revisions::default();
+    crate::rollout::evaluate_all(&ctx, &mut revisions).await;
     if shards > 0 {
         let (c, o) = (ctx.clone(), ctx.ownership.clone());
         background.push(tokio::spawn(crate::leader::hold_shards(
@@ -179,6 +184,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let result = tokio::select! {
         _ = controller::run(ctx.clone()) => Ok(()),
         _ = crate::fleet::publish_gauges(ctx.clone(), Duration::from_secs(30)) => Ok(()),
+        _ = crate::rollout::run(ctx.clone(), revisions) => Ok(()),
         _ = crate::reachability::run(ctx.clone(), ProbeSettings { interval: probe_interval, max_backoff: probe_interval.max(Duration::from_secs(15)) }) => Ok(()),
         r = http => r.map_err(anyhow::Error::from).and_then(|r| r.map_err(anyhow::Error::from)),
         signal = shutdown_signal() => { tracing::info!(%signal, "stopping: the workers are stopped, then the leases released"); Ok(()) }

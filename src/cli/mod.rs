@@ -7,6 +7,7 @@ pub mod diff;
 pub mod hub;
 pub mod render;
 pub mod report;
+pub mod rollout;
 pub mod status;
 
 use clap::{Parser, Subcommand};
@@ -83,6 +84,8 @@ pub enum Command {
     Render(render::Args),
     /// Preview a sync with a server-side dry run against the cluster (exit 1 when something would change).
     Diff(diff::Args),
+    /// Progressive rollouts: `status`, `pause`, `resume`, `promote`, `abort` of a syncset's rollout.
+    Rollout(rollout::Args),
     /// Print a shell completion script: `source <(hivesync completion bash)`.
     Completion(CompletionArgs),
 }
@@ -102,6 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => exit(status::run(args).await),
         Command::Render(args) => exit(render::run(args).await),
         Command::Diff(args) => exit(diff::run(args).await),
+        Command::Rollout(args) => exit(rollout::run(args).await),
         Command::Completion(CompletionArgs { shell }) => {
             let mut cmd = command();
             let name = cmd

@@ -36,6 +36,7 @@ use crate::plan::run::ClusterRun;
 use crate::remote::ClientPool;
 use crate::status;
 use record::keep_installed_status;
+pub(crate) use record::latest_cluster_sync;
 use targets::payload_key;
 
 #[derive(Clone, Debug)]
@@ -76,6 +77,8 @@ pub struct Context {
     first_applied_sss: DashMap<String, ()>,
     /// What each cluster's applied objects were last seen as (health, drift baselines, when to look again).
     pub(crate) observations: DashMap<ClusterKey, observe::Observation>,
+    /// Progressive rollouts: which revision of an opted-in syncset each cluster receives.
+    pub rollouts: crate::rollout::Rollouts,
 }
 
 /// ClusterSync status writes in flight at once, whatever `--concurrency` is. Each holds a serialized status (up to
@@ -115,6 +118,7 @@ impl Context {
             probes: WorkQueue::new(),
             first_applied_sss: DashMap::new(),
             observations: DashMap::new(),
+            rollouts: crate::rollout::Rollouts::new("hivesync"),
         }
     }
 }

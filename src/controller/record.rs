@@ -166,7 +166,7 @@ async fn write_status(
     Ok(written)
 }
 
-pub(super) fn latest_cluster_sync(ctx: &Context, key: &ClusterKey) -> Option<Arc<ClusterSync>> {
+pub(crate) fn latest_cluster_sync(ctx: &Context, key: &ClusterKey) -> Option<Arc<ClusterSync>> {
     let watched = ctx.stores.cluster_syncs.get(&key.object_ref());
     let written = ctx.stores.written.get(key).map(|w| w.clone());
     match (watched, written) {

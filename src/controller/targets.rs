@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::ResourceExt;
+use kube::{Resource, ResourceExt};
 
 use super::Context;
 use crate::api::{ClusterDeployment, ClusterKey, ClusterSyncStatus};
@@ -48,10 +48,30 @@ pub(super) fn targets(
     cd: &ClusterDeployment,
     previous: &ClusterSyncStatus,
 ) -> Targets {
-    let (sync_sets, selector_sync_sets) = (
+    let (mut sync_sets, mut selector_sync_sets) = (
         ctx.stores.sync_sets.state(),
         ctx.stores.selector_sync_sets.state(),
     );
+    if !ctx.rollouts.is_empty() || any_opted_in(&sync_sets, &selector_sync_sets) {
+        // Progressive rollouts: a cluster not yet reached receives its syncset's stable revision.
+        let recorded = |entries: &[crate::api::SyncStatus], name: String| {
+            entries.iter().any(|e| e.name == name)
+        };
+        sync_sets = sync_sets
+            .iter()
+            .filter_map(|s| {
+                let seen = recorded(&previous.sync_sets, s.name_any());
+                ctx.rollouts.sync_set_for(s, key, seen)
+            })
+            .collect();
+        selector_sync_sets = selector_sync_sets
+            .iter()
+            .filter_map(|s| {
+                let seen = recorded(&previous.selector_sync_sets, s.name_any());
+                ctx.rollouts.selector_sync_set_for(s, key, seen)
+            })
+            .collect();
+    }
     let (mut ss, mut sss) = select::targets_with(
         cd,
         sync_sets.iter().map(|s| s.as_ref()),
@@ -81,6 +101,18 @@ pub(super) fn targets(
         sync_sets: ss,
         selector_sync_sets: sss,
     }
+}
+
+fn any_opted_in(
+    sync_sets: &[Arc<crate::api::SyncSet>],
+    selector_sync_sets: &[Arc<crate::api::SelectorSyncSet>],
+) -> bool {
+    let opted = |m: &ObjectMeta| {
+        m.annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(crate::consts::ROLLOUT_STRATEGY_ANNOTATION))
+    };
+    sync_sets.iter().any(|s| opted(s.meta())) || selector_sync_sets.iter().any(|s| opted(s.meta()))
 }
 
 /// The key of a syncset's cached payload: its UID (its name when it has none, in tests).

@@ -4,7 +4,8 @@
 //! - `decode`: a syncset's `resources`, `secretMappings` and `patches` into the ordered operations to send;
 //! - `identity`: object references and Hive's group-based identity;
 //! - `entry`: when a syncset is applied, the `resourcesToDelete` algebra, and the new `SyncStatus` entry;
-//! - `conditions`: the ClusterSync `Failed` condition, `firstSuccessTime`, and the ClusterDeployment `SyncSetFailed`.
+//! - `conditions`: the ClusterSync `Failed` condition, `firstSuccessTime`, and the ClusterDeployment `SyncSetFailed`;
+//! - `rollout`: which clusters a progressive rollout's update reaches, and when its next step starts.
 
 pub mod conditions;
 pub mod crd;
@@ -17,6 +18,7 @@ pub mod health;
 pub mod identity;
 pub mod message;
 pub mod reach;
+pub mod rollout;
 pub mod run;
 pub mod select;
 pub mod status;
