@@ -147,6 +147,83 @@ lazy!(BUILD: GaugeVec = register_gauge_vec!(
     &["version", "commit"]
 ));
 
+// controller-runtime's families, as Hive's controllers export them and its scale-test dashboards graph them: the
+// work queues (client-go's workqueue metrics, label `name`: `clustersync` for the sync queue, `unreachable` for the
+// reachability probes) and the reconcile results. Buckets as client-go's: 10 ns to 10 s, ×10.
+fn workqueue_buckets() -> Vec<f64> {
+    prometheus::exponential_buckets(1e-8, 10.0, 10).expect("valid buckets")
+}
+lazy!(WORKQUEUE_DEPTH: IntGaugeVec = register_int_gauge_vec!(
+    "workqueue_depth",
+    "Current depth of workqueue",
+    &["name"]
+));
+lazy!(WORKQUEUE_ADDS: IntCounterVec = register_int_counter_vec!(
+    "workqueue_adds_total",
+    "Total number of adds handled by workqueue",
+    &["name"]
+));
+lazy!(WORKQUEUE_QUEUE_SECONDS: HistogramVec = register_histogram_vec!(
+    "workqueue_queue_duration_seconds",
+    "How long in seconds an item stays in workqueue before being requested",
+    &["name"],
+    workqueue_buckets()
+));
+lazy!(WORKQUEUE_WORK_SECONDS: HistogramVec = register_histogram_vec!(
+    "workqueue_work_duration_seconds",
+    "How long in seconds processing an item from workqueue takes",
+    &["name"],
+    workqueue_buckets()
+));
+lazy!(WORKQUEUE_RETRIES: IntCounterVec = register_int_counter_vec!(
+    "workqueue_retries_total",
+    "Total number of retries handled by workqueue",
+    &["name"]
+));
+lazy!(RECONCILE_TOTAL: IntCounterVec = register_int_counter_vec!(
+    "controller_runtime_reconcile_total",
+    "Total number of reconciliations per controller",
+    &["controller", "result"]
+));
+
+/// One work queue's series of the `workqueue_*` families, resolved once.
+pub struct QueueMetrics {
+    pub depth: prometheus::IntGauge,
+    pub adds: prometheus::IntCounter,
+    pub queue_seconds: Histogram,
+    pub work_seconds: Histogram,
+    pub retries: prometheus::IntCounter,
+    /// `controller_runtime_reconcile_total{controller=<name>}` by result.
+    pub success: prometheus::IntCounter,
+    pub error: prometheus::IntCounter,
+    pub requeue_after: prometheus::IntCounter,
+}
+
+impl QueueMetrics {
+    pub fn new(name: &str) -> Self {
+        let result = |r: &str| RECONCILE_TOTAL.with_label_values(&[name, r]);
+        Self {
+            depth: WORKQUEUE_DEPTH.with_label_values(&[name]),
+            adds: WORKQUEUE_ADDS.with_label_values(&[name]),
+            queue_seconds: WORKQUEUE_QUEUE_SECONDS.with_label_values(&[name]),
+            work_seconds: WORKQUEUE_WORK_SECONDS.with_label_values(&[name]),
+            retries: WORKQUEUE_RETRIES.with_label_values(&[name]),
+            success: result("success"),
+            error: result("error"),
+            requeue_after: result("requeue_after"),
+        }
+    }
+}
+
+/// The controller (and queue) name Hive's controllers use for a worker pool of [`crate::hub::queue::run_workers`].
+pub fn controller_name(worker: &'static str) -> &'static str {
+    match worker {
+        "reconcile" => CONTROLLER,
+        "probe" => "unreachable",
+        other => other,
+    }
+}
+
 /// The `resource` label Hive uses: `core/v1/configmaps`, `<group>/<version>/<resource>`; None when the path is not
 /// an API resource path (such paths are not counted, as in Hive).
 pub fn resource_label(path: &str) -> Option<String> {
@@ -276,6 +353,21 @@ pub fn hub_client(config: kube::Config) -> kube::Result<kube::Client> {
         .build())
 }
 
+/// `process_*` (CPU seconds, resident and virtual memory, open and max file descriptors, start time), as every Go
+/// controller exports them; Linux only (they are read from /proc). Registered once.
+fn register_process_metrics() {
+    #[cfg(target_os = "linux")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let collector = prometheus::process_collector::ProcessCollector::for_self();
+            if let Err(e) = prometheus::register(Box::new(collector)) {
+                tracing::warn!(error = %e, "process metrics not registered");
+            }
+        });
+    }
+}
+
 /// Touches every metric so `/metrics` lists them from the start.
 pub fn init() {
     BUILD
@@ -302,6 +394,13 @@ pub fn init() {
     LazyLock::force(&TIME_TO_HEALTHY);
     LazyLock::force(&DRIFT_CORRECTIONS);
     LazyLock::force(&LAST_SUCCESS_AGE);
+    LazyLock::force(&WORKQUEUE_DEPTH);
+    LazyLock::force(&WORKQUEUE_ADDS);
+    LazyLock::force(&WORKQUEUE_QUEUE_SECONDS);
+    LazyLock::force(&WORKQUEUE_WORK_SECONDS);
+    LazyLock::force(&WORKQUEUE_RETRIES);
+    LazyLock::force(&RECONCILE_TOTAL);
+    register_process_metrics();
 }
 
 #[cfg(test)]
@@ -351,6 +450,35 @@ mod tests {
             ]
         );
         assert_ne!(env!("HIVESYNC_COMMIT"), "");
+    }
+
+    #[test]
+    fn the_families_hive_s_dashboards_graph_are_exported() {
+        super::init();
+        super::init(); // twice: the process collector is registered once
+                       // A vector family is listed once it has a series: the sync queue's, as the controller names it.
+        let _ = super::QueueMetrics::new(super::CONTROLLER);
+        let names: Vec<String> = prometheus::gather()
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        let mut expected = vec![
+            "workqueue_depth",
+            "workqueue_adds_total",
+            "workqueue_queue_duration_seconds",
+            "workqueue_work_duration_seconds",
+            "workqueue_retries_total",
+            "controller_runtime_reconcile_total",
+        ];
+        if cfg!(target_os = "linux") {
+            expected.extend(["process_cpu_seconds_total", "process_resident_memory_bytes"]);
+        }
+        for family in expected {
+            assert!(
+                names.iter().any(|n| n == family),
+                "{family} missing: {names:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The per-cluster work queue: a key is queued at most once, a running key is never handed to a second worker
 //! (an event for it while it runs marks it to run again), and delayed requeues keep only the earliest deadline.
+//! A named queue exports client-go's `workqueue_*` metrics and `controller_runtime_reconcile_total` under its name.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::Hash;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -12,8 +13,11 @@ use tokio::time::Instant;
 struct State<K> {
     ready: VecDeque<K>,
     queued: HashSet<K>,
-    running: HashSet<K>,
+    /// Running keys, since when (workqueue_work_duration_seconds).
+    running: HashMap<K, Instant>,
     dirty: HashSet<K>,
+    /// When each queued or dirty key was added (workqueue_queue_duration_seconds).
+    added: HashMap<K, Instant>,
     /// Each key's one pending delayed requeue, and the same by deadline for the timer task.
     scheduled: HashMap<K, Instant>,
     deadlines: BTreeMap<Instant, Vec<K>>,
@@ -25,6 +29,8 @@ pub struct WorkQueue<K> {
     notify: Notify,
     /// Wakes the timer task when an earlier deadline is scheduled.
     timer: Notify,
+    /// Set by [`WorkQueue::named`] or [`run_workers`]; none: no metrics.
+    metrics: OnceLock<crate::metrics::QueueMetrics>,
 }
 
 impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
@@ -33,15 +39,28 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
             state: Mutex::new(State {
                 ready: VecDeque::new(),
                 queued: HashSet::new(),
-                running: HashSet::new(),
+                running: HashMap::new(),
                 dirty: HashSet::new(),
+                added: HashMap::new(),
                 scheduled: HashMap::new(),
                 deadlines: BTreeMap::new(),
                 timer_started: false,
             }),
             notify: Notify::new(),
             timer: Notify::new(),
+            metrics: OnceLock::new(),
         })
+    }
+
+    /// A queue whose metrics carry `name` (Hive's controller name: `clustersync`) from its first add.
+    pub fn named(name: &str) -> Arc<Self> {
+        let queue = Self::new();
+        let _ = queue.metrics.set(crate::metrics::QueueMetrics::new(name));
+        queue
+    }
+
+    fn metrics(&self) -> Option<&crate::metrics::QueueMetrics> {
+        self.metrics.get()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State<K>> {
@@ -51,10 +70,20 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
 
     pub fn add(&self, key: K) {
         let mut s = self.lock();
-        if s.running.contains(&key) {
-            s.dirty.insert(key);
+        if s.running.contains_key(&key) {
+            if s.dirty.insert(key.clone()) {
+                s.added.insert(key, Instant::now());
+                if let Some(m) = self.metrics() {
+                    m.adds.inc();
+                }
+            }
         } else if s.queued.insert(key.clone()) {
+            s.added.insert(key.clone(), Instant::now());
             s.ready.push_back(key);
+            if let Some(m) = self.metrics() {
+                m.adds.inc();
+                m.depth.set(s.ready.len() as i64);
+            }
             drop(s);
             self.notify.notify_one();
         }
@@ -121,7 +150,15 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
                 let mut s = self.lock();
                 if let Some(key) = s.ready.pop_front() {
                     s.queued.remove(&key);
-                    s.running.insert(key.clone());
+                    let now = Instant::now();
+                    let added = s.added.remove(&key);
+                    if let Some(m) = self.metrics() {
+                        m.depth.set(s.ready.len() as i64);
+                        if let Some(at) = added {
+                            m.queue_seconds.observe((now - at).as_secs_f64());
+                        }
+                    }
+                    s.running.insert(key.clone(), now);
                     if !s.ready.is_empty() {
                         self.notify.notify_one();
                     }
@@ -132,15 +169,22 @@ impl<K: Clone + Eq + Hash + Send + Sync + 'static> WorkQueue<K> {
         }
     }
 
-    /// Marks `key` finished; if events arrived while it ran, it is queued again.
+    /// Marks `key` finished; if events arrived while it ran, it is queued again (its wait counted from the first
+    /// of those events, and not counted as another add).
     pub fn done(&self, key: &K) {
-        let again = {
-            let mut s = self.lock();
-            s.running.remove(key);
-            s.dirty.remove(key)
-        };
-        if again {
-            self.add(key.clone());
+        let mut s = self.lock();
+        if let Some(started) = s.running.remove(key) {
+            if let Some(m) = self.metrics() {
+                m.work_seconds.observe(started.elapsed().as_secs_f64());
+            }
+        }
+        if s.dirty.remove(key) && s.queued.insert(key.clone()) {
+            s.ready.push_back(key.clone());
+            if let Some(m) = self.metrics() {
+                m.depth.set(s.ready.len() as i64);
+            }
+            drop(s);
+            self.notify.notify_one();
         }
     }
 
@@ -181,15 +225,34 @@ async fn run_timer<K: Clone + Eq + Hash + Send + Sync + 'static>(queue: Arc<Work
     }
 }
 
+/// What a worker's `work` says about its key: nothing to do until the next event, look again after a delay, or retry
+/// after a failure. `Option<Duration>` converts (None: done, Some: after). Counted in
+/// `controller_runtime_reconcile_total{result}` (success, requeue_after, error) and, for retries,
+/// `workqueue_retries_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    Done,
+    After(Duration),
+    Retry(Duration),
+}
+
+impl From<Option<Duration>> for Next {
+    fn from(next: Option<Duration>) -> Self {
+        next.map_or(Self::Done, Self::After)
+    }
+}
+
 /// After a panic, a key waits this long before it runs again, doubling per panic in a row up to `PANIC_BACKOFF_MAX`.
 const PANIC_BACKOFF: Duration = Duration::from_secs(1);
 const PANIC_BACKOFF_MAX: Duration = Duration::from_secs(300);
 
 /// Runs `workers` tasks that take keys from `queue`, call `work` on each and requeue it after the delay it returns.
+/// The queue's metrics are named after the pool (`reconcile`: Hive's `clustersync`, `probe`: `unreachable`) unless
+/// it was [`WorkQueue::named`].
 /// A panic in `work` is caught: it is logged and counted (`hivesync_worker_panics_total{worker}`), the key is marked
 /// done and retried with backoff (never left running, which would stop it for good), and the worker goes on. The
 /// tasks are aborted when the returned future is dropped, so a shutdown stops every worker.
-pub async fn run_workers<K, F, Fut>(
+pub async fn run_workers<K, F, Fut, R>(
     queue: Arc<WorkQueue<K>>,
     workers: usize,
     name: &'static str,
@@ -197,9 +260,13 @@ pub async fn run_workers<K, F, Fut>(
 ) where
     K: Clone + Eq + Hash + std::fmt::Display + Send + Sync + 'static,
     F: Fn(K) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Option<Duration>> + Send,
+    Fut: std::future::Future<Output = R> + Send,
+    R: Into<Next>,
 {
     use futures::FutureExt;
+    queue
+        .metrics
+        .get_or_init(|| crate::metrics::QueueMetrics::new(crate::metrics::controller_name(name)));
     let work = Arc::new(work);
     let panics: Arc<dashmap::DashMap<K, u32>> = Arc::default();
     let mut tasks = tokio::task::JoinSet::new();
@@ -212,10 +279,27 @@ pub async fn run_workers<K, F, Fut>(
                     .catch_unwind()
                     .await;
                 queue.done(&key);
-                let next = match result {
+                let metrics = queue.metrics();
+                let next = match result.map(Into::into) {
                     Ok(next) => {
                         panics.remove(&key);
-                        next
+                        match next {
+                            Next::Done => {
+                                metrics.inspect(|m| m.success.inc());
+                                None
+                            }
+                            Next::After(after) => {
+                                metrics.inspect(|m| m.requeue_after.inc());
+                                Some(after)
+                            }
+                            Next::Retry(after) => {
+                                metrics.inspect(|m| {
+                                    m.error.inc();
+                                    m.retries.inc();
+                                });
+                                Some(after)
+                            }
+                        }
                     }
                     Err(panic) => {
                         let what = panic
@@ -230,6 +314,10 @@ pub async fn run_workers<K, F, Fut>(
                             .saturating_mul(1 << (*n - 1))
                             .min(PANIC_BACKOFF_MAX);
                         tracing::error!(worker = name, %key, panic = %what, retry_in = ?delay, "a worker panicked; retrying that key later");
+                        metrics.inspect(|m| {
+                            m.error.inc();
+                            m.retries.inc();
+                        });
                         Some(delay)
                     }
                 };
@@ -282,7 +370,7 @@ mod tests {
                     if key == "bad" && n < 3 {
                         panic!("boom {n}");
                     }
-                    None
+                    Next::Done
                 }
             },
         ));
@@ -301,6 +389,55 @@ mod tests {
         assert_eq!(at("good"), vec![0]);
         assert_eq!(at("bad"), vec![0, 1, 3]);
         assert!(q.is_empty());
+        workers.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_named_queue_exports_client_go_s_workqueue_metrics() {
+        use crate::metrics::{
+            RECONCILE_TOTAL, WORKQUEUE_ADDS, WORKQUEUE_DEPTH, WORKQUEUE_QUEUE_SECONDS,
+            WORKQUEUE_RETRIES, WORKQUEUE_WORK_SECONDS,
+        };
+        let name = "test-named-queue";
+        let q = WorkQueue::named(name);
+        q.add("a");
+        q.add("a"); // already queued: not another add
+        q.add("b");
+        assert_eq!(WORKQUEUE_ADDS.with_label_values(&[name]).get(), 2);
+        assert_eq!(WORKQUEUE_DEPTH.with_label_values(&[name]).get(), 2);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let a = q.next().await;
+        assert_eq!(WORKQUEUE_DEPTH.with_label_values(&[name]).get(), 1);
+        let waited = WORKQUEUE_QUEUE_SECONDS.with_label_values(&[name]);
+        assert_eq!(waited.get_sample_count(), 1);
+        assert!((waited.get_sample_sum() - 0.25).abs() < 1e-3);
+        q.add(a); // while running: marked dirty, one add
+        assert_eq!(WORKQUEUE_ADDS.with_label_values(&[name]).get(), 3);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        q.done(&a);
+        let worked = WORKQUEUE_WORK_SECONDS.with_label_values(&[name]);
+        assert_eq!(worked.get_sample_count(), 1);
+        assert!((worked.get_sample_sum() - 0.5).abs() < 1e-3);
+        // Requeued for the event that came while it ran: no new add, back in the queue.
+        assert_eq!(WORKQUEUE_ADDS.with_label_values(&[name]).get(), 3);
+        assert_eq!(WORKQUEUE_DEPTH.with_label_values(&[name]).get(), 2);
+
+        // Results as controller-runtime counts them, and retries.
+        let workers = tokio::spawn(run_workers(
+            q.clone(),
+            1,
+            "test-pool",
+            |key: &'static str| async move {
+                match key {
+                    "a" => Next::Retry(Duration::from_secs(3600)),
+                    _ => Next::Done,
+                }
+            },
+        ));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let result = |r: &str| RECONCILE_TOTAL.with_label_values(&[name, r]).get();
+        assert_eq!((result("success"), result("error")), (1, 1));
+        assert_eq!(WORKQUEUE_RETRIES.with_label_values(&[name]).get(), 1);
         workers.abort();
     }
 
