@@ -7,5 +7,6 @@ mod hostile;
 mod listener;
 mod migrate;
 mod payload;
+mod rollout;
 mod support;
 mod sync;
