@@ -6,6 +6,7 @@ mod hive_status;
 mod hostile;
 mod listener;
 mod migrate;
+mod packaging;
 mod payload;
 mod rollout;
 mod support;
