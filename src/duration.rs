@@ -38,7 +38,14 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         total += value * unit;
         rest = &rest[u..];
     }
-    // A duration too large for a Duration (`99999999999999999h`) is an error, not a panic.
+    // Go's limit: a time.Duration is an int64 of nanoseconds (about 2562047h). Beyond it Go refuses the string, and
+    // here a larger value would later overflow `Instant + Duration` (a panic in a timer), so it is an error too.
+    const GO_MAX_SECS: f64 = i64::MAX as f64 / 1e9;
+    if !total.is_finite() || total > GO_MAX_SECS {
+        return Err(format!(
+            "duration {s:?} is out of range (Go durations end at 2562047h47m16.854775807s)"
+        ));
+    }
     Duration::try_from_secs_f64(total).map_err(|_| format!("duration {s:?} is out of range"))
 }
 
@@ -48,10 +55,27 @@ mod tests {
 
     #[test]
     fn an_enormous_duration_is_an_error_not_a_panic() {
+        for huge in [
+            "99999999999999999999h",
+            "9999999999999h",
+            "2562048h",
+            "1e400h",
+        ] {
+            let e = parse_go_duration(huge).expect_err(huge);
+            assert!(
+                e.contains("out of range") || e.contains("invalid"),
+                "{huge}: {e}"
+            );
+        }
         assert_eq!(
-            parse_go_duration("99999999999999999999h"),
-            Err("duration \"99999999999999999999h\" is out of range".into())
+            parse_go_duration("9999999999999h"),
+            Err("duration \"9999999999999h\" is out of range (Go durations end at 2562047h47m16.854775807s)".into())
         );
+        // The largest Go accepts, and a deadline that far ahead does not overflow.
+        let max = parse_go_duration("2562047h").unwrap();
+        assert_eq!(max, Duration::from_secs(2562047 * 3600));
+        assert!(std::time::Instant::now().checked_add(max).is_some());
+        let _ = tokio::time::Instant::now() + max;
     }
 
     #[test]
