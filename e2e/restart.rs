@@ -718,3 +718,91 @@ async fn restart_two_shards_each_write_only_their_own_clusters() -> Result<()> {
     }
     Ok(())
 }
+
+// ------------------------------------------------------------------------------------------------------ rollout
+
+/// A controller killed (SIGKILL) while a rollout soaks its canary step resumes that step: the clusters of the next
+/// step are not reached by the new controller, the Rollout still says step 1, and a promote then carries on.
+#[tokio::test]
+async fn restart_a_rollout_killed_mid_step_resumes_the_same_step() -> Result<()> {
+    use hivesync::api::rollout::{Rollout, SyncSetRef};
+    use kube::api::{Api, Patch, PatchParams};
+    require_own_controller()?;
+    let _serial = serial().await;
+    let fleet = Fleet::connect().await?;
+    let mut first = Controller::start(&[]).await?;
+    let group = Group::new("e2e-rollout-restart");
+    let canary = fleet
+        .cluster("e2e-rollout-restart")
+        .on(1)
+        .in_group(&group)
+        .labels(&[("canary", "true")])
+        .reachable()
+        .await?;
+    let rest = fleet
+        .cluster("e2e-rollout-restart")
+        .on(2)
+        .in_group(&group)
+        .reachable()
+        .await?;
+    let strategy = unique_name("e2e-restart-canary");
+    let strategies: Api<hivesync::api::RolloutStrategy> = Api::all(fleet.hub.clone());
+    strategies
+        .patch(
+            &strategy,
+            &PatchParams::apply("e2e").force(),
+            &Patch::Apply(json!({
+                "apiVersion": "hivesync.io/v1alpha1", "kind": "RolloutStrategy", "metadata": {"name": strategy},
+                // An hour's soak: the rollout stays at its first step unless promoted.
+                "spec": {"steps": [{"clusterSelector": {"matchLabels": {"canary": "true"}}}, {}],
+                         "minHealthyDuration": "1h", "progressDeadline": "2h"},
+            })),
+        )
+        .await?;
+    let sss = fleet
+        .selector_syncset("e2e-rollout-restart")
+        .selecting(&group);
+    let mut obj = sss.object(json!({"resources": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": sss.name, "namespace": "default"},
+         "data": {"value": "1"}}]}));
+    obj["metadata"]["annotations"] = json!({"hivesync.io/rollout-strategy": strategy});
+    let g = sss.apply_object(&obj).await?;
+    canary.entry(&sss, succeeded_at(g)).await?;
+    let rollouts: Api<Rollout> = Api::all(fleet.hub.clone());
+    let name = Rollout::name_for(&SyncSetRef {
+        kind: "SelectorSyncSet".into(),
+        namespace: String::new(),
+        name: sss.name.clone(),
+    });
+    let step = || async {
+        let r = rollouts.get(&name).await?;
+        let st = r.status.unwrap_or_default();
+        anyhow::Ok((st.phase, st.step))
+    };
+    wait_for(ENTRY_TIMEOUT, Duration::from_millis(250), || async {
+        let (phase, step) = step().await?;
+        ensure!(phase == "Progressing" && step == 0, "{phase} step {step}");
+        Ok(())
+    })
+    .await?;
+
+    first.kill9()?;
+    let second = Controller::start(&[]).await?;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    ensure!(
+        rest.current_entry(&sss).await?.0.is_none(),
+        "the restarted controller reached a cluster of the next step"
+    );
+    ensure!(step().await? == ("Progressing".to_string(), 0));
+    // The same rollout carries on from there.
+    let out = hivesync(&[
+        "rollout",
+        "promote",
+        &format!("selectorsyncset/{}", sss.name),
+    ]);
+    ensure!(out.status.success(), "{}", out.describe());
+    rest.entry(&sss, succeeded_at(g)).await?;
+    drop(second);
+    let _ = strategies.delete(&strategy, &Default::default()).await;
+    Ok(())
+}
