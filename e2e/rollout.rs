@@ -54,7 +54,11 @@ impl Drop for StrategyGuard {
 }
 
 /// Three real clusters (the first a canary) and three fake ones, all in `group`.
-async fn fleet_of_six(fleet: &Fleet, group: &Group, prefix: &str) -> Result<(Vec<Cluster>, Vec<Cluster>)> {
+async fn fleet_of_six(
+    fleet: &Fleet,
+    group: &Group,
+    prefix: &str,
+) -> Result<(Vec<Cluster>, Vec<Cluster>)> {
     let mut real = Vec::new();
     for n in 1..=3 {
         let mut b = fleet.cluster(prefix).on(n).in_group(group);
@@ -95,7 +99,9 @@ async fn value_on(cluster: &Cluster, name: &str) -> Result<Option<String>> {
         .api::<ConfigMap>("default")
         .get_opt(name)
         .await?;
-    Ok(cm.and_then(|c| c.data).and_then(|d| d.get("value").cloned()))
+    Ok(cm
+        .and_then(|c| c.data)
+        .and_then(|d| d.get("value").cloned()))
 }
 
 async fn rollout_of(fleet: &Fleet, sss: &SelectorSyncSet) -> Result<Rollout> {
@@ -114,7 +120,12 @@ async fn wait_phase(fleet: &Fleet, sss: &SelectorSyncSet, phase: &str) -> Result
     wait_for(ROLL, Duration::from_millis(250), || async move {
         let r = rollout_of(fleet, sss).await?;
         let st = r.status.clone().unwrap_or_default();
-        ensure!(st.phase == phase, "phase {} ({}), want {phase}", st.phase, st.message);
+        ensure!(
+            st.phase == phase,
+            "phase {} ({}), want {phase}",
+            st.phase,
+            st.message
+        );
         Ok(r)
     })
     .await
@@ -190,7 +201,11 @@ async fn a_good_change_reaches_the_canary_first_and_the_rest_after_its_soak() ->
         );
     }
     // `hivesync rollout status` says where it stands.
-    let out = hivesync(&["rollout", "status", &format!("selectorsyncset/{}", sss.name)]);
+    let out = hivesync(&[
+        "rollout",
+        "status",
+        &format!("selectorsyncset/{}", sss.name),
+    ]);
     ensure!(
         out.stdout_text().contains("Phase:") && out.stdout_text().contains("Steps:"),
         "{}",
@@ -212,7 +227,8 @@ async fn a_good_change_reaches_the_canary_first_and_the_rest_after_its_soak() ->
     ]);
     let status: Value = serde_json::from_str(&out.stdout_text()).context(out.describe())?;
     ensure!(
-        status["status"]["updatedClusters"] == json!(6) && status["steps"][0]["clusters"] == json!(1),
+        status["status"]["updatedClusters"] == json!(6)
+            && status["steps"][0]["clusters"] == json!(1),
         "{status}"
     );
     Ok(())
@@ -257,9 +273,7 @@ async fn a_change_the_canary_rejects_halts_there_and_abort_sends_the_canary_back
         ))
         .await?;
     real[0]
-        .entry_within(&sss, ROLL, |e| {
-            e.observed_generation == g2 && is_failure(e)
-        })
+        .entry_within(&sss, ROLL, |e| e.observed_generation == g2 && is_failure(e))
         .await?;
     let halted = wait_phase(&fleet, &sss, "Halted").await?;
     let message = halted.status.unwrap_or_default().message;
@@ -271,8 +285,11 @@ async fn a_change_the_canary_rejects_halts_there_and_abort_sends_the_canary_back
         .list(&ListParams::default())
         .await?;
     ensure!(
-        events.items.iter().any(|e| e.reason.as_deref() == Some("RolloutHalted")
-            && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(sss.name.as_str())),
+        events
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("RolloutHalted")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(sss.name.as_str())),
         "a RolloutHalted Event on the SelectorSyncSet"
     );
     // No other cluster changed: still generation 1, with the object generation 2 drops.
@@ -300,7 +317,15 @@ async fn a_change_the_canary_rejects_halts_there_and_abort_sends_the_canary_back
     ensure!(value_on(&real[0], &dropped).await?.as_deref() == Some("1"));
     let aborted = wait_phase(&fleet, &sss, "Aborted").await?;
     ensure!(aborted.status.unwrap_or_default().stable_revision == g1);
-    let out = hivesync(&["rollout", "status", &format!("selectorsyncset/{}", sss.name)]);
-    ensure!(out.status.code() == Some(1), "status exits 1 when aborted: {}", out.describe());
+    let out = hivesync(&[
+        "rollout",
+        "status",
+        &format!("selectorsyncset/{}", sss.name),
+    ]);
+    ensure!(
+        out.status.code() == Some(1),
+        "status exits 1 when aborted: {}",
+        out.describe()
+    );
     Ok(())
 }

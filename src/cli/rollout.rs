@@ -257,5 +257,7 @@ async fn status(t: Target) -> anyhow::Result<u8> {
             );
         }
     }
-    Ok(u8::from(st.phase == plan::HALTED || st.phase == plan::ABORTED))
+    Ok(u8::from(
+        st.phase == plan::HALTED || st.phase == plan::ABORTED,
+    ))
 }
