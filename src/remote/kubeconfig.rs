@@ -70,23 +70,32 @@ fn refusal(field: &str, section: &str, name: &str) -> RemoteError {
     RemoteError::config(format!("insecure {field} in {section}[{name}]: {why}"))
 }
 
-/// serde_yaml's messages quote the scalar they failed on (`invalid type: string "…"`), which may be a token or key
-/// from the Secret: keep the message's shape and position, drop quoted values.
-fn parse_error(e: &serde_yaml::Error) -> RemoteError {
-    let text = e.to_string();
-    let mut out = String::with_capacity(text.len());
-    let mut quoted = false;
-    for c in text.chars() {
-        if c == '"' {
-            if !quoted {
+/// The YAML parser's messages may quote the scalar they failed on (`invalid type: string "…"`) or show the line it is
+/// on, which may hold a token or key from the Secret: keep the message's first line and position, drop quoted
+/// values and any excerpt of the input.
+fn parse_error(e: &kube::config::KubeconfigError) -> RemoteError {
+    let text = match e {
+        kube::config::KubeconfigError::Parse(inner) => inner.to_string(),
+        other => other.to_string(),
+    };
+    let first = text.lines().next().unwrap_or_default();
+    let mut out = String::with_capacity(first.len());
+    let mut quoted = None;
+    for c in first.chars() {
+        match quoted {
+            Some(q) if c == q => quoted = None,
+            Some(_) => {}
+            None if c == '"' || c == '`' || c == '\'' => {
                 out.push_str("\"…\"");
+                quoted = Some(c);
             }
-            quoted = !quoted;
-        } else if !quoted {
-            out.push(c);
+            None => out.push(c),
         }
     }
-    RemoteError::config(format!("could not parse admin kubeconfig: {out}"))
+    RemoteError::config(format!(
+        "could not parse admin kubeconfig: {}",
+        out.trim_end()
+    ))
 }
 
 /// Parses kubeconfig bytes into a client config. `api_url` replaces the server URL when the API URL override is
@@ -110,7 +119,9 @@ pub async fn client_config(
             e.valid_up_to()
         ))
     })?;
-    let kubeconfig: Kubeconfig = serde_yaml::from_str(text).map_err(|e| parse_error(&e))?;
+    // kube's own reader (serde-saphyr, as kube itself parses kubeconfigs): several YAML documents merge as kubectl
+    // merges files, the first entry of a name winning; the allow-list then sees every user and cluster kept.
+    let kubeconfig = Kubeconfig::from_yaml(text).map_err(|e| parse_error(&e))?;
     check_allowed(&kubeconfig)?;
     let mut config =
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
@@ -273,6 +284,41 @@ current-context: c
             "{err}"
         );
         assert!(!err.contains("PLANTED"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn parse_errors_show_no_line_of_the_secret() {
+        for bad in [
+            "apiVersion: v1\nkind: Config\nusers: [{name: a, user: {token: PLANTED-TOKEN}\n",
+            "apiVersion: v1\nkind: Config\nclusters: PLANTED-TOKEN\n",
+            "apiVersion: v1\nkind: Config\nusers:\n- name: a\n  user: {token: [PLANTED-TOKEN]}\n",
+            "PLANTED-TOKEN: [\n",
+        ] {
+            let err = client_config(Some(bad.as_bytes()), None, Timeouts::default())
+                .await
+                .unwrap_err()
+                .message;
+            assert!(
+                err.starts_with("could not parse admin kubeconfig: "),
+                "{err}"
+            );
+            assert!(!err.contains("PLANTED"), "{bad:?}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_user_in_a_second_document_is_checked_too() {
+        let two = format!(
+            "{KUBECONFIG}---\napiVersion: v1\nkind: Config\nusers: [{{name: other, user: {{tokenFile: /x}}}}]\n"
+        );
+        assert!(
+            client_config(Some(two.as_bytes()), None, Timeouts::default())
+                .await
+                .unwrap_err()
+                .message
+                .starts_with("insecure tokenFile in AuthInfos[other]")
+        );
     }
 
     #[tokio::test]
