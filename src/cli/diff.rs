@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::hub::Hub;
 use super::render::{describe_ref, origin, parse_syncsets, read_secret, redact_secret, Snapshot};
-use super::report::{Style, BOLD, CYAN, EXIT_FINDINGS, EXIT_OK, GREEN, RED, YELLOW};
+use super::report::{Style, BOLD, CYAN, EXIT_FINDINGS, EXIT_OK, GREEN, NONE, RED, YELLOW};
 use crate::api::{
     ClusterDeployment, ClusterKey, ClusterSync, SelectorSyncSet, SyncResourceReference, SyncSet,
 };
@@ -440,7 +440,7 @@ fn paint_diff(diff: &str, style: Style) -> String {
         .map(|l| {
             let body = l.trim_start();
             let colour = if body.starts_with("+++") || body.starts_with("---") {
-                ""
+                NONE
             } else if body.starts_with('+') {
                 GREEN
             } else if body.starts_with('-') {
@@ -448,7 +448,7 @@ fn paint_diff(diff: &str, style: Style) -> String {
             } else if body.starts_with("@@") {
                 CYAN
             } else {
-                ""
+                NONE
             };
             style.paint(l, colour) + "\n"
         })
@@ -479,8 +479,8 @@ pub fn format_change(p: &PlannedOp, change: &Change, style: Style) -> String {
     let (mark, verb, colour) = match change {
         Change::Created { .. } => ("+", "created", GREEN),
         Change::Changed(_) => ("~", "changed", YELLOW),
-        Change::Unchanged | Change::AlreadyGone => ("=", "unchanged", ""),
-        Change::Patched(d) if d.is_empty() => ("=", "patch", ""),
+        Change::Unchanged | Change::AlreadyGone => ("=", "unchanged", NONE),
+        Change::Patched(d) if d.is_empty() => ("=", "patch", NONE),
         Change::Patched(_) => ("~", "patch", YELLOW),
         Change::Deleted => ("-", "deleted", RED),
         Change::Failed(_) => ("!", "fails", RED),

@@ -11,7 +11,7 @@ use kube::ResourceExt;
 use serde::Serialize;
 
 use super::hub::Hub;
-use super::report::{Style, BOLD, EXIT_FINDINGS, EXIT_OK, GREEN, RED, YELLOW};
+use super::report::{Paint, Style, BOLD, EXIT_FINDINGS, EXIT_OK, GREEN, NONE, RED, YELLOW};
 use crate::api::{
     ClusterDeployment, ClusterKey, ClusterSync, ClusterSyncLease, SyncSetResult, SyncStatus,
 };
@@ -456,13 +456,13 @@ pub fn format_landings(rows: &[LandingRow], wide: bool, style: Style, now: Times
             };
             let message = r.message.as_deref().unwrap_or_default();
             vec![
-                (r.namespace.clone(), ""),
-                (r.name.clone(), ""),
-                (r.kind.to_string(), ""),
+                (r.namespace.clone(), NONE),
+                (r.name.clone(), NONE),
+                (r.kind.to_string(), NONE),
                 (format!("{:?}", r.landing), colour),
-                (format!("{}/{}", r.observed_generation, r.generation), ""),
+                (format!("{}/{}", r.observed_generation, r.generation), NONE),
                 reachable_cell(r.reachable),
-                (age(r.since, now), ""),
+                (age(r.since, now), NONE),
                 (
                     if wide {
                         one_line(message)
@@ -472,7 +472,7 @@ pub fn format_landings(rows: &[LandingRow], wide: bool, style: Style, now: Times
                     if r.landing == Landing::Failing {
                         RED
                     } else {
-                        ""
+                        NONE
                     },
                 ),
             ]
@@ -711,7 +711,7 @@ pub fn age(t: Option<Timestamp>, now: Timestamp) -> String {
 }
 
 /// A table cell: its text and its colour (empty: none).
-pub type Cell = (String, &'static str);
+pub type Cell = (String, Paint);
 
 /// Columns padded to their widest cell (colour added after padding, so it does not count), two spaces apart.
 pub fn table(header: &[&str], rows: &[Vec<Cell>], style: Style) -> String {
@@ -723,7 +723,7 @@ pub fn table(header: &[&str], rows: &[Vec<Cell>], style: Style) -> String {
             }
         }
     }
-    let line = |cells: Vec<(String, &str)>| {
+    let line = |cells: Vec<Cell>| {
         let last = cells.len().saturating_sub(1);
         let mut out = String::new();
         for (i, (text, colour)) in cells.into_iter().enumerate() {
@@ -758,7 +758,7 @@ fn yes_no(b: bool) -> &'static str {
 
 fn health_cell(h: Option<&HealthRow>) -> Cell {
     match h.map(|h| h.health.as_str()) {
-        None => ("-".into(), ""),
+        None => ("-".into(), NONE),
         Some("Healthy") => ("Healthy".into(), GREEN),
         Some("Degraded") => ("Degraded".into(), RED),
         Some(other) => (other.to_string(), YELLOW),
@@ -793,21 +793,27 @@ pub fn format_clusters(rows: &[ClusterRow], wide: bool, style: Style, now: Times
         .iter()
         .map(|r| {
             let mut c: Vec<Cell> = vec![
-                (r.namespace.clone(), ""),
-                (r.name.clone(), if r.problem() { RED } else { "" }),
+                (r.namespace.clone(), NONE),
+                (r.name.clone(), if r.problem() { RED } else { NONE }),
                 reachable_cell(r.reachable),
-                (yes_no(r.paused).into(), if r.paused { YELLOW } else { "" }),
+                (
+                    yes_no(r.paused).into(),
+                    if r.paused { YELLOW } else { NONE },
+                ),
                 (
                     format!("{}/{}", r.applied, r.total),
                     if r.failing > 0 { RED } else { GREEN },
                 ),
-                (r.failing.to_string(), if r.failing > 0 { RED } else { "" }),
+                (
+                    r.failing.to_string(),
+                    if r.failing > 0 { RED } else { NONE },
+                ),
                 health_cell(r.health.as_ref()),
-                (age(r.last_full_reapply, now), ""),
-                (age(r.first_success_time, now), ""),
+                (age(r.last_full_reapply, now), NONE),
+                (age(r.first_success_time, now), NONE),
             ];
             if wide {
-                c.push((one_line(r.message.as_deref().unwrap_or_default()), ""));
+                c.push((one_line(r.message.as_deref().unwrap_or_default()), NONE));
             }
             c
         })
@@ -871,18 +877,18 @@ pub fn format_cluster(row: &ClusterRow, wide: bool, style: Style, now: Timestamp
             let failed = e.result != SyncSetResult::Success;
             let message = e.failure_message.as_deref().unwrap_or_default();
             vec![
-                (e.kind.to_string(), ""),
-                (e.name.clone(), ""),
+                (e.kind.to_string(), NONE),
+                (e.name.clone(), NONE),
                 (format!("{:?}", e.result), if failed { RED } else { GREEN }),
-                (e.observed_generation.to_string(), ""),
-                (e.resources_to_delete.to_string(), ""),
+                (e.observed_generation.to_string(), NONE),
+                (e.resources_to_delete.to_string(), NONE),
                 (
                     if wide {
                         one_line(message)
                     } else {
                         truncate(message, 100)
                     },
-                    if failed { RED } else { "" },
+                    if failed { RED } else { NONE },
                 ),
             ]
         })
@@ -1040,7 +1046,7 @@ mod tests {
 
     #[test]
     fn colour_wraps_padded_cells_only_when_asked() {
-        let rows = vec![vec![("x".to_string(), RED), ("y".to_string(), "")]];
+        let rows = vec![vec![("x".to_string(), RED), ("y".to_string(), NONE)]];
         let plain = table(&["A", "B"], &rows, Style::PLAIN);
         assert_eq!(plain, "A  B\nx  y\n");
         let coloured = table(&["A", "B"], &rows, Style { colour: true });
