@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
     version = "v1alpha1",
     kind = "RolloutStrategy",
     plural = "rolloutstrategies",
-    shortname = "rs",
     doc = "RolloutStrategy says how a change of a SyncSet or SelectorSyncSet that names it (annotation hivesync.io/rollout-strategy) reaches the clusters it targets: in ordered steps, each gated on the health of the clusters already reached.",
     printcolumn = r#"{"name":"Steps","type":"integer","jsonPath":".spec.steps[*]","description":"steps"}"#,
     printcolumn = r#"{"name":"Soak","type":"string","jsonPath":".spec.minHealthyDuration"}"#,
