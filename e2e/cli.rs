@@ -404,7 +404,7 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
     let file = tempfile::NamedTempFile::new()?;
     std::fs::write(
         file.path(),
-        serde_yaml::to_string(&syncset.object(after.clone()))?,
+        serde_saphyr::to_string(&syncset.object(after.clone()))?,
     )?;
     let versions = |names: [&'static str; 3]| {
         let configmaps = configmaps.clone();
@@ -442,7 +442,7 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
         ),
     )?;
     assert!(
-        text.contains("\n    -  a: '1'\n    +  a: '2'\n"),
+        text.contains("\n    -  a: \"1\"\n    +  a: \"2\"\n"),
         "a readable diff of the change:\n{text}"
     );
     line_starting(
@@ -452,7 +452,7 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
             origin("resources[2]")
         ),
     )?;
-    assert!(text.contains("    +  c: '3'\n"), "{text}");
+    assert!(text.contains("    +  c: \"3\"\n"), "{text}");
     line_starting(
         &text,
         &format!(
@@ -460,7 +460,7 @@ async fn diff_predicts_a_change_a_creation_a_patch_and_a_deletion_without_writin
             origin("patches[0]")
         ),
     )?;
-    assert!(text.contains("    +    patched: 'true'\n"), "{text}");
+    assert!(text.contains("    +    patched: \"true\"\n"), "{text}");
     line_starting(
         &text,
         &format!(

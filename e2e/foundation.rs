@@ -74,9 +74,9 @@ fn objects_in(path: &Path) -> Vec<serde_json::Value> {
     let text =
         std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let mut objects = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let value: serde_json::Value = serde::Deserialize::deserialize(doc)
-            .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text)
+        .unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()));
+    for value in docs {
         if value.is_null() {
             continue;
         }

@@ -24,15 +24,15 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(30);
 /// Managed cluster `n`'s kubeconfig with its server moved to `server`.
 fn kubeconfig_with_server(n: usize, server: &str) -> Result<Vec<u8>> {
     let path = managed_kubeconfig(n);
-    let mut kc: serde_yaml::Value = serde_yaml::from_slice(&std::fs::read(&path)?)
+    let mut kc: serde_json::Value = serde_saphyr::from_str(&std::fs::read_to_string(&path)?)
         .with_context(|| format!("parsing {}", path.display()))?;
     let clusters = kc["clusters"]
-        .as_sequence_mut()
+        .as_array_mut()
         .context("a kubeconfig without clusters")?;
     for c in clusters {
         c["cluster"]["server"] = server.into();
     }
-    Ok(serde_yaml::to_string(&kc)?.into_bytes())
+    Ok(serde_saphyr::to_string(&kc)?.into_bytes())
 }
 
 /// The ClusterDeployment's conditions as `Type=Status`, in their order.

@@ -577,7 +577,7 @@ async fn the_addon_install_example_applies_its_resources_patch_and_secret_mappin
     let path = repo_root().join("deploy/examples/addon-install.syncset.yaml");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the example {}", path.display()))?;
-    let mut obj: Value = serde_yaml::from_str(&text)
+    let mut obj: Value = serde_saphyr::from_str(&text)
         .with_context(|| format!("parsing the example {}", path.display()))?;
 
     let fleet = Fleet::connect().await?;

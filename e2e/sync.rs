@@ -728,7 +728,7 @@ async fn the_odh_addon_selector_syncset_fails_without_olm_and_succeeds_once_the_
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut example: Value =
-        serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let sss = fleet.selector_syncset("addon-managed-odh");
     example["metadata"]["name"] = json!(sss.name);
     example["spec"]["clusterDeploymentSelector"] = group.selector();
@@ -1027,15 +1027,15 @@ async fn an_exec_kubeconfig_is_refused_on_every_entry_of_its_cluster_and_spares_
     // A working kubeconfig for managed-1, with its user swapped for an exec plugin.
     let path = managed_kubeconfig(1);
     let text = std::fs::read_to_string(&path)?;
-    let mut kc: serde_yaml::Value = serde_yaml::from_str(&text)?;
+    let mut kc: Value = serde_saphyr::from_str(&text)?;
     let user = "e2e-exec-user";
-    kc["users"] = serde_yaml::from_str(&format!(
+    kc["users"] = serde_saphyr::from_str(&format!(
         "[{{name: {user}, user: {{exec: {{apiVersion: client.authentication.k8s.io/v1, command: /bin/false}}}}}}]"
     ))?;
-    for context in kc["contexts"].as_sequence_mut().into_iter().flatten() {
+    for context in kc["contexts"].as_array_mut().into_iter().flatten() {
         context["context"]["user"] = user.into();
     }
-    let exec = serde_yaml::to_string(&kc)?;
+    let exec = serde_saphyr::to_string(&kc)?;
     assert_bad_kubeconfig_fails(
         "e2e-kc-exec",
         &[(

@@ -32,7 +32,7 @@ pub fn read_crds() -> Result<Vec<(String, CustomResourceDefinition)>> {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         let crd: CustomResourceDefinition =
-            serde_yaml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         let file = path
             .file_name()
             .unwrap_or_default()

@@ -141,7 +141,7 @@ pub fn describe_cluster_sync(cs: Option<&hivesync::api::ClusterSync>) -> String 
         Some(cs) => match &cs.status {
             None => "ClusterSync without status".into(),
             Some(status) => {
-                serde_yaml::to_string(status).unwrap_or_else(|e| format!("{status:?} ({e})"))
+                serde_saphyr::to_string(status).unwrap_or_else(|e| format!("{status:?} ({e})"))
             }
         },
     }

@@ -418,7 +418,7 @@ fn fingerprint_salt() -> &'static [u8; 16] {
 }
 
 fn yaml(v: &Value) -> String {
-    serde_yaml::to_string(v).unwrap_or_else(|e| format!("<cannot print as YAML: {e}>\n"))
+    serde_saphyr::to_string(v).unwrap_or_else(|e| format!("<cannot print as YAML: {e}>\n"))
 }
 
 /// A unified diff (3 lines of context) indented by four spaces; empty when the texts are equal.
@@ -767,7 +767,7 @@ mod tests {
         let d = unified_diff(&text(&live), &text(&after));
         assert_eq!(
             d,
-            "    --- live\n    +++ after sync\n    @@ -1,6 +1,6 @@\n     apiVersion: v1\n     data:\n    -  a: '1'\n    +  a: '2'\n       b: x\n     kind: ConfigMap\n     metadata:\n"
+            "    --- live\n    +++ after sync\n    @@ -1,6 +1,6 @@\n     apiVersion: v1\n     data:\n    -  a: \"1\"\n    +  a: \"2\"\n       b: x\n     kind: ConfigMap\n     metadata:\n"
         );
         assert_eq!(unified_diff(&text(&live), &text(&live)), "");
     }

@@ -194,7 +194,7 @@ fn header(s: &Snapshot, show_secrets: bool) -> String {
 }
 
 fn to_yaml(v: &Value) -> String {
-    serde_yaml::to_string(v).unwrap_or_else(|e| format!("# cannot print as YAML: {e}\n"))
+    serde_saphyr::to_string(v).unwrap_or_else(|e| format!("# cannot print as YAML: {e}\n"))
 }
 
 fn behavior_note(b: ApplyBehavior) -> &'static str {
@@ -321,11 +321,10 @@ pub fn parse_syncsets(
     text: &str,
     default_namespace: &str,
 ) -> anyhow::Result<(Vec<SyncSet>, Vec<SelectorSyncSet>)> {
-    use serde::Deserialize as _;
     let mut ss = Vec::new();
     let mut sss = Vec::new();
-    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value = Value::deserialize(doc).with_context(|| format!("document {i} is not YAML"))?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).context("the file is not YAML")?;
+    for (i, value) in docs.into_iter().enumerate() {
         if value.is_null() {
             continue;
         }
@@ -399,10 +398,11 @@ mod tests {
             behavior: ApplyBehavior::CreateOnly,
         };
         let text = render_op(&planned(op, Position::Resource(3)), None, false);
+        // serde-saphyr quotes a bare `n` (YAML 1.1 reads it as false), as it does yes, no, on, off, y.
         assert_eq!(
             text,
             "---\n# SelectorSyncSet addon, resources[3] (applyBehavior CreateOnly: created only if absent)\n\
-             apiVersion: v1\ndata:\n  a: b\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: n\n"
+             apiVersion: v1\ndata:\n  a: b\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: \"n\"\n"
         );
     }
 

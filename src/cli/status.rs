@@ -98,7 +98,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         let row = ClusterRow::new(&cd, cs.as_ref(), lease.as_ref(), true);
         match output {
             Some(Output::Json) => println!("{}", serde_json::to_string_pretty(&row)?),
-            Some(Output::Yaml) => print!("{}", serde_yaml::to_string(&row)?),
+            Some(Output::Yaml) => print!("{}", serde_saphyr::to_string(&row)?),
             Some(Output::Name) => println!("{}", object_name(&row.name)),
             o => print!(
                 "{}",
@@ -140,7 +140,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         ),
         Some(Output::Yaml) => print!(
             "{}",
-            serde_yaml::to_string(&serde_json::json!({ "clusters": rows }))?
+            serde_saphyr::to_string(&serde_json::json!({ "clusters": rows }))?
         ),
         Some(Output::Name) => rows
             .iter()
@@ -338,7 +338,7 @@ async fn fleet_of_syncset(
         ),
         Some(Output::Yaml) => print!(
             "{}",
-            serde_yaml::to_string(&serde_json::json!({"summary": summary, "clusters": rows}))?
+            serde_saphyr::to_string(&serde_json::json!({"summary": summary, "clusters": rows}))?
         ),
         Some(Output::Name) => rows
             .iter()
