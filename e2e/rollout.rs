@@ -329,3 +329,58 @@ async fn a_change_the_canary_rejects_halts_there_and_abort_sends_the_canary_back
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_canary_that_stays_progressing_past_the_deadline_halts_the_rollout_there() -> Result<()> {
+    let fleet = Fleet::connect().await?;
+    let group = Group::new("e2e-rollout-deadline");
+    let canary = fleet
+        .cluster("e2e-rollout-deadline")
+        .on(1)
+        .in_group(&group)
+        .labels(&[("canary", "true")])
+        .reachable()
+        .await?;
+    let other = fleet
+        .cluster("e2e-rollout-deadline")
+        .on(2)
+        .in_group(&group)
+        .reachable()
+        .await?;
+    let strategy_name = unique_name("e2e-canary-deadline");
+    let _strategy = strategy(
+        &fleet,
+        &strategy_name,
+        json!({"steps": [{"clusterSelector": {"matchLabels": {"canary": "true"}}}, {}],
+               "minHealthyDuration": "1s", "progressDeadline": "10s"}),
+    )
+    .await?;
+    let sss = fleet
+        .selector_syncset("e2e-rollout-deadline")
+        .selecting(&group);
+    // No kubelet on the spokes: the Deployment's pod never runs, so the canary stays Progressing.
+    let name = unique_name("rollout-web");
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "c", "image": "registry.invalid/web:1"}]}}},
+    });
+    let g = sss
+        .apply_object(&opted(&sss, &strategy_name, vec![deployment]))
+        .await?;
+    canary.entry_within(&sss, ROLL, at_generation(g)).await?;
+    let halted = wait_phase(&fleet, &sss, "Halted").await?;
+    let message = halted.status.unwrap_or_default().message;
+    ensure!(
+        message.contains("progressDeadline") && message.contains(&canary.name),
+        "the halt says the deadline passed waiting for the canary: {message}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ensure!(
+        other.current_entry(&sss).await?.0.is_none(),
+        "a cluster of the next step was reached by a halted rollout"
+    );
+    Ok(())
+}
