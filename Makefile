@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: all build test unit e2e demo crds crds-check crds-install clusters-up clusters-down lint fmt bench release-check
+.PHONY: all build test unit e2e demo crds crds-check crds-install clusters-up clusters-down lint fmt bench release-check template-compat
 
 all: build
 
@@ -29,6 +29,10 @@ demo:
 crds:
 	$(CARGO) run --quiet -- crdgen --dir crds
 	cp crds/*_*.yaml deploy/helm/hivesync/crds/
+
+## template-compat: the template engine against Go's text/template on 40 000 generated cases (Go needed)
+template-compat:
+	hack/template-compat/compare.sh
 
 ## release-check: what the release workflow does that runs here (release build, assets, helm, actionlint)
 release-check:

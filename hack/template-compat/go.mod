@@ -1,0 +1,3 @@
+module hivesync.local/templatecompat
+
+go 1.24
