@@ -218,6 +218,24 @@ async fn a_good_change_reaches_the_canary_first_and_the_rest_after_its_soak() ->
         ensure!(value_on(c, &cm).await?.as_deref() == Some("2"));
     }
     wait_phase(&fleet, &sss, "Complete").await?;
+    // `hivesync diff --file` of a next edit says which clusters each step would change.
+    let file = std::env::temp_dir().join(format!("{}.json", unique_name("rollout-diff")));
+    std::fs::write(
+        &file,
+        serde_json::to_vec(&opted(&sss, &strategy_name, vec![configmap(&cm, "3")]))?,
+    )?;
+    let canary_ref = format!("{}/{}", real[0].ns(), real[0].name);
+    let out = hivesync(&["diff", &canary_ref, "--file", &file.to_string_lossy()]);
+    let _ = std::fs::remove_file(&file);
+    ensure!(
+        out.stderr_text().contains(&format!(
+            "rolls out with RolloutStrategy {strategy_name}: step 1: 1 cluster(s)"
+        )) && out
+            .stderr_text()
+            .contains(&format!("cluster {canary_ref} is in step 1")),
+        "{}",
+        out.describe()
+    );
     let out = hivesync(&[
         "rollout",
         "status",

@@ -109,6 +109,34 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
                     );
                 }
             }
+            for s in &ss {
+                let (name, this) = (s.name_any(), ClusterKey::of(&snapshot.cd));
+                let steps = super::rollout::describe_steps(
+                    &hub,
+                    "SyncSet",
+                    &name,
+                    s.annotations(),
+                    |cd| crate::plan::target::syncset_targets(s, cd),
+                    &this,
+                );
+                if let Some(line) = steps.await? {
+                    eprintln!("note: {line}");
+                }
+            }
+            for s in &sss {
+                let (name, this) = (s.name_any(), ClusterKey::of(&snapshot.cd));
+                let steps = super::rollout::describe_steps(
+                    &hub,
+                    "SelectorSyncSet",
+                    &name,
+                    s.annotations(),
+                    |cd| crate::plan::target::selector_syncset_targets(s, cd),
+                    &this,
+                );
+                if let Some(line) = steps.await? {
+                    eprintln!("note: {line}");
+                }
+            }
             replace_syncsets(&mut snapshot, ss, sss);
             Some(names.into_iter().map(|(k, n)| (Some(k), n)).collect())
         }

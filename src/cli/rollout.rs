@@ -261,3 +261,76 @@ async fn status(t: Target) -> anyhow::Result<u8> {
         st.phase == plan::HALTED || st.phase == plan::ABORTED,
     ))
 }
+
+/// For `hivesync diff --file`: which clusters each step of the syncset's rollout would change, in one line
+/// (`None` when it names no RolloutStrategy). `targets` says which ClusterDeployments the syncset targets; `this` is
+/// the cluster being diffed.
+pub async fn describe_steps(
+    hub: &Hub,
+    kind: &str,
+    name: &str,
+    annotations: &std::collections::BTreeMap<String, String>,
+    targets: impl Fn(&ClusterDeployment) -> bool,
+    this: &ClusterKey,
+) -> anyhow::Result<Option<String>> {
+    let Some(strategy_name) = annotations.get(ROLLOUT_STRATEGY_ANNOTATION) else {
+        return Ok(None);
+    };
+    let Some(strategy) = hub
+        .get_cluster_scoped::<RolloutStrategy>(strategy_name)
+        .await?
+    else {
+        return Ok(Some(format!(
+            "{kind} {name} names RolloutStrategy {strategy_name}, which does not exist: the change would wait"
+        )));
+    };
+    let strategy = match plan::Strategy::parse(&strategy.spec) {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(Some(format!(
+                "{kind} {name}: RolloutStrategy {strategy_name} cannot be used ({e}): the change would wait"
+            )))
+        }
+    };
+    let cds: Vec<ClusterDeployment> = hub.list(None).await?;
+    let targeted: Vec<&ClusterDeployment> = cds.iter().filter(|cd| targets(cd)).collect();
+    let keys: Vec<ClusterKey> = targeted.iter().map(|cd| ClusterKey::of(cd)).collect();
+    static NO_LABELS: std::sync::LazyLock<std::collections::BTreeMap<String, String>> =
+        std::sync::LazyLock::new(Default::default);
+    let members: Vec<Member> = targeted
+        .iter()
+        .zip(&keys)
+        .map(|(cd, key)| Member {
+            key,
+            labels: cd.metadata.labels.as_ref().unwrap_or(&NO_LABELS),
+            unreachable: false,
+            entry: None,
+            health: MemberHealth::Unknown,
+        })
+        .collect();
+    let steps = plan::partition(&strategy, &members);
+    let shown: Vec<String> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut names: Vec<String> = s.iter().take(3).map(|k| k.to_string()).collect();
+            if s.len() > 3 {
+                names.push(format!("{} more", s.len() - 3));
+            }
+            format!(
+                "step {}: {} cluster(s) ({})",
+                i + 1,
+                s.len(),
+                names.join(", ")
+            )
+        })
+        .collect();
+    let here = steps
+        .iter()
+        .position(|s| s.contains(this))
+        .map_or("not a target".to_string(), |i| format!("step {}", i + 1));
+    Ok(Some(format!(
+        "{kind} {name} rolls out with RolloutStrategy {strategy_name}: {}; cluster {this} is in {here}",
+        shown.join("; ")
+    )))
+}
