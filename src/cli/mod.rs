@@ -107,11 +107,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Diff(args) => exit(diff::run(args).await),
         Command::Rollout(args) => exit(rollout::run(args).await),
         Command::Completion(CompletionArgs { shell }) => {
+            // Completions name the executable the shell runs: `kubectl-hivesync` for the plugin ("kubectl hivesync"
+            // is no command name a shell completes).
             let mut cmd = command();
             let name = cmd
                 .get_bin_name()
                 .unwrap_or_else(|| cmd.get_name())
-                .to_string();
+                .replace(' ', "-");
             clap_complete::generate(shell, &mut cmd, name, &mut std::io::stdout());
             Ok(())
         }
