@@ -36,7 +36,8 @@ if [ "$mode" = full ]; then
     || { echo "release-check: --version says \"$("$bin" --version)\"" >&2; exit 1; }
   "$bin" --version >&2
 else
-  [ -x "$HIVESYNC" ] || cargo build --bin hivesync
+  # Built (or found up to date) here: a stale binary would render stale CRDs.
+  cargo build --quiet --bin hivesync
   bin="$HIVESYNC"
 fi
 

@@ -31,5 +31,5 @@ if [ ! -x "$BIN/helm" ]; then
     -ldflags "-s -w -X helm.sh/helm/$helm_major/internal/version.version=$HELM_VERSION" \
     "helm.sh/helm/$helm_major/cmd/helm@$HELM_VERSION" >&2
 fi
-[ -x "$BIN/actionlint" ] && [ -x "$BIN/helm" ] || { log "a tool is missing from $BIN"; exit 1; }
+if [ ! -x "$BIN/actionlint" ] || [ ! -x "$BIN/helm" ]; then log "a tool is missing from $BIN"; exit 1; fi
 echo "$BIN"
