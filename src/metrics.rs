@@ -353,21 +353,6 @@ pub fn hub_client(config: kube::Config) -> kube::Result<kube::Client> {
         .build())
 }
 
-/// `process_*` (CPU seconds, resident and virtual memory, open and max file descriptors, start time), as every Go
-/// controller exports them; Linux only (they are read from /proc). Registered once.
-fn register_process_metrics() {
-    #[cfg(target_os = "linux")]
-    {
-        static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| {
-            let collector = prometheus::process_collector::ProcessCollector::for_self();
-            if let Err(e) = prometheus::register(Box::new(collector)) {
-                tracing::warn!(error = %e, "process metrics not registered");
-            }
-        });
-    }
-}
-
 /// Touches every metric so `/metrics` lists them from the start.
 pub fn init() {
     BUILD
@@ -400,7 +385,8 @@ pub fn init() {
     LazyLock::force(&WORKQUEUE_WORK_SECONDS);
     LazyLock::force(&WORKQUEUE_RETRIES);
     LazyLock::force(&RECONCILE_TOTAL);
-    register_process_metrics();
+    // `process_*` (CPU seconds, resident and virtual memory, file descriptors, start time; Linux, from /proc): the
+    // prometheus crate's `process` feature registers them in the default registry itself.
 }
 
 #[cfg(test)]
@@ -455,8 +441,7 @@ mod tests {
     #[test]
     fn the_families_hive_s_dashboards_graph_are_exported() {
         super::init();
-        super::init(); // twice: the process collector is registered once
-                       // A vector family is listed once it has a series: the sync queue's, as the controller names it.
+        // A vector family is listed once it has a series: the sync queue's, as the controller names it.
         let _ = super::QueueMetrics::new(super::CONTROLLER);
         let names: Vec<String> = prometheus::gather()
             .iter()
