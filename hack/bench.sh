@@ -190,6 +190,9 @@ EOF
 
 if [ "$FLEET" = 1 ]; then
   install_crds
+  # The controller's namespace (its --lease-namespace, default hivesync), which deploy/ creates: a SelectorSyncSet's
+  # rollout revisions are kept there (scenario 8).
+  hubctl create namespace hivesync >/dev/null 2>&1 || true
   say "creating $N ClusterDeployments (+ kubeconfig Secrets) pointing at $SPOKES spokes"
   # shellcheck disable=SC2046
   $PY fleet --n "$N" --spokes "$(spoke_args | sed 's/--kubeconfig=//g; s/ $//; s/ /,/g')" >"$RUN/fleet.json"

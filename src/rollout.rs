@@ -57,6 +57,15 @@ pub enum Stable {
     SelectorSyncSet(Arc<SelectorSyncSet>),
 }
 
+impl Stable {
+    fn generation(&self) -> i64 {
+        match self {
+            Stable::SyncSet(s) => s.meta().generation.unwrap_or(0),
+            Stable::SelectorSyncSet(s) => s.meta().generation.unwrap_or(0),
+        }
+    }
+}
+
 impl Rollouts {
     pub fn new(namespace: impl Into<String>) -> Self {
         Self {
@@ -214,13 +223,6 @@ impl Opted {
                 spec: serde_json::from_value(spec).ok()?,
                 status: None,
             }))),
-        }
-    }
-
-    fn as_stable(&self) -> Stable {
-        match self {
-            Opted::SyncSet(s) => Stable::SyncSet(s.clone()),
-            Opted::SelectorSyncSet(s) => Stable::SelectorSyncSet(s.clone()),
         }
     }
 
@@ -430,21 +432,35 @@ async fn evaluate_one(
     );
 
     // Revisions: this generation's is recorded; the stable one is read back when the syncset has moved past it.
+    let mut recorded = Ok(());
     if writer {
-        ensure_revision(ctx, o, &name, generation).await;
+        recorded = ensure_revision(ctx, o, &name, generation).await;
     }
     let stable_revision = decision.status.stable_revision;
     let stable = if stable_revision == 0 {
         None
     } else if stable_revision == generation {
-        Some(o.as_stable())
+        // Kept for the next edit, under a UID of its own as every stable revision.
+        o.at_revision(&o.spec_json(), generation)
+    } else if let Some(kept) = ctx
+        .rollouts
+        .tracks
+        .get(&r)
+        .and_then(|t| t.stable.clone())
+        .filter(|st| st.generation() == stable_revision)
+    {
+        // Already in memory (the syncset as it was before this edit, or as rebuilt at an earlier evaluation).
+        Some(kept)
     } else {
         match revision_spec(ctx, o, &name, stable_revision, revisions).await {
             Some(data) => o.at_revision(&data, stable_revision),
             None => {
-                let message = format!(
-                    "the stable revision (generation {stable_revision}) is not recorded: the change waits"
-                );
+                let message = match &recorded {
+                    Err(why) => format!("{why}: the change waits"),
+                    Ok(()) => format!(
+                        "the stable revision (generation {stable_revision}) is not recorded: the change waits"
+                    ),
+                };
                 if writer && previous.message != message {
                     let mut status = previous.clone();
                     status.message = message.clone();
@@ -563,14 +579,19 @@ fn revision_name(rollout: &str, generation: i64) -> String {
     format!("{rollout}-{generation}")
 }
 
-/// Records the syncset's spec at `generation` as a ControllerRevision (once).
-async fn ensure_revision(ctx: &Context, o: &Opted, rollout: &str, generation: i64) {
+/// Records the syncset's spec at `generation` as a ControllerRevision (once); the error says why it could not.
+async fn ensure_revision(
+    ctx: &Context,
+    o: &Opted,
+    rollout: &str,
+    generation: i64,
+) -> Result<(), String> {
     let r = o.reference();
     let api: Api<ControllerRevision> =
         Api::namespaced(ctx.hub.clone(), revisions_namespace(ctx, &r));
     let name = revision_name(rollout, generation);
     if let Ok(Some(_)) = api.get_metadata_opt(&name).await {
-        return;
+        return Ok(());
     }
     let mut meta = kube::api::ObjectMeta {
         name: Some(name.clone()),
@@ -587,9 +608,23 @@ async fn ensure_revision(ctx: &Context, o: &Opted, rollout: &str, generation: i6
         revision: generation,
     };
     match api.create(&PostParams::default(), &revision).await {
-        Ok(_) => debug!(revision = %name, "recorded a revision"),
-        Err(kube::Error::Api(e)) if e.code == 409 => {}
-        Err(e) => warn!(revision = %name, error = %e, "could not record a revision"),
+        Ok(_) => {
+            debug!(revision = %name, "recorded a revision");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => {
+            warn!(revision = %name, error = %e, "could not record a revision");
+            Err(format!(
+                "cannot record generation {generation} as ControllerRevision {}/{name}: {e}{}",
+                revisions_namespace(ctx, &r),
+                if r.kind == "SelectorSyncSet" {
+                    " (a SelectorSyncSet's revisions are kept in the controller's namespace, its --lease-namespace)"
+                } else {
+                    ""
+                }
+            ))
+        }
     }
 }
 
