@@ -26,7 +26,7 @@ use rand::Rng;
 use tracing::{debug, instrument, warn};
 
 use crate::api::{ClusterDeployment, ClusterKey, ClusterSyncStatus};
-use crate::hub::queue::WorkQueue;
+use crate::hub::queue::{Next, WorkQueue};
 use crate::hub::secrets::SecretTracker;
 use crate::hub::watch::Stores;
 use crate::metrics;
@@ -115,7 +115,7 @@ impl Context {
             backoff: DashMap::new(),
             last_success: DashMap::new(),
             status_writes: tokio::sync::Semaphore::new(STATUS_WRITES),
-            probes: WorkQueue::new(),
+            probes: WorkQueue::named("unreachable"),
             first_applied_sss: DashMap::new(),
             observations: DashMap::new(),
             rollouts: crate::rollout::Rollouts::new("hivesync"),
@@ -143,21 +143,22 @@ enum Outcome {
     Retry,
 }
 
-/// Reconciles one cluster; returns when to look again.
+/// Reconciles one cluster; returns when to look again (a retry after a failure is told apart, for controller-runtime's
+/// `controller_runtime_reconcile_total{result="error"}` and `workqueue_retries_total`).
 #[instrument(skip(ctx), fields(namespace = %key.namespace, name = %key.name))]
-pub async fn reconcile(ctx: &Context, key: &ClusterKey) -> Option<Duration> {
+pub async fn reconcile(ctx: &Context, key: &ClusterKey) -> Next {
     let start = std::time::Instant::now();
     let Some(cd) = ctx.stores.cds.get(&key.object_ref()) else {
         forget(ctx, key);
         observe_reconcile("no-op", start);
-        return None;
+        return Next::Done;
     };
     // Hive's outcome labels: skipped-sync (another replica's shard), no-op (gated: paused, deleting, not installed,
     // not reachable), clustersync-created, full-sync (anything past the gates).
     if !ctx.ownership.owns(cd.metadata.uid.as_deref()) {
         debug!("another replica's shard");
         observe_reconcile("skipped-sync", start);
-        return None;
+        return Next::Done;
     }
     let mut label = "no-op";
     let outcome = match sync_cluster(ctx, key, &cd, &mut label).await {
@@ -171,17 +172,17 @@ pub async fn reconcile(ctx: &Context, key: &ClusterKey) -> Option<Duration> {
     observe_reconcile(label, start);
     metrics::QUEUE_DEPTH.set(ctx.queue.len() as i64);
     match outcome {
-        Outcome::Idle => None,
+        Outcome::Idle => Next::Done,
         Outcome::After(d) => {
             ctx.backoff.remove(key);
-            Some(d)
+            Next::After(d)
         }
         Outcome::Retry => {
             let mut n = ctx.backoff.entry(key.clone()).or_insert(0);
             *n = (*n + 1).min(9);
             // Jittered, so clusters that failed together (a hub or network outage) do not retry in lockstep.
             let base = Duration::from_secs(1 << (*n - 1));
-            Some(base.mul_f64(0.75 + jitter() / 2.0))
+            Next::Retry(base.mul_f64(0.75 + jitter() / 2.0))
         }
     }
 }
