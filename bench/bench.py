@@ -209,6 +209,33 @@ def cmd_cs_done(a):
     print(done)
 
 
+def cmd_own_syncsets(a):
+    """Scenario 9's payload: per cluster i a SyncSet own-<i> (in the CDs' namespace, for CD bench-<i>) with a Namespace
+    own-<i> and --objects ConfigMaps in it: each cluster's objects in a namespace of their own, as on real clusters."""
+    items = []
+    for i in range(1, a.n + 1):
+        ns = f"own-{i}"
+        res = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"bench/set": "own"}}}]
+        for k in range(a.objects):
+            res.append({"apiVersion": "v1", "kind": "ConfigMap",
+                        "metadata": {"name": f"{ns}-{k}", "namespace": ns, "labels": {"bench/set": "own"}},
+                        "data": {"value": "v"}})
+        items.append({"apiVersion": "hive.openshift.io/v1", "kind": "SyncSet",
+                      "metadata": {"name": f"own-{i}", "namespace": a.namespace},
+                      "spec": {"clusterDeploymentRefs": [{"name": f"bench-{i}"}], "resources": res}})
+    dump(kube_list(items))
+
+
+def cmd_own_done(a):
+    """Prints how many ClusterSyncs have their own-<i> SyncSet entry Success."""
+    done = 0
+    for cs in load_stdin().get("items", []):
+        for e in (cs.get("status") or {}).get("syncSets") or []:
+            if e.get("name", "").startswith("own-") and e.get("result") == "Success":
+                done += 1
+    print(done)
+
+
 def cmd_unreachable(a):
     """Prints how many CDs labelled bench/spoke=--spoke have Unreachable=True (--status True) / False."""
     n = 0
@@ -417,6 +444,10 @@ def targets(f):
         extra = f["s8"].get("beyond_plain_fanout_s")
         t["rollout_3_steps_beyond_plain_fanout_s"] = {"value": extra, "target": "the gate checks alone (measured, no target)",
                                                       "met": extra is not None}
+    if "s9" in f:
+        cpu = f["s9"].get("cpu_percent_of_one_core")
+        t["idle_cpu_percent_health_and_drift_own_namespaces"] = {"value": cpu, "target": "<= 1 %",
+                                                                 "met": cpu is not None and cpu <= 1.0}
     if "s5" in f:
         cpu = f["s5"].get("cpu_percent_of_one_core")
         t["idle_cpu_percent"] = {"value": cpu, "target": "<= 1 %", "met": cpu is not None and cpu <= 1.0}
@@ -455,6 +486,9 @@ def main():
     s.add_argument("--count", type=int, default=50)
     s = sub.add_parser("cs-done"); s.add_argument("--name", required=True)
     s.add_argument("--generation", type=int, default=0)
+    s = sub.add_parser("own-syncsets"); s.add_argument("--n", type=int, required=True)
+    s.add_argument("--namespace", default=FLEET_NS); s.add_argument("--objects", type=int, default=10)
+    sub.add_parser("own-done")
     s = sub.add_parser("unreachable"); s.add_argument("--spoke", default="")
     s.add_argument("--status", default="True")
     s = sub.add_parser("metric"); s.add_argument("name"); s.add_argument("--match", default="")

@@ -10,9 +10,10 @@
 # Scenarios (BENCH_SCENARIOS, comma list, default all):
 #   1 fan-out new (and the floor)  2 fan-out edit (and the floor)  3 label → object latency  4 OSD payload on fake
 #   clusters (own hub)  5 idle CPU  6 dead spoke during a fan-out  7 churn: RSS over cycles of creating and deleting
-#   fake clusters (own hub)  8 the edit fan-out through a 3-step RolloutStrategy (no soak)
+#   fake clusters (own hub)  8 the edit fan-out through a 3-step RolloutStrategy (no soak)  9 idle with
+#   health and drift on, each cluster's objects in a namespace of its own (one SyncSet per cluster; runs after 6)
 #
-# Env: BENCH_N (1000)  BENCH_SPOKES (3)  BENCH_SCENARIOS (1,2,3,4,5,6,7,8)  BENCH_OUT (bench/results)
+# Env: BENCH_N (1000)  BENCH_SPOKES (3)  BENCH_SCENARIOS (1,2,3,4,5,6,7,8,9)  BENCH_OUT (bench/results)
 #      BENCH_CONCURRENCY (16: the controller's --concurrency and the floor's)  BENCH_LAT_REPS (50)
 #      BENCH_IDLE_SECONDS (75)  BENCH_DRIFT_INTERVAL (5m: the controller's --drift-interval, its default; 60s puts a
 #      whole round of drift checks inside scenario 5's window, 5x as often as the default, to measure their cost)  BENCH_S4_N (BENCH_N)  BENCH_S4_CONCURRENCY (250)  BENCH_DEAD_AFTER (2 s)
@@ -35,7 +36,7 @@ unset HIVESYNC_E2E_HUB_KUBECONFIG CONTROLLER_KUBECONFIG
 
 N="${BENCH_N:-1000}"
 SPOKES="${BENCH_SPOKES:-3}"
-SCENARIOS="${BENCH_SCENARIOS:-1,2,3,4,5,6,7,8}"
+SCENARIOS="${BENCH_SCENARIOS:-1,2,3,4,5,6,7,8,9}"
 OUT="${BENCH_OUT:-$REPO_ROOT/bench/results}"
 CONC="${BENCH_CONCURRENCY:-16}"
 LAT_REPS="${BENCH_LAT_REPS:-50}"
@@ -153,7 +154,7 @@ if [ -z "${BENCH_BIN_DIR:-}" ]; then
 fi
 k8s_path
 FLEET=0
-if has 1 || has 2 || has 3 || has 5 || has 6 || has 8; then FLEET=1; fi
+if has 1 || has 2 || has 3 || has 5 || has 6 || has 8 || has 9; then FLEET=1; fi
 # fresh_hub DIR: a new hub-only local cluster in DIR (scenarios 4 and 7).
 fresh_hub() {
   LOCAL_CLUSTERS_DIR="$1" "$REPO_ROOT/hack/local-clusters.sh" down >/dev/null 2>&1 || true
@@ -435,6 +436,34 @@ out = {"rounds": out_rounds, "cds_on_dead_spoke": on_dead, "healthy_cds": health
                  "spoke is restarted and its clusters catch up before the next control."}
 json.dump(out, open(f"{run}/s6.json", "w"))
 print(json.dumps({k: v for k, v in out.items() if k != "rounds"}))
+EOF
+fi
+
+if has 9; then
+  # Idle with health and drift on, each cluster's objects in a namespace of its own (one SyncSet per cluster), as on
+  # real clusters: a look then reads a kind and namespace with one LIST. The window holds a whole drift round.
+  say "scenario 9: idle over $IDLE_S s, health and drift every $DRIFT, each cluster's 11 objects in their own namespace"
+  hubctl delete selectorsyncset bench-fanout bench-latency --ignore-not-found >/dev/null
+  $PY own-syncsets --n "$N" --objects "$OBJS" | hubctl apply --server-side --field-manager=bench -f - >/dev/null
+  until [ "$(hubctl get clustersync -n "$FLEET_NS" -o json | $PY own-done)" -ge "$N" ]; do sleep 1; done
+  sleep 30
+  lists() { metric hive_kube_client_requests_total --match 'method="GET",remote="true"'; }
+  c0=$(cpu_ticks "$CONTROLLER_PID"); g0=$(lists); t0=$(now)
+  sleep "$IDLE_S"
+  c1=$(cpu_ticks "$CONTROLLER_PID"); g1=$(lists); t1=$(now)
+  objects=$(metric hivesync_objects); corrections=$(metric hivesync_drift_corrections_total)
+  python3 - "$RUN" "$c0" "$c1" "$t0" "$t1" "$CLK_TCK" "$g0" "$g1" "$(vm "$CONTROLLER_PID" VmRSS)" "$objects" \
+    "$corrections" "$DRIFT" <<'EOF'
+import json, sys
+run, c0, c1, t0, t1, tck, g0, g1, rss, objects, corrections, drift = sys.argv[1:]
+cpu = (float(c1) - float(c0)) / float(tck); wall = float(t1) - float(t0)
+out = {"cpu_s": cpu, "wall_s": wall, "cpu_percent_of_one_core": round(100 * cpu / wall, 3),
+       "remote_reads_in_window": float(g1) - float(g0), "rss_bytes": int(rss), "drift_interval": drift,
+       "objects_with_a_health_rule": float(objects), "drift_corrections": float(corrections),
+       "method": "one SyncSet per cluster (a Namespace own-<i> and 10 ConfigMaps in it); 30 s after every ClusterSync "
+                 "reports it Success, utime+stime of the controller over the window, which holds a whole drift round "
+                 "when it is longer than --drift-interval; remote_reads counts GETs and LISTs to the spokes"}
+json.dump(out, open(f"{run}/s9.json", "w")); print(json.dumps(out))
 EOF
 fi
 stop_bench_controller
