@@ -402,3 +402,63 @@ async fn a_canary_that_stays_progressing_past_the_deadline_halts_the_rollout_the
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn an_edit_of_a_syncset_whose_strategy_does_not_exist_waits_until_it_does() -> Result<()> {
+    let fleet = Fleet::connect().await?;
+    let group = Group::new("e2e-rollout-missing");
+    let cluster = fleet
+        .cluster("e2e-rollout-missing")
+        .on(3)
+        .in_group(&group)
+        .reachable()
+        .await?;
+    let sss = fleet
+        .selector_syncset("e2e-rollout-missing")
+        .selecting(&group);
+    let cm = unique_name("rollout-missing");
+    let strategy_name = unique_name("e2e-not-yet");
+    let mut unopted = opted(&sss, &strategy_name, vec![configmap(&cm, "1")]);
+    unopted["metadata"]
+        .as_object_mut()
+        .map(|m| m.remove("annotations"));
+    let g1 = sss.apply_object(&unopted).await?;
+    cluster.entry(&sss, at_generation(g1)).await?;
+    // It opts into a strategy no one has created yet (the annotation alone: the generation stays): the Rollout says
+    // so.
+    let same = sss
+        .apply_object(&opted(&sss, &strategy_name, vec![configmap(&cm, "1")]))
+        .await?;
+    ensure!(
+        same == g1,
+        "opting in changed the generation: {g1} -> {same}"
+    );
+    let (fleet_ref, sss_ref) = (&fleet, &sss);
+    wait_for(ROLL, Duration::from_millis(250), || async move {
+        let r = rollout_of(fleet_ref, sss_ref).await?;
+        let message = r.status.unwrap_or_default().message;
+        ensure!(message.contains("not found"), "message: {message}");
+        Ok(())
+    })
+    .await?;
+    // An edit now reaches no cluster.
+    let g2 = sss
+        .apply_object(&opted(&sss, &strategy_name, vec![configmap(&cm, "2")]))
+        .await?;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    ensure!(
+        value_on(&cluster, &cm).await?.as_deref() == Some("1"),
+        "the edit went out without its strategy"
+    );
+    let (entry, status) = cluster.current_entry(&sss).await?;
+    ensure!(
+        entry.as_ref().is_some_and(|e| e.observed_generation == g1),
+        "the entry still tells generation {g1} (the edit is {g2}): {entry:?}\n{status}"
+    );
+    // Once the strategy exists, the edit rolls out.
+    let _strategy = strategy(&fleet, &strategy_name, json!({"steps": [{}]})).await?;
+    cluster.entry_within(&sss, ROLL, at_generation(g2)).await?;
+    ensure!(value_on(&cluster, &cm).await?.as_deref() == Some("2"));
+    wait_phase(&fleet, &sss, "Complete").await?;
+    Ok(())
+}

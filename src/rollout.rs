@@ -394,17 +394,36 @@ async fn evaluate_one(
         Ok(s) => s,
         Err(message) => {
             // Hold: no cluster is sent a revision the rollout has not reached.
-            if writer && previous.message != message {
+            let first_sight = previous.phase.is_empty() && applied_anywhere(ctx, o, cds);
+            if writer && (previous.message != message || first_sight) {
                 warn!(syncset = %r.name, "{message}");
                 let mut status = previous.clone();
                 status.message = message.clone();
+                if first_sight {
+                    // What the clusters have now is the stable revision, as when a syncset opts in.
+                    let _ = ensure_revision(ctx, o, &name, generation).await;
+                    status.phase = plan::COMPLETE.into();
+                    status.stable_revision = generation;
+                    status.update_revision = generation;
+                }
                 write(ctx, o, &name, existing_rollout.is_none(), &status).await;
                 ctx.events
                     .publish_on(&o.object_ref(), true, "RolloutStrategyInvalid", message)
                     .await;
             }
-            if ctx.rollouts.tracks.get(&r).is_none() {
-                // Not evaluated before: keep what each cluster has (`choose` with no track).
+            if ctx.rollouts.tracks.get(&r).is_none() && applied_anywhere(ctx, o, cds) {
+                // Never evaluated: hold the syncset as it is now, so that an edit made before the strategy is fixed
+                // reaches no cluster (a syncset applied nowhere needs no hold: `choose` sends it nowhere).
+                if let Some(now) = o.at_revision(&o.spec_json(), generation) {
+                    ctx.rollouts.tracks.insert(
+                        r.clone(),
+                        Arc::new(Track {
+                            update_generation: generation,
+                            admission: Admission::Some(Default::default()),
+                            stable: Some(now),
+                        }),
+                    );
+                }
             }
             return;
         }
@@ -511,6 +530,22 @@ async fn evaluate_one(
             delete_revisions(ctx, &r, &name, Some(generation)).await;
         }
     }
+}
+
+/// Whether any cluster the syncset targets has an entry for it.
+fn applied_anywhere(ctx: &Context, o: &Opted, cds: &[Arc<ClusterDeployment>]) -> bool {
+    let name = o.meta().name.as_deref().unwrap_or_default();
+    cds.iter().filter(|cd| o.targets(cd)).any(|cd| {
+        crate::controller::latest_cluster_sync(ctx, &ClusterKey::of(cd))
+            .and_then(|cs| cs.status.clone())
+            .is_some_and(|s| {
+                let entries = match o {
+                    Opted::SyncSet(_) => &s.sync_sets,
+                    Opted::SelectorSyncSet(_) => &s.selector_sync_sets,
+                };
+                entries.iter().any(|e| e.name == name)
+            })
+    })
 }
 
 /// What the hub says of one target.
