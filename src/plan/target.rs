@@ -210,12 +210,14 @@ fn label_value_errors(value: &str) -> Vec<String> {
 
 /// Whether a SyncSet targets `cd`: same namespace, and `cd` named in its `clusterDeploymentRefs`.
 pub fn syncset_targets(ss: &SyncSet, cd: &ClusterDeployment) -> bool {
-    ss.namespace() == cd.namespace()
+    // Borrowed, not `namespace()` / `name_any()`: this runs for every SyncSet at every reconcile.
+    let name = cd.metadata.name.as_deref().unwrap_or_default();
+    ss.metadata.namespace == cd.metadata.namespace
         && ss
             .spec
             .cluster_deployment_refs
             .iter()
-            .any(|r| r.name == cd.name_any())
+            .any(|r| r.name == name)
 }
 
 /// Whether a SelectorSyncSet's `clusterDeploymentSelector` selects `cd` (see [`selector_matches`]).
