@@ -75,12 +75,12 @@ impl Rollouts {
     }
 
     /// What `key` receives of SyncSet `s`: `s`, its stable revision, or nothing. `recorded`: whether the cluster's
-    /// ClusterSync has an entry for it.
+    /// ClusterSync has an entry for it (asked only when `s` opted in and has not been evaluated yet).
     pub fn sync_set_for(
         &self,
         s: &Arc<SyncSet>,
         key: &ClusterKey,
-        recorded: bool,
+        recorded: impl FnOnce() -> bool,
     ) -> Option<Arc<SyncSet>> {
         if !opted_in(s.meta()) {
             return Some(s.clone());
@@ -96,7 +96,7 @@ impl Rollouts {
         &self,
         s: &Arc<SelectorSyncSet>,
         key: &ClusterKey,
-        recorded: bool,
+        recorded: impl FnOnce() -> bool,
     ) -> Option<Arc<SelectorSyncSet>> {
         if !opted_in(s.meta()) {
             return Some(s.clone());
@@ -112,13 +112,13 @@ impl Rollouts {
         r: &SyncSetRef,
         current: &Arc<T>,
         key: &ClusterKey,
-        recorded: bool,
+        recorded: impl FnOnce() -> bool,
         stable: impl Fn(&Stable) -> Option<Arc<T>>,
     ) -> Option<Arc<T>> {
         let Some(track) = self.tracks.get(r) else {
             // Not evaluated yet (it just opted in, or was just created): what a cluster has stays, a new syncset
             // waits for its first step.
-            return recorded.then(|| current.clone());
+            return recorded().then(|| current.clone());
         };
         let generation = current.meta().generation.unwrap_or(0);
         let admitted = track.admission.admits(key);
@@ -192,6 +192,19 @@ impl Opted {
             Opted::SyncSet(s) => syncset_targets(s, cd),
             Opted::SelectorSyncSet(s) => selector_syncset_targets(s, cd),
         }
+    }
+
+    /// Its entry in a ClusterSync status.
+    fn entry<'s>(
+        &self,
+        status: &'s crate::api::ClusterSyncStatus,
+    ) -> Option<&'s crate::api::SyncStatus> {
+        let name = self.meta().name.as_deref().unwrap_or_default();
+        let entries = match self {
+            Opted::SyncSet(_) => &status.sync_sets,
+            Opted::SelectorSyncSet(_) => &status.selector_sync_sets,
+        };
+        entries.iter().find(|e| e.name == name)
     }
 
     fn spec_json(&self) -> serde_json::Value {
@@ -282,6 +295,17 @@ pub async fn run(ctx: Arc<Context>, mut revisions: Revisions) {
 #[derive(Default)]
 pub struct Revisions {
     specs: HashMap<(String, i64), Arc<serde_json::Value>>,
+    /// Revisions known to be recorded (this process created or found them): not looked up again every tick.
+    recorded: HashSet<(String, i64)>,
+}
+
+impl Revisions {
+    /// Drops what is kept of a rollout's revisions but `keep`.
+    fn forget(&mut self, rollout: &str, keep: Option<i64>) {
+        let gone = |(r, g): &(String, i64)| r == rollout && Some(*g) != keep;
+        self.specs.retain(|k, _| !gone(k));
+        self.recorded.retain(|k| !gone(k));
+    }
 }
 
 /// One evaluation of every rollout: the first runs before the workers start, so a restarted controller sends no
@@ -308,6 +332,7 @@ pub async fn evaluate_all(ctx: &Context, revisions: &mut Revisions) {
             if rollout_api.get_opt(&name).await.ok().flatten().is_some() {
                 let _ = rollout_api.delete(&name, &DeleteParams::default()).await;
                 delete_revisions(ctx, r, &name, None).await;
+                revisions.forget(&name, None);
             }
         }
     }
@@ -398,18 +423,19 @@ async fn evaluate_one(
             if writer && (previous.message != message || first_sight) {
                 warn!(syncset = %r.name, "{message}");
                 let mut status = previous.clone();
-                status.message = message.clone();
                 if first_sight {
                     // What the clusters have now is the stable revision, as when a syncset opts in.
-                    let _ = ensure_revision(ctx, o, &name, generation).await;
+                    let _ = ensure_revision(ctx, o, &name, generation, revisions).await;
                     status.phase = plan::COMPLETE.into();
                     status.stable_revision = generation;
                     status.update_revision = generation;
                 }
-                write(ctx, o, &name, existing_rollout.is_none(), &status).await;
-                ctx.events
-                    .publish_on(&o.object_ref(), true, "RolloutStrategyInvalid", message)
-                    .await;
+                let hold = Hold {
+                    create: existing_rollout.is_none(),
+                    reason: "RolloutStrategyInvalid",
+                    message,
+                };
+                hold.publish(ctx, o, &name, status).await;
             }
             if ctx.rollouts.tracks.get(&r).is_none() && applied_anywhere(ctx, o, cds) {
                 // Never evaluated: hold the syncset as it is now, so that an edit made before the strategy is fixed
@@ -453,7 +479,7 @@ async fn evaluate_one(
     // Revisions: this generation's is recorded; the stable one is read back when the syncset has moved past it.
     let mut recorded = Ok(());
     if writer {
-        recorded = ensure_revision(ctx, o, &name, generation).await;
+        recorded = ensure_revision(ctx, o, &name, generation, revisions).await;
     }
     let stable_revision = decision.status.stable_revision;
     let stable = if stable_revision == 0 {
@@ -481,12 +507,12 @@ async fn evaluate_one(
                     ),
                 };
                 if writer && previous.message != message {
-                    let mut status = previous.clone();
-                    status.message = message.clone();
-                    write(ctx, o, &name, existing_rollout.is_none(), &status).await;
-                    ctx.events
-                        .publish_on(&o.object_ref(), true, "RolloutRevisionMissing", message)
-                        .await;
+                    let hold = Hold {
+                        create: existing_rollout.is_none(),
+                        reason: "RolloutRevisionMissing",
+                        message,
+                    };
+                    hold.publish(ctx, o, &name, previous).await;
                 }
                 return;
             }
@@ -528,23 +554,33 @@ async fn evaluate_one(
         }
         if decision.notes.iter().any(|n| n.reason == "RolloutComplete") {
             delete_revisions(ctx, &r, &name, Some(generation)).await;
+            revisions.forget(&name, Some(generation));
         }
+    }
+}
+
+/// Why a rollout cannot go on: written to its status's message (with `status`) and as a Warning Event on the syncset.
+struct Hold {
+    create: bool,
+    reason: &'static str,
+    message: String,
+}
+
+impl Hold {
+    async fn publish(self, ctx: &Context, o: &Opted, rollout: &str, mut status: RolloutStatus) {
+        status.message = self.message.clone();
+        write(ctx, o, rollout, self.create, &status).await;
+        ctx.events
+            .publish_on(&o.object_ref(), true, self.reason, self.message)
+            .await;
     }
 }
 
 /// Whether any cluster the syncset targets has an entry for it.
 fn applied_anywhere(ctx: &Context, o: &Opted, cds: &[Arc<ClusterDeployment>]) -> bool {
-    let name = o.meta().name.as_deref().unwrap_or_default();
     cds.iter().filter(|cd| o.targets(cd)).any(|cd| {
         crate::controller::latest_cluster_sync(ctx, &ClusterKey::of(cd))
-            .and_then(|cs| cs.status.clone())
-            .is_some_and(|s| {
-                let entries = match o {
-                    Opted::SyncSet(_) => &s.sync_sets,
-                    Opted::SelectorSyncSet(_) => &s.selector_sync_sets,
-                };
-                entries.iter().any(|e| e.name == name)
-            })
+            .is_some_and(|cs| cs.status.as_ref().and_then(|s| o.entry(s)).is_some())
     })
 }
 
@@ -556,14 +592,9 @@ fn member<'a>(
     cs: Option<&ClusterSync>,
     o: &Opted,
 ) -> Member<'a> {
-    let name = o.meta().name.as_deref().unwrap_or_default();
     let status = cs.and_then(|c| c.status.as_ref());
-    let entries = status.map(|s| match o {
-        Opted::SyncSet(_) => &s.sync_sets,
-        Opted::SelectorSyncSet(_) => &s.selector_sync_sets,
-    });
-    let entry = entries
-        .and_then(|e| e.iter().find(|e| e.name == name))
+    let entry = status
+        .and_then(|s| o.entry(s))
         .map(|e| (e.observed_generation, e.result));
     let fake = cd
         .annotations()
@@ -616,6 +647,24 @@ fn revision_name(rollout: &str, generation: i64) -> String {
 
 /// Records the syncset's spec at `generation` as a ControllerRevision (once); the error says why it could not.
 async fn ensure_revision(
+    ctx: &Context,
+    o: &Opted,
+    rollout: &str,
+    generation: i64,
+    revisions: &mut Revisions,
+) -> Result<(), String> {
+    let key = (rollout.to_string(), generation);
+    if revisions.recorded.contains(&key) {
+        return Ok(());
+    }
+    let result = record_revision(ctx, o, rollout, generation).await;
+    if result.is_ok() {
+        revisions.recorded.insert(key);
+    }
+    result
+}
+
+async fn record_revision(
     ctx: &Context,
     o: &Opted,
     rollout: &str,

@@ -54,21 +54,24 @@ pub(super) fn targets(
     );
     if !ctx.rollouts.is_empty() || any_opted_in(&sync_sets, &selector_sync_sets) {
         // Progressive rollouts: a cluster not yet reached receives its syncset's stable revision.
-        let recorded = |entries: &[crate::api::SyncStatus], name: String| {
+        // Looked up only for an opted-in syncset, by borrowed name: this runs for every syncset at every reconcile.
+        let recorded = |entries: &[crate::api::SyncStatus], meta: &ObjectMeta| {
+            let name = meta.name.as_deref().unwrap_or_default();
             entries.iter().any(|e| e.name == name)
         };
         sync_sets = sync_sets
             .iter()
             .filter_map(|s| {
-                let seen = recorded(&previous.sync_sets, s.name_any());
-                ctx.rollouts.sync_set_for(s, key, seen)
+                ctx.rollouts
+                    .sync_set_for(s, key, || recorded(&previous.sync_sets, s.meta()))
             })
             .collect();
         selector_sync_sets = selector_sync_sets
             .iter()
             .filter_map(|s| {
-                let seen = recorded(&previous.selector_sync_sets, s.name_any());
-                ctx.rollouts.selector_sync_set_for(s, key, seen)
+                ctx.rollouts.selector_sync_set_for(s, key, || {
+                    recorded(&previous.selector_sync_sets, s.meta())
+                })
             })
             .collect();
     }
