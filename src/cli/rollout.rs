@@ -162,37 +162,25 @@ async fn status(t: Target) -> anyhow::Result<u8> {
         .await?
         .map(|s| plan::Strategy::parse(&s.spec));
     let keys: Vec<ClusterKey> = targets.iter().map(|cd| ClusterKey::of(cd)).collect();
-    let entry_of = |key: &ClusterKey| {
-        syncs
-            .iter()
-            .find(|cs| {
-                cs.namespace().as_deref() == Some(key.namespace.as_str())
-                    && cs.name_any() == key.name
-            })
-            .and_then(|cs| cs.status.as_ref())
-            .and_then(|s| {
-                let entries = if r.kind == "SyncSet" {
-                    &s.sync_sets
-                } else {
-                    &s.selector_sync_sets
-                };
-                entries.iter().find(|e| e.name == r.name)
-            })
-            .map(|e| (e.observed_generation, e.result))
-    };
-    static NO_LABELS: std::sync::LazyLock<std::collections::BTreeMap<String, String>> =
-        std::sync::LazyLock::new(Default::default);
-    let members: Vec<Member> = targets
+    // Each target's entry for the syncset, by cluster: (observedGeneration, result).
+    let entries: std::collections::HashMap<ClusterKey, (i64, crate::api::SyncSetResult)> = syncs
         .iter()
-        .zip(&keys)
-        .map(|(cd, key)| Member {
-            key,
-            labels: cd.metadata.labels.as_ref().unwrap_or(&NO_LABELS),
-            unreachable: !crate::plan::gate::reachable(cd),
-            entry: entry_of(key),
-            health: MemberHealth::Unknown,
+        .filter_map(|cs| {
+            let s = cs.status.as_ref()?;
+            let entries = if r.kind == "SyncSet" {
+                &s.sync_sets
+            } else {
+                &s.selector_sync_sets
+            };
+            let e = entries.iter().find(|e| e.name == r.name)?;
+            let key = ClusterKey::new(cs.namespace().unwrap_or_default(), cs.name_any());
+            Some((key, (e.observed_generation, e.result)))
         })
         .collect();
+    let entry_of = |key: &ClusterKey| entries.get(key).copied();
+    let members = members(&targets, &keys, |cd, key| {
+        (!crate::plan::gate::reachable(cd), entry_of(key))
+    });
     let steps = match &strategy {
         Some(Ok(s)) => plan::partition(s, &members),
         _ => Vec::new(),
@@ -262,6 +250,31 @@ async fn status(t: Target) -> anyhow::Result<u8> {
     ))
 }
 
+/// The rollout members for the targets (`keys` are theirs, in order); `hub(cd, key)` says whether each is unreachable
+/// and its entry for the syncset. Health is not read here: the steps do not depend on it.
+fn members<'a>(
+    targets: &[&'a ClusterDeployment],
+    keys: &'a [ClusterKey],
+    hub: impl Fn(&ClusterDeployment, &ClusterKey) -> (bool, Option<(i64, crate::api::SyncSetResult)>),
+) -> Vec<Member<'a>> {
+    static NO_LABELS: std::sync::LazyLock<std::collections::BTreeMap<String, String>> =
+        std::sync::LazyLock::new(Default::default);
+    targets
+        .iter()
+        .zip(keys)
+        .map(|(cd, key)| {
+            let (unreachable, entry) = hub(cd, key);
+            Member {
+                key,
+                labels: cd.metadata.labels.as_ref().unwrap_or(&NO_LABELS),
+                unreachable,
+                entry,
+                health: MemberHealth::Unknown,
+            }
+        })
+        .collect()
+}
+
 /// For `hivesync diff --file`: which clusters each step of the syncset's rollout would change, in one line
 /// (`None` when it names no RolloutStrategy). `targets` says which ClusterDeployments the syncset targets; `this` is
 /// the cluster being diffed.
@@ -295,19 +308,7 @@ pub async fn describe_steps(
     let cds: Vec<ClusterDeployment> = hub.list(None).await?;
     let targeted: Vec<&ClusterDeployment> = cds.iter().filter(|cd| targets(cd)).collect();
     let keys: Vec<ClusterKey> = targeted.iter().map(|cd| ClusterKey::of(cd)).collect();
-    static NO_LABELS: std::sync::LazyLock<std::collections::BTreeMap<String, String>> =
-        std::sync::LazyLock::new(Default::default);
-    let members: Vec<Member> = targeted
-        .iter()
-        .zip(&keys)
-        .map(|(cd, key)| Member {
-            key,
-            labels: cd.metadata.labels.as_ref().unwrap_or(&NO_LABELS),
-            unreachable: false,
-            entry: None,
-            health: MemberHealth::Unknown,
-        })
-        .collect();
+    let members = members(&targeted, &keys, |_, _| (false, None));
     let steps = plan::partition(&strategy, &members);
     let shown: Vec<String> = steps
         .iter()

@@ -380,12 +380,7 @@ fn landing_row(
     targeted: bool,
     entry: Option<&SyncStatus>,
 ) -> LandingRow {
-    let unreachable = cd.condition(UNREACHABLE);
-    let reachable = match unreachable.map(|c| c.status.as_str()) {
-        Some("False") => Reachable::Yes,
-        Some("True") => Reachable::No,
-        _ => Reachable::Unknown,
-    };
+    let (reachable, why_unreachable) = Reachable::of(cd);
     let gate = gate::gate(cd);
     let landing = match entry {
         _ if !targeted => Landing::Removing,
@@ -398,12 +393,7 @@ fn landing_row(
             .and_then(|e| e.failure_message.clone())
             .or_else(|| Some("failed".into())),
         (Landing::Applied, _) => None,
-        (_, _) if reachable == Reachable::No => Some(format!(
-            "unreachable: {}",
-            unreachable
-                .and_then(|c| c.message.as_deref())
-                .unwrap_or_default()
-        )),
+        (_, _) if reachable == Reachable::No => why_unreachable,
         (_, Gate::Paused { .. }) => Some("cluster paused".into()),
         (_, Gate::NotInstalled) => Some("cluster not installed yet".into()),
         (_, Gate::Deleting) => Some("cluster being deleted".into()),
@@ -492,6 +482,26 @@ pub enum Reachable {
     Unknown,
 }
 
+impl Reachable {
+    /// From the cluster's `Unreachable` condition; when unreachable, also why (`unreachable: <its message>`).
+    fn of(cd: &ClusterDeployment) -> (Self, Option<String>) {
+        let condition = cd.condition(UNREACHABLE);
+        match condition.map(|c| c.status.as_str()) {
+            Some("False") => (Reachable::Yes, None),
+            Some("True") => (
+                Reachable::No,
+                Some(format!(
+                    "unreachable: {}",
+                    condition
+                        .and_then(|c| c.message.as_deref())
+                        .unwrap_or_default()
+                )),
+            ),
+            _ => (Reachable::Unknown, None),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EntryRow {
@@ -573,24 +583,14 @@ impl ClusterRow {
     ) -> Self {
         let status = cs.and_then(|c| c.status.as_ref());
         let entries = status.map(entry_rows).unwrap_or_default();
-        let unreachable = cd.condition(UNREACHABLE);
-        let reachable = match unreachable.map(|c| c.status.as_str()) {
-            Some("False") => Reachable::Yes,
-            Some("True") => Reachable::No,
-            _ => Reachable::Unknown,
-        };
+        let (reachable, why_unreachable) = Reachable::of(cd);
         let gate = gate::gate(cd);
         let failing = entries
             .iter()
             .filter(|e| e.result != SyncSetResult::Success)
             .count();
         let message = match gate {
-            _ if reachable == Reachable::No => Some(format!(
-                "unreachable: {}",
-                unreachable
-                    .and_then(|c| c.message.as_deref())
-                    .unwrap_or_default()
-            )),
+            _ if reachable == Reachable::No => why_unreachable,
             Gate::Paused { syncset_pause } => Some(
                 if syncset_pause {
                     "paused (hive.openshift.io/syncset-pause)"

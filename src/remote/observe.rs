@@ -46,17 +46,14 @@ pub async fn read_group(
     let params = kube::api::ListParams::default()
         .labels(&format!("{}=true", crate::consts::MANAGED_LABEL))
         .limit(limit);
+    // A continue token: more managed objects there than asked for.
+    let cut = |m: &kube::api::ListMeta| m.continue_.as_deref().is_some_and(|c| !c.is_empty());
     let mut out = std::collections::HashMap::new();
     if whole {
         let list = with_timeout(rc, api.list(&params))
             .await?
             .map_err(from_kube)?;
-        if list
-            .metadata
-            .continue_
-            .as_deref()
-            .is_some_and(|c| !c.is_empty())
-        {
+        if cut(&list.metadata) {
             return Ok(None);
         }
         for o in list.items {
@@ -68,19 +65,12 @@ pub async fn read_group(
         let list = with_timeout(rc, api.list_metadata(&params))
             .await?
             .map_err(from_kube)?;
-        if list
-            .metadata
-            .continue_
-            .as_deref()
-            .is_some_and(|c| !c.is_empty())
-        {
+        if cut(&list.metadata) {
             return Ok(None);
         }
         for m in list.items {
-            out.insert(
-                m.metadata.name.clone().unwrap_or_default(),
-                json!({ "metadata": m.metadata }),
-            );
+            let name = m.metadata.name.clone().unwrap_or_default();
+            out.insert(name, json!({ "metadata": m.metadata }));
         }
     }
     Ok(Some(out))
