@@ -13,25 +13,30 @@ use super::{hub_kubeconfig, repo_root};
 /// (run once per test process).
 pub fn k8s_bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("K8S_BIN_DIR").filter(|d| !d.is_empty()) {
-            return PathBuf::from(dir);
-        }
-        let script = repo_root().join("hack/k8s-bins.sh");
-        let out = Command::new(&script)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-        assert!(
-            out.status.success(),
-            "{} failed ({}); set K8S_BIN_DIR",
-            script.display(),
-            out.status
-        );
-        let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(!dir.is_empty(), "{} printed no directory", script.display());
-        PathBuf::from(dir)
-    })
+    DIR.get_or_init(
+        || match std::env::var_os("K8S_BIN_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => script_dir("hack/k8s-bins.sh"),
+        },
+    )
+}
+
+/// The directory the repo's `script` prints (it builds tools into the cache when needed, then says where they are).
+pub fn script_dir(script: &str) -> PathBuf {
+    let script = repo_root().join(script);
+    let out = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    assert!(
+        out.status.success(),
+        "{} failed ({}); K8S_BIN_DIR (or HELM, for helm) names binaries of your own",
+        script.display(),
+        out.status
+    );
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!dir.is_empty(), "{} printed no directory", script.display());
+    PathBuf::from(dir)
 }
 
 /// kubectl: `$KUBECTL`, else `<bin dir>/kubectl`.
