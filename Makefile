@@ -2,7 +2,7 @@
 SHELL := /usr/bin/env bash
 CARGO ?= cargo
 
-.PHONY: all build test unit e2e demo crds crds-check crds-install clusters-up clusters-down lint fmt bench release-check template-compat
+.PHONY: all build test unit e2e demo crds crds-check crds-install clusters-up clusters-down lint fmt bench release-check template-compat yaml-compat
 
 all: build
 
@@ -33,6 +33,10 @@ crds:
 ## template-compat: the template engine against Go's text/template on 40 000 generated cases (Go needed)
 template-compat:
 	hack/template-compat/compare.sh
+
+## yaml-compat: patch bodies read as Hive reads them, against sigs.k8s.io/yaml on 20 000 generated cases (Go needed)
+yaml-compat:
+	hack/yaml-compat/compare.sh
 
 ## release-check: what the release workflow does that runs here (release build, assets, helm, actionlint)
 release-check:

@@ -657,7 +657,7 @@ const OSD_PARAMETERS: &[(&str, &str)] = &[
 
 fn osd_payload(template: &PathBuf, out: &PathBuf) -> Result<()> {
     let mut text = std::fs::read_to_string(template)?;
-    let raw: Value = serde_yaml::from_str(&text)?;
+    let raw: Value = serde_saphyr::from_str(&text)?;
     let declared: Vec<String> = raw["parameters"]
         .as_array()
         .map(|ps| {
@@ -675,7 +675,7 @@ fn osd_payload(template: &PathBuf, out: &PathBuf) -> Result<()> {
         text = text.replace(&format!("${{{{{name}}}}}"), &serde_json::to_string(&list)?);
         text = text.replace(&format!("${{{name}}}"), value);
     }
-    let parsed: Value = serde_yaml::from_str(&text)?;
+    let parsed: Value = serde_saphyr::from_str(&text)?;
     let items = parsed["objects"].as_array().cloned().unwrap_or_default();
     eprintln!(
         "osd-payload: {} objects, {} parameters substituted",

@@ -66,7 +66,7 @@ pub enum Error {
     #[error("serialization: {0}")]
     Json(#[from] serde_json::Error),
     #[error("yaml: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] serde_saphyr::SerializeError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]

@@ -15,8 +15,8 @@ use crate::api::{ClusterDeployment, ClusterSyncStatus, SelectorSyncSet, SyncSet,
 /// Every object of an example file (YAML documents, `v1 List`s unpacked).
 fn objects(file: &str) -> Vec<Value> {
     let mut out = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(file) {
-        let v: Value = serde::Deserialize::deserialize(doc).expect("an example is YAML");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(file).expect("an example is YAML");
+    for v in docs {
         if v["kind"] == "List" {
             out.extend(v["items"].as_array().cloned().unwrap_or_default());
         } else if !v.is_null() {

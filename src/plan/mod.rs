@@ -6,6 +6,7 @@
 //! - `entry`: when a syncset is applied, the `resourcesToDelete` algebra, and the new `SyncStatus` entry;
 //! - `conditions`: the ClusterSync `Failed` condition, `firstSuccessTime`, and the ClusterDeployment `SyncSetFailed`;
 //! - `rollout`: which clusters a progressive rollout's update reaches, and when its next step starts.
+//! - `yaml_v2`: patch bodies read as Hive reads them (YAML 1.1, into the JSON it sends).
 
 pub mod conditions;
 pub mod crd;
@@ -25,6 +26,7 @@ pub mod status;
 pub mod takeover;
 pub mod target;
 pub mod template;
+pub mod yaml_v2;
 
 /// Kubernetes `utilerrors.NewAggregate` formatting: one message alone, several as `[a, b, ...]`.
 pub fn aggregate<S: AsRef<str>>(messages: &[S]) -> Option<String> {
