@@ -273,6 +273,25 @@ async fn render_applied_with_kubectl_gives_the_objects_hivesync_applies() -> Res
         "Secret data is redacted:\n{redacted}"
     );
 
+    // -o name and -o json: the objects only, as kubectl prints them.
+    let names = expect_code(
+        &hivesync(&["render", cd, "-n", hub_ns, "-o", "name"]),
+        0,
+        "render -o name",
+    )?;
+    assert_eq!(
+        names,
+        format!("namespace/{spoke_ns}\nconfigmap/labelled\nconfigmap/plain\nsecret/copied\n"),
+        "{names}"
+    );
+    let list: Value = serde_json::from_str(&expect_code(
+        &hivesync(&["render", cd, "-n", hub_ns, "-o", "json"]),
+        0,
+        "render -o json",
+    )?)?;
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"][3]["data"]["token"], "<redacted>", "{list}");
+
     let out = hivesync(&["render", &format!("{hub_ns}/{cd}"), "--show-secrets"]);
     let text = expect_code(&out, 0, "render --show-secrets")?;
     // Namespaces first, then the rest in list order, each named by its syncset and position; the patch is a comment.

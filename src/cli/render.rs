@@ -2,7 +2,9 @@
 //! ordering) as a YAML stream, each document preceded by a comment naming its syncset and list position. Patches and
 //! Sync-mode deletions are comments (with the equivalent `kubectl patch`), so the stream stays appliable:
 //! `kubectl apply --server-side --field-manager=hivesync -f -` reproduces the objects. Secret data is redacted unless
-//! `--show-secrets`. Also the hub snapshot and the plan that `diff` shares.
+//! `--show-secrets`. `-o json` prints the objects as one `v1 List` (what kubectl's `-o json` prints, and appliable
+//! the same way), `-o name` one `kind.group/name` a line; both leave out patches, deletions and skipped syncsets,
+//! which only the YAML stream's comments carry. Also the hub snapshot and the plan that `diff` shares.
 
 use anyhow::Context as _;
 use jiff::Timestamp;
@@ -33,8 +35,18 @@ pub struct Args {
     /// Show Secret data instead of `<redacted>` (reads the hub Secrets either way).
     #[arg(long)]
     pub show_secrets: bool,
+    /// yaml (default): the stream with its comments; json: the objects as a `v1 List`; name: `kind.group/name` lines.
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<Output>,
     #[command(flatten)]
     pub hub: super::hub::HubArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Yaml,
+    Json,
+    Name,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<u8> {
@@ -42,11 +54,30 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         cluster,
         namespace,
         show_secrets,
+        output,
         hub,
     } = args;
     let hub = Hub::connect(&hub).await?;
     let snapshot = Snapshot::load(&hub, namespace.as_deref(), &cluster).await?;
     let plan = snapshot.plan();
+    if let Some(output @ (Output::Json | Output::Name)) = output {
+        let mut objects = Vec::new();
+        for p in &plan.ops {
+            let object = match &p.op {
+                Op::Apply { object, .. } => object.clone(),
+                Op::ApplySecret { source, target, .. } => match read_secret(&hub, source).await {
+                    Ok(s) => decode::target_secret(&s, target),
+                    Err(e) => {
+                        anyhow::bail!("{}: hub Secret {source} cannot be read: {e}", origin(p))
+                    }
+                },
+                Op::Patch(_) | Op::Delete(_) => continue,
+            };
+            objects.push(object);
+        }
+        print!("{}", as_data(objects, output, show_secrets));
+        return Ok(super::report::EXIT_OK);
+    }
     let mut out = header(&snapshot, show_secrets);
     for p in &plan.ops {
         let secret = match &p.op {
@@ -191,6 +222,39 @@ fn header(s: &Snapshot, show_secrets: bool) -> String {
         out.push_str(&format!("# note: {note}\n"));
     }
     out
+}
+
+/// The objects as `-o json` (a `v1 List`) or `-o name` prints them.
+fn as_data(mut objects: Vec<Value>, output: Output, show_secrets: bool) -> String {
+    if !show_secrets {
+        for o in &mut objects {
+            redact_secret(o, &|_| json!("<redacted>"));
+        }
+    }
+    match output {
+        Output::Name => objects
+            .iter()
+            .map(|o| {
+                let api_version = o["apiVersion"].as_str().unwrap_or_default();
+                let kind = o["kind"].as_str().unwrap_or_default().to_lowercase();
+                let group = group_of(api_version);
+                let name = o["metadata"]["name"].as_str().unwrap_or_default();
+                if group.is_empty() {
+                    format!("{kind}/{name}\n")
+                } else {
+                    format!("{kind}.{group}/{name}\n")
+                }
+            })
+            .collect(),
+        _ => {
+            let list =
+                json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": objects});
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            )
+        }
+    }
 }
 
 fn to_yaml(v: &Value) -> String {
@@ -404,6 +468,23 @@ mod tests {
             "---\n# SelectorSyncSet addon, resources[3] (applyBehavior CreateOnly: created only if absent)\n\
              apiVersion: v1\ndata:\n  a: b\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: \"n\"\n"
         );
+    }
+
+    #[test]
+    fn json_is_a_v1_list_and_name_is_kind_group_slash_name_as_kubectl_prints_them() {
+        let objects = vec![
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "n"}}),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": {"k": "c2VjcmV0"}}),
+        ];
+        assert_eq!(
+            as_data(objects.clone(), Output::Name, false),
+            "configmap/c\ndeployment.apps/d\nsecret/s\n"
+        );
+        let list: Value = serde_json::from_str(&as_data(objects, Output::Json, false)).unwrap();
+        assert_eq!(list["kind"], "List");
+        assert_eq!(list["items"].as_array().unwrap().len(), 3);
+        assert_eq!(list["items"][2]["data"]["k"], "<redacted>");
     }
 
     #[test]
