@@ -85,13 +85,19 @@ pub async fn run(ctx: Arc<Context>, settings: ProbeSettings) {
     }
 }
 
-/// New clusters are picked up within a second; known ones follow their own schedule.
+/// New clusters are picked up within a second; known ones follow their own schedule. The fleet is looked through
+/// only after a ClusterDeployment event, not every second.
 async fn schedule(prober: &Prober) {
+    let mut seen = None;
     loop {
-        for cd in prober.ctx.stores.cds.state() {
-            let key = ClusterKey::of(&cd);
-            if prober.scheduled.insert(key.clone(), ()).is_none() {
-                prober.queue.add(key);
+        let events = prober.ctx.stores.names.cluster_deployment_events();
+        if seen != Some(events) {
+            seen = Some(events);
+            for cd in prober.ctx.stores.cds.state() {
+                let key = ClusterKey::of(&cd);
+                if prober.scheduled.insert(key.clone(), ()).is_none() {
+                    prober.queue.add(key);
+                }
             }
         }
         tokio::time::sleep(Duration::from_secs(1)).await;

@@ -261,24 +261,11 @@ impl Opted {
     }
 }
 
-/// The opted-in syncsets in the watch caches.
+/// The opted-in syncsets in the watch caches (kept apart by the watches: this runs every 2 s).
 fn opted(ctx: &Context) -> Vec<Opted> {
-    let mut out: Vec<Opted> = ctx
-        .stores
-        .sync_sets
-        .state()
-        .into_iter()
-        .filter(|s| opted_in(s.meta()))
-        .map(Opted::SyncSet)
-        .collect();
-    out.extend(
-        ctx.stores
-            .selector_sync_sets
-            .state()
-            .into_iter()
-            .filter(|s| opted_in(s.meta()))
-            .map(Opted::SelectorSyncSet),
-    );
+    let (sync_sets, selector_sync_sets) = ctx.stores.opted_in();
+    let mut out: Vec<Opted> = sync_sets.into_iter().map(Opted::SyncSet).collect();
+    out.extend(selector_sync_sets.into_iter().map(Opted::SelectorSyncSet));
     out
 }
 

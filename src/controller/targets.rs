@@ -48,8 +48,9 @@ pub(super) fn targets(
     cd: &ClusterDeployment,
     previous: &ClusterSyncStatus,
 ) -> Targets {
+    // The SyncSets that name this cluster (the selection below checks them again).
     let (mut sync_sets, mut selector_sync_sets) = (
-        ctx.stores.sync_sets.state(),
+        ctx.stores.sync_sets_of(key),
         ctx.stores.selector_sync_sets.state(),
     );
     if !ctx.rollouts.is_empty() || any_opted_in(&sync_sets, &selector_sync_sets) {

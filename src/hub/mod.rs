@@ -3,6 +3,7 @@
 //! which cluster is `plan::target`.
 
 pub mod index;
+pub mod names;
 pub mod queue;
 pub mod secrets;
 pub mod watch;

@@ -13,7 +13,7 @@ use dashmap::DashMap;
 
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource, ResourceExt};
@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use self::lenient::{Change, HubKind, Lenient, LenientWriter};
 pub use self::lenient::{Undecodable, UndecodableMap, MAX_DEPTH};
 use super::index::{self, key_of};
+use super::names::Names;
 use super::queue::WorkQueue;
 use super::secrets::SecretTracker;
 use crate::api::{
@@ -43,6 +44,39 @@ pub struct Stores {
     pub written: Arc<DashMap<ClusterKey, Arc<ClusterSync>>>,
     /// Hub objects that exist but do not decode (see [`Undecodables`]).
     pub undecodable: Undecodables,
+    /// SyncSets by namespace, opted-in syncsets, ClusterDeployment events (see [`Names`]).
+    pub names: Arc<Names>,
+}
+
+impl Stores {
+    /// The SyncSets that name `cluster` in their `clusterDeploymentRefs`.
+    pub fn sync_sets_of(&self, cluster: &ClusterKey) -> Vec<Arc<SyncSet>> {
+        self.names
+            .sync_sets_of(cluster)
+            .into_iter()
+            .filter_map(|name| {
+                self.sync_sets
+                    .get(&ObjectRef::new(&name).within(&cluster.namespace))
+            })
+            .collect()
+    }
+
+    /// The SyncSets and SelectorSyncSets that opted into a progressive rollout.
+    pub fn opted_in(&self) -> (Vec<Arc<SyncSet>>, Vec<Arc<SelectorSyncSet>>) {
+        let sync_sets = self
+            .names
+            .opted_sync_sets()
+            .into_iter()
+            .filter_map(|(ns, name)| self.sync_sets.get(&ObjectRef::new(&name).within(&ns)))
+            .collect();
+        let selector_sync_sets = self
+            .names
+            .opted_selector_sync_sets()
+            .into_iter()
+            .filter_map(|name| self.selector_sync_sets.get(&ObjectRef::new(&name)))
+            .collect();
+        (sync_sets, selector_sync_sets)
+    }
 }
 
 /// Hub objects that exist on the hub but do not decode as hivesync's types (a field of another type, an embedded
@@ -174,12 +208,15 @@ pub async fn start(
     secrets: Arc<SecretTracker>,
 ) -> anyhow::Result<Stores> {
     let undecodable = Undecodables::default();
+    let names = Arc::new(Names::default());
     let (q, tracker, q_bad) = (queue.clone(), secrets.clone(), queue.clone());
+    let cd_names = names.clone();
     let cds = reflect(
         &client,
         LIST_PAGE_SIZE,
         &undecodable.cds,
         move |cd: &ClusterDeployment, deleted| {
+            cd_names.cluster_deployment_event();
             let key = key_of(cd);
             tracker.set_kubeconfig(&key, index::kubeconfig_secret(cd, deleted));
             q.add(key);
@@ -212,13 +249,16 @@ pub async fn start(
 
     // A syncset event concerns the clusters it targets now and the clusters whose ClusterSync still records it
     // (a ref removed, a selector changed, the syncset deleted). An undecodable one: the same, as far as known.
-    let (q, cs_store) = (queue.clone(), cluster_syncs.clone());
+    let (q, cs_store, ss_names) = (queue.clone(), cluster_syncs.clone(), names.clone());
     let (q_bad, cs_store_bad) = (queue.clone(), cluster_syncs.clone());
     let sync_sets = reflect(
         &client,
         LIST_PAGE_SIZE,
         &undecodable.sync_sets,
-        move |ss: &SyncSet, _| queue_all(&q, index::sync_set_keys(ss, &cs_store.state())),
+        move |ss: &SyncSet, deleted| {
+            ss_names.sync_set(ss, deleted);
+            queue_all(&q, index::sync_set_keys(ss, &cs_store.state()))
+        },
         move |ss, _| {
             queue_all(
                 &q_bad,
@@ -229,11 +269,13 @@ pub async fn start(
 
     let (q, cd_store, cs_store) = (queue.clone(), cds.clone(), cluster_syncs.clone());
     let (q_bad, cd_store_bad, cs_store_bad) = (queue.clone(), cds.clone(), cluster_syncs.clone());
+    let sss_names = names.clone();
     let selector_sync_sets = reflect(
         &client,
         LIST_PAGE_SIZE,
         &undecodable.selector_sync_sets,
-        move |sss: &SelectorSyncSet, _| {
+        move |sss: &SelectorSyncSet, deleted| {
+            sss_names.selector_sync_set(sss, deleted);
             if let Some(err) = selector_error(sss.spec.cluster_deployment_selector.as_ref()) {
                 tracing::warn!(selectorsyncset = %sss.name_any(), %err, "unparseable clusterDeploymentSelector matches no cluster");
             }
@@ -302,6 +344,7 @@ pub async fn start(
         leases,
         written,
         undecodable,
+        names,
     })
 }
 
