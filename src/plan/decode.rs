@@ -153,10 +153,11 @@ impl PatchOp {
 /// Hive's (kubectl `RunPatch`'s) error for a patch body that is neither JSON nor YAML: `unable to parse "<patch>":
 /// <error>`, the patch Go-quoted, and shown as `<redacted>` when the target may be a Secret (as template errors are).
 fn unparsable(kind: &str, patch: &str, error: &str) -> String {
-    let shown = if template::kind_may_be_secret(Some(kind)) {
-        "<redacted>"
+    let secret = template::kind_may_be_secret(Some(kind));
+    let (shown, error) = if secret {
+        ("<redacted>", yaml_v2::redacted(error))
     } else {
-        patch
+        (patch, error.to_owned())
     };
     // JSON's string escapes are Go's `%q` for printable characters, quotes, backslashes, tabs and newlines.
     format!(
@@ -807,6 +808,19 @@ spec:
             r#"unable to parse "<redacted>": yaml: line 2: mapping values are not allowed in this context"#
         );
         assert!(!fails("secrets", "merge", "a: b: PLANTED").contains("PLANTED"));
+        // Errors that quote the body's text do not quote a Secret's.
+        for body in [
+            "a: !!int PLANTED",
+            "~: PLANTED",
+            "9223372036854775808: PLANTED",
+        ] {
+            let err = fails("Secret", "merge", body);
+            assert!(
+                err.contains("<redacted>") && !err.contains("PLANTED"),
+                "{err}"
+            );
+        }
+        assert!(fails("ConfigMap", "merge", "a: !!int PLANTED").contains("`PLANTED`"));
     }
 
     #[test]

@@ -72,6 +72,18 @@ pub fn to_json(text: &str) -> Result<Value, String> {
     Ok(value)
 }
 
+/// `error` without the document's text, for a body that may hold a Secret's values: the scalar a tag could not decode
+/// and the key and value of an unwritable map key are replaced by `<redacted>` (position errors quote nothing).
+pub fn redacted(error: &str) -> String {
+    if let Some(at) = error.find(", key: ") {
+        return format!("{}, key: <redacted>", &error[..at]);
+    }
+    match error.split('`').collect::<Vec<_>>().as_slice() {
+        [before, _, after] => format!("{before}`<redacted>`{after}"),
+        _ => error.to_owned(),
+    }
+}
+
 /// Stands for NaN or an infinity in the document until it is written (`SPECIAL` then `NaN`, `+Inf` or `-Inf`).
 const SPECIAL: &str = "\u{10FFFF}yaml-v2-special:";
 
